@@ -1,0 +1,106 @@
+/**
+ * Small dense float64 linear algebra for feature statistics: symmetric eigendecomposition (cyclic Jacobi)
+ * and what the Fréchet distance needs from it. Matrices are row-major Float64Array of n*n.
+ */
+
+export interface SymmetricEigen {
+  /** Eigenvalues, unsorted. */
+  values: Float64Array;
+  /** Eigenvectors as columns: vectors[r * n + k] is component r of eigenvector k. */
+  vectors: Float64Array;
+}
+
+/**
+ * Eigendecomposition of a real symmetric matrix by the cyclic Jacobi method (float64).
+ * Jacobi is slow-ish (O(n^3) per sweep) but unconditionally stable and accurate to working precision
+ * even for tiny eigenvalues, which matters for nearly singular covariance matrices.
+ */
+export function symmetricEigen(matrix: ArrayLike<number>, n: number, maxSweeps = 100): SymmetricEigen {
+  if (matrix.length !== n * n) throw new RangeError(`symmetricEigen: expected ${n * n} entries, got ${matrix.length}`);
+  const a = Float64Array.from(matrix);
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const x = a[i * n + j]!;
+      const y = a[j * n + i]!;
+      if (!Number.isFinite(x) || !Number.isFinite(y)) throw new RangeError('symmetricEigen: matrix has a non-finite entry');
+      // Symmetrize: callers pass covariances that are symmetric up to rounding.
+      a[i * n + j] = a[j * n + i] = 0.5 * (x + y);
+    }
+  }
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+
+  let scale = 0;
+  for (let i = 0; i < n * n; i++) scale = Math.max(scale, Math.abs(a[i]!));
+  if (scale === 0) return { values: new Float64Array(n), vectors: v };
+
+  for (let sweep = 0; sweep < maxSweeps; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q]! * a[p * n + q]!;
+    if (Math.sqrt(off) <= 1e-15 * scale * n) break;
+    for (let p = 0; p < n - 1; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q]!;
+        if (apq === 0) continue;
+        const app = a[p * n + p]!;
+        const aqq = a[q * n + q]!;
+        // Rotation angle that zeroes a[p][q] (Golub & Van Loan, Algorithm 8.4.1).
+        const theta = (aqq - app) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = a[k * n + p]!;
+          const akq = a[k * n + q]!;
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p * n + k]!;
+          const aqk = a[q * n + k]!;
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+        a[p * n + q] = a[q * n + p] = 0;
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p]!;
+          const vkq = v[k * n + q]!;
+          v[k * n + p] = c * vkp - s * vkq;
+          v[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = a[i * n + i]!;
+  return { values, vectors: v };
+}
+
+/** Square root of a symmetric positive semi-definite matrix; negative rounding-noise eigenvalues clamp to 0. */
+export function sqrtmPsd(matrix: ArrayLike<number>, n: number): Float64Array {
+  const { values, vectors } = symmetricEigen(matrix, n);
+  const out = new Float64Array(n * n);
+  for (let k = 0; k < n; k++) {
+    const r = Math.sqrt(Math.max(values[k]!, 0));
+    if (r === 0) continue;
+    for (let i = 0; i < n; i++) {
+      const vik = vectors[i * n + k]! * r;
+      if (vik === 0) continue;
+      for (let j = 0; j < n; j++) out[i * n + j] += vik * vectors[j * n + k]!;
+    }
+  }
+  return out;
+}
+
+/** C = A * B for n x n row-major matrices. */
+export function matmul(a: ArrayLike<number>, b: ArrayLike<number>, n: number): Float64Array {
+  const c = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < n; k++) {
+      const aik = a[i * n + k]!;
+      if (aik === 0) continue;
+      for (let j = 0; j < n; j++) c[i * n + j] += aik * b[k * n + j]!;
+    }
+  }
+  return c;
+}
