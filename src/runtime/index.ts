@@ -1,0 +1,2 @@
+export * from './session.js';
+export * from './float16.js';
