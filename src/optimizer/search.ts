@@ -1,0 +1,135 @@
+/**
+ * Zeroth-order coordinate search over a schedule (spec §3, Algorithm 1), independent of what the cost is:
+ * the AYS optimizer plugs in Monte Carlo KLUB estimates, the unit tests the exact Gaussian KLUB.
+ * Schedules are ascending here (sigma_0 = sigma_min < ... < sigma_n = sigma_max); endpoints never move.
+ */
+
+/** A table of admissible sigmas indexed by integer timestep (discrete models), increasing with t. */
+export interface TimestepGrid {
+  readonly sigmas: ArrayLike<number>;
+}
+
+/** Nearest timestep in log sigma (ties go to the lower timestep). */
+export function nearestTimestep(grid: TimestepGrid, sigma: number): number {
+  const s = grid.sigmas;
+  const target = Math.log(sigma);
+  let lo = 0;
+  let hi = s.length - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (s[mid]! <= sigma) lo = mid;
+    else hi = mid;
+  }
+  return Math.abs(Math.log(s[lo]!) - target) <= Math.abs(Math.log(s[hi]!) - target) ? lo : hi;
+}
+
+/**
+ * The candidates for coordinate i: the current value first, then up to `count - 1` values evenly spaced in
+ * log sigma over the open bracket (sigma_{i-1}, sigma_{i+1}), shrunk towards the current value by `window`
+ * (1 = whole bracket). On a timestep grid the values are snapped to table sigmas strictly inside the bracket.
+ */
+export function coordinateCandidates(
+  schedule: ArrayLike<number>,
+  i: number,
+  count: number,
+  window = 1,
+  grid?: TimestepGrid,
+): Float64Array {
+  const cur = schedule[i]!;
+  const lc = Math.log(cur);
+  const lo = lc + window * (Math.log(schedule[i - 1]!) - lc);
+  const hi = lc + window * (Math.log(schedule[i + 1]!) - lc);
+  const out: number[] = [cur];
+  const others = count - 1;
+  for (let k = 1; k <= others; k++) {
+    let v = Math.exp(lo + ((hi - lo) * k) / (others + 1));
+    if (grid) v = grid.sigmas[nearestTimestep(grid, v)]!;
+    if (v > schedule[i - 1]! && v < schedule[i + 1]! && !out.includes(v)) out.push(v);
+  }
+  return Float64Array.from(out);
+}
+
+/** Cost of each candidate value for coordinate i (lower is better); candidates[0] is the current value. */
+export type CoordinateCost = (schedule: Float64Array, i: number, candidates: Float64Array) => Promise<Float64Array>;
+
+export interface SweepOptions {
+  /** Candidates per update including the current value; default 11 (paper). */
+  candidates?: number;
+  window?: number;
+  grid?: TimestepGrid;
+  signal?: AbortSignal;
+  /** Called after each coordinate update. */
+  onUpdate?: (i: number, value: number, cost: number) => void;
+}
+
+/** One Gauss-Seidel sweep over `indices` (in the given order); returns whether any coordinate moved. */
+export async function coordinateSweep(
+  schedule: Float64Array,
+  indices: readonly number[],
+  cost: CoordinateCost,
+  options: SweepOptions = {},
+): Promise<boolean> {
+  let changed = false;
+  for (const i of indices) {
+    options.signal?.throwIfAborted();
+    const cands = coordinateCandidates(schedule, i, options.candidates ?? 11, options.window ?? 1, options.grid);
+    if (cands.length < 2) continue;
+    const costs = await cost(schedule, i, cands);
+    let best = 0;
+    for (let k = 1; k < cands.length; k++) if (costs[k]! < costs[best]!) best = k;
+    if (best !== 0) {
+      schedule[i] = cands[best]!;
+      changed = true;
+    }
+    options.onUpdate?.(i, schedule[i]!, costs[best]!);
+  }
+  return changed;
+}
+
+/** Geometric-mean subdivision (spec §3 step 2): n steps -> 2n steps; old points keep even indices. */
+export function subdivide(schedule: ArrayLike<number>, grid?: TimestepGrid): Float64Array {
+  const n = schedule.length - 1;
+  const out = new Float64Array(2 * n + 1);
+  for (let i = 0; i <= n; i++) out[2 * i] = schedule[i]!;
+  for (let i = 0; i < n; i++) {
+    let mid = Math.sqrt(schedule[i]! * schedule[i + 1]!);
+    if (grid) {
+      const snapped = grid.sigmas[nearestTimestep(grid, mid)]!;
+      // keep the geometric mean when no table sigma lies strictly inside the bracket
+      if (snapped > schedule[i]! && snapped < schedule[i + 1]!) mid = snapped;
+    }
+    out[2 * i + 1] = mid;
+  }
+  return out;
+}
+
+/**
+ * Log-linear interpolation of a descending schedule to K values (the AYS howto's loglinear_interp, spec §5):
+ * positions linspace(0, 1, L) -> linspace(0, 1, K) over log sigma. Endpoints are preserved.
+ */
+export function loglinearInterp(descending: ArrayLike<number>, K: number): Float64Array {
+  const L = descending.length;
+  if (L < 2 || K < 2) throw new RangeError('loglinearInterp: need at least two values in and out');
+  const ys = Array.from({ length: L }, (_, i) => Math.log(descending[L - 1 - i]!));
+  const out = new Float64Array(K);
+  for (let k = 0; k < K; k++) {
+    const x = (k / (K - 1)) * (L - 1);
+    const j = Math.min(L - 2, Math.floor(x));
+    const f = x - j;
+    out[K - 1 - k] = Math.exp(ys[j]! + f * (ys[j + 1]! - ys[j]!));
+  }
+  out[0] = descending[0]!;
+  out[K - 1] = descending[L - 1]!;
+  return out;
+}
+
+/** EDM (Karras) rho schedule, ascending, n+1 values from sigmaMin to sigmaMax. */
+export function edmSchedule(sigmaMin: number, sigmaMax: number, n: number, rho = 7): Float64Array {
+  const out = new Float64Array(n + 1);
+  const a = Math.pow(sigmaMin, 1 / rho);
+  const b = Math.pow(sigmaMax, 1 / rho);
+  for (let i = 0; i <= n; i++) out[i] = Math.pow(a + (i / n) * (b - a), rho);
+  out[0] = sigmaMin;
+  out[n] = sigmaMax;
+  return out;
+}
