@@ -1,0 +1,90 @@
+// Thin client for the studio's JSON API (see docs/web.md).
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function request<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : {};
+  if (!res.ok) throw new ApiError(res.status, data.message ?? `${res.status} ${res.statusText}`);
+  return data as T;
+}
+
+export const get = <T>(url: string) => request<T>('GET', url);
+export const post = <T>(url: string, body: unknown) => request<T>('POST', url, body);
+export const del = <T>(url: string) => request<T>('DELETE', url);
+
+export interface ModelInfo {
+  name: string;
+  kind: 'discrete' | 'edm' | 'flow';
+  prediction: string;
+  sigmaMin: number;
+  sigmaMax: number;
+  description: string;
+}
+
+export interface SavedInfo {
+  name: string;
+  steps: number;
+  model: string;
+  source: string;
+}
+
+export interface SigmaResult {
+  scheduler: string;
+  steps: number;
+  sigmas: number[];
+  logSnr: Array<number | null>;
+  exports: { json: string; comfyui: string; diffusers: string };
+}
+
+export interface StudioModel {
+  name: string;
+  modelName: string;
+  kind: string;
+  classes: string[] | null;
+  modelSampling: ModelInfo;
+}
+
+export interface JobSnapshot {
+  id: string;
+  kind: string;
+  status: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+  progress: { done: number; total: number };
+  error?: string;
+  result?: any;
+}
+
+export type JobEventHandler = (event: string, data: any) => void;
+
+const finalEvents = ['done', 'failed', 'cancelled'];
+
+/** Follow a job's server-sent events until it ends. Returns a function that stops listening. */
+export function followJob(id: string, onEvent: JobEventHandler): () => void {
+  const source = new EventSource(`/api/jobs/${id}/events`);
+  const names = ['status', 'plan', 'progress', 'cell', 'grid', 'sweep', ...finalEvents];
+  for (const name of names) {
+    source.addEventListener(name, (e) => {
+      const data = JSON.parse((e as MessageEvent).data);
+      onEvent(name, data);
+      if (finalEvents.includes(name)) source.close();
+    });
+  }
+  source.onerror = () => {
+    // The server ends the stream after the final event; EventSource would reconnect, so stop here
+    // unless the stream is still open (a real network hiccup reconnects by itself).
+    if (source.readyState === EventSource.CLOSED) return;
+  };
+  return () => source.close();
+}

@@ -1,0 +1,205 @@
+import { del, followJob, post, type JobSnapshot } from './api.js';
+import { checkList, clear, field, h, parseSteps, toast } from './dom.js';
+import { allSchedulers, loadRegistries, loadStudioModel } from './state.js';
+import { exposeJob } from './testing.js';
+
+interface Cell {
+  index: number;
+  row: number;
+  col: number;
+  scheduler: string;
+  sampler: string;
+  steps: number;
+  label: string;
+  url: string;
+  parameters: string;
+  sigmas: number[];
+  nfe: number;
+}
+
+const preferredSchedulers = ['karras', 'align_your_steps', 'ays', 'exponential', 'normal'];
+const preferredSamplers = ['euler', 'dpmpp_2m', 'euler_ancestral'];
+
+/** Stops following the running job when the user leaves the view. */
+let stopFollowing: (() => void) | null = null;
+
+export async function renderCompareView(root: HTMLElement): Promise<void> {
+  stopFollowing?.();
+  const [reg, model] = await Promise.all([loadRegistries(true), loadStudioModel()]);
+  const schedulers = allSchedulers(reg);
+  const schedList = checkList('schedulers', schedulers, preferredSchedulers.filter((s) => schedulers.includes(s)).slice(0, 2), { filter: true });
+  const samplerList = checkList('samplers', reg.samplers, preferredSamplers.filter((s) => reg.samplers.includes(s)).slice(0, 1), { filter: true });
+  const classes = model.classes ?? [];
+  const classList = classes.length ? checkList('classes', classes, classes.slice(0, 1)) : null;
+  const promptInput = classes.length ? null : h('textarea', { id: 'prompt', rows: 3, placeholder: 'a photo of a cat' });
+  const stepsInput = h('input', { id: 'steps', type: 'text', value: '4, 10', autocomplete: 'off' });
+  const seedInput = h('input', { id: 'seed', type: 'number', value: '1', min: 0, max: 4294967295, step: 1 });
+  const cfgInput = h('input', { id: 'cfg', type: 'number', value: '2', min: 0, max: 30, step: 0.5 });
+  const renderButton = h('button', { type: 'button', class: 'primary', id: 'render', onclick: () => start() }, 'Render grid');
+  const cancelButton = h('button', { type: 'button', class: 'danger', id: 'cancel', disabled: true, onclick: () => cancel() }, 'Cancel');
+  const bar = h('div', { class: 'bar-fill' });
+  const progressText = h('span', { class: 'progress-text', id: 'progress-text' }, 'idle');
+  const progress = h('div', { class: 'progress', id: 'progress' }, h('div', { class: 'bar' }, bar), progressText);
+  const gridBox = h('div', { class: 'grid-box', id: 'grid' }, h('div', { class: 'empty' }, 'Pick schedulers, samplers and steps, then render. Cells appear as they finish.'));
+  const download = h('a', { class: 'button', id: 'download-grid', href: '#', download: 'grid.png', hidden: true }, 'Download grid PNG');
+  const dialog = h('dialog', { class: 'cell-dialog', id: 'cell-dialog' });
+
+  clear(root);
+  root.append(
+    h('section', { class: 'view compare-view' },
+      h('aside', { class: 'panel controls' },
+        h('h2', {}, 'Compare'),
+        h('div', { class: 'hint' }, `Model: ${model.modelName} (${model.kind})`),
+        field('Schedulers (rows)', schedList.el),
+        field('Samplers (rows)', samplerList.el),
+        field('Steps (columns)', stepsInput, 'comma separated, up to 100'),
+        classList ? field('Classes (columns)', classList.el) : field('Prompt', promptInput!),
+        h('div', { class: 'row2' }, field('Seed', seedInput), field('CFG', cfgInput)),
+        h('div', { class: 'buttons' }, renderButton, cancelButton),
+      ),
+      h('div', { class: 'content' }, h('div', { class: 'card' }, h('div', { class: 'grid-head' }, progress, download), gridBox)),
+      dialog,
+    ),
+  );
+
+  let jobId: string | null = null;
+  let plan: { rows: string[]; cols: string[]; cells: number } | null = null;
+  const cells = new Map<number, Cell>();
+
+  function setRunning(running: boolean) {
+    renderButton.disabled = running;
+    cancelButton.disabled = !running;
+  }
+
+  function setProgress(fraction: number, text: string, state = '') {
+    bar.style.width = `${Math.round(fraction * 100)}%`;
+    progressText.textContent = text;
+    progress.dataset.state = state;
+  }
+
+  function layout() {
+    if (!plan) return;
+    clear(gridBox);
+    const grid = h('div', { class: 'grid', style: `grid-template-columns: max-content repeat(${plan.cols.length}, minmax(84px, 128px))` });
+    grid.append(h('div', { class: 'corner' }));
+    for (const c of plan.cols) grid.append(h('div', { class: 'col-label' }, c));
+    plan.rows.forEach((rowLabel, r) => {
+      grid.append(h('div', { class: 'row-label' }, rowLabel));
+      for (let c = 0; c < plan!.cols.length; c++) {
+        const index = r * plan!.cols.length + c;
+        grid.append(h('button', { type: 'button', class: 'cell pending', 'data-index': index, onclick: () => openCell(index) }, h('span', { class: 'spinner' })));
+      }
+    });
+    gridBox.append(grid);
+  }
+
+  function placeCell(cell: Cell) {
+    cells.set(cell.index, cell);
+    const slot = gridBox.querySelector<HTMLElement>(`.cell[data-index="${cell.index}"]`);
+    if (!slot) return;
+    clear(slot);
+    slot.classList.remove('pending');
+    slot.append(h('img', { src: cell.url, alt: `${cell.scheduler} ${cell.sampler} ${cell.steps} steps ${cell.label}`, draggable: false }));
+  }
+
+  function openCell(index: number) {
+    const cell = cells.get(index);
+    if (!cell) return;
+    clear(dialog);
+    dialog.append(
+      h('div', { class: 'dialog-body' },
+        h('img', { src: cell.url, class: 'large', alt: 'cell' }),
+        h('div', { class: 'dialog-side' },
+          h('h3', {}, `${cell.scheduler} · ${cell.sampler}`),
+          h('dl', {},
+            h('dt', {}, 'steps'), h('dd', {}, String(cell.steps)),
+            h('dt', {}, 'class'), h('dd', {}, cell.label),
+            h('dt', {}, 'model calls'), h('dd', {}, String(cell.nfe)),
+          ),
+          h('div', { class: 'field-label' }, 'sigmas'),
+          h('pre', { class: 'mono small' }, cell.sigmas.map((s) => (s === 0 ? '0' : s.toPrecision(5))).join(', ')),
+          h('div', { class: 'field-label' }, 'parameters'),
+          h('pre', { class: 'mono small', id: 'cell-parameters' }, cell.parameters),
+          h('div', { class: 'buttons' }, h('a', { class: 'button', href: `${cell.url}?download`, download: '' }, 'Download PNG'), h('button', { type: 'button', onclick: () => dialog.close() }, 'Close')),
+        ),
+      ),
+    );
+    dialog.showModal();
+  }
+  dialog.addEventListener('click', (e) => {
+    if (e.target === dialog) dialog.close();
+  });
+
+  async function start() {
+    let body: Record<string, unknown>;
+    try {
+      body = {
+        schedulers: schedList.values(),
+        samplers: samplerList.values(),
+        steps: parseSteps(stepsInput.value, 100),
+        seed: Number(seedInput.value),
+        cfg: Number(cfgInput.value),
+      };
+      if (classList) body.classes = classList.values().map((c) => classes.indexOf(c));
+      else body.prompt = promptInput!.value;
+    } catch (err) {
+      toast((err as Error).message, 'error');
+      return;
+    }
+    try {
+      const { job } = await post<{ job: JobSnapshot }>('/api/generate', body);
+      follow(job.id);
+    } catch (err) {
+      toast((err as Error).message, 'error');
+    }
+  }
+
+  function follow(id: string) {
+    jobId = id;
+    exposeJob(id);
+    cells.clear();
+    plan = null;
+    download.hidden = true;
+    setRunning(true);
+    setProgress(0, 'queued…', 'queued');
+    stopFollowing?.();
+    stopFollowing = followJob(id, (event, data) => {
+      if (event === 'plan') {
+        plan = data;
+        layout();
+      } else if (event === 'progress') {
+        const cellsText = data.cellsTotal ? ` · ${data.cellsDone}/${data.cellsTotal} cells` : '';
+        setProgress(data.total ? data.done / data.total : 0, `step ${data.done}/${data.total}${cellsText}`, 'running');
+      } else if (event === 'cell') {
+        placeCell(data as Cell);
+      } else if (event === 'grid') {
+        download.href = `${data.url}?download`;
+        download.hidden = false;
+      } else if (event === 'done') {
+        setRunning(false);
+        setProgress(1, `done · ${cells.size} cells`, 'done');
+      } else if (event === 'cancelled') {
+        setRunning(false);
+        setProgress(0, `cancelled · ${cells.size} cells finished`, 'cancelled');
+        for (const el of gridBox.querySelectorAll('.cell.pending')) {
+          el.classList.replace('pending', 'skipped');
+          clear(el);
+        }
+      } else if (event === 'failed') {
+        setRunning(false);
+        setProgress(0, `failed: ${data.error}`, 'failed');
+        toast(`render failed: ${data.error}`, 'error');
+      }
+    });
+  }
+
+  async function cancel() {
+    if (!jobId) return;
+    try {
+      await del(`/api/jobs/${jobId}`);
+      setProgress(0, 'cancelling…', 'cancelling');
+    } catch (err) {
+      toast((err as Error).message, 'error');
+    }
+  }
+}

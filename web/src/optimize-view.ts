@@ -1,0 +1,196 @@
+import { del, followJob, get, post, type JobSnapshot } from './api.js';
+import { LineChart } from './charts.js';
+import { clear, field, fmt, h, toast } from './dom.js';
+import { exposeChart, exposeJob } from './testing.js';
+
+interface Target {
+  name: string;
+  description: string;
+  model: string;
+  methods: string[];
+}
+
+interface Sweep {
+  sweep: number;
+  klub: number | null;
+  metric: number | null;
+  sigmas: number[];
+  note?: string;
+}
+
+let stopFollowing: (() => void) | null = null;
+
+export async function renderOptimizeView(root: HTMLElement): Promise<void> {
+  stopFollowing?.();
+  clear(root);
+  let targets: Target[] = [];
+  let maxSteps = 40;
+  let maxSweeps = 12;
+  try {
+    const res = await get<{ targets: Target[]; maxSteps: number; maxSweeps: number }>('/api/optimize/targets');
+    targets = res.targets;
+    maxSteps = res.maxSteps;
+    maxSweeps = res.maxSweeps;
+  } catch (err) {
+    root.append(h('section', { class: 'view' }, h('div', { class: 'card empty' }, `The optimizer is not available: ${(err as Error).message}`)));
+    return;
+  }
+  const methodSelect = h('select', { id: 'method' }, h('option', { value: 'ays' }, 'AYS (KLUB coordinate descent)'), h('option', { value: 'gits' }, 'GITS (trajectory DP)'));
+  const targetSelect = h('select', { id: 'target' }, ...targets.map((t) => h('option', { value: t.name }, t.name)));
+  const targetInfo = h('div', { class: 'hint', id: 'target-info' });
+  const stepsInput = h('input', { id: 'opt-steps', type: 'number', value: '10', min: 2, max: maxSteps, step: 1 });
+  const sweepsInput = h('input', { id: 'opt-sweeps', type: 'number', value: '5', min: 1, max: maxSweeps, step: 1 });
+  const seedInput = h('input', { id: 'opt-seed', type: 'number', value: '0', min: 0, step: 1 });
+  const startButton = h('button', { type: 'button', class: 'primary', id: 'start-opt', onclick: () => start() }, 'Start');
+  const cancelButton = h('button', { type: 'button', class: 'danger', id: 'cancel-opt', disabled: true, onclick: () => cancel() }, 'Cancel');
+  const statusText = h('div', { class: 'status-line', id: 'opt-status' }, 'idle');
+  const metricsBox = h('div', { class: 'chart', id: 'chart-metrics' });
+  const scheduleBox = h('div', { class: 'chart', id: 'chart-schedule' });
+  const sweepTable = h('table', { class: 'values', id: 'sweep-table' });
+  const nameInput = h('input', { id: 'save-name', type: 'text', placeholder: 'my-schedule', pattern: '[a-z0-9][a-z0-9_.\\-]{0,47}' });
+  const saveButton = h('button', { type: 'button', id: 'save-schedule', disabled: true, onclick: () => save() }, 'Save schedule');
+  const resultText = h('textarea', { id: 'opt-result', readonly: true, rows: 2, spellcheck: false });
+
+  root.append(
+    h('section', { class: 'view optimize-view' },
+      h('aside', { class: 'panel controls' },
+        h('h2', {}, 'Optimize'),
+        field('Method', methodSelect),
+        field('Target', targetSelect),
+        targetInfo,
+        h('div', { class: 'row2' }, field('Steps', stepsInput), field('Max sweeps', sweepsInput)),
+        field('Seed', seedInput),
+        h('div', { class: 'buttons' }, startButton, cancelButton),
+        statusText,
+        h('hr'),
+        h('h3', {}, 'Save the result'),
+        field('Name', nameInput, 'other views list it as saved:<name>'),
+        saveButton,
+      ),
+      h('div', { class: 'content' },
+        h('div', { class: 'charts two' }, h('div', { class: 'card' }, metricsBox), h('div', { class: 'card' }, scheduleBox)),
+        h('div', { class: 'card' }, h('h3', {}, 'Result'), resultText),
+        h('div', { class: 'card table-card' }, h('h3', {}, 'Sweeps'), h('div', { class: 'table-scroll' }, sweepTable)),
+      ),
+    ),
+  );
+
+  const metricsChart = new LineChart(metricsBox, { title: 'KLUB and early-stopping metric per sweep', xLabel: 'sweep', yLabel: 'KLUB', y2Label: 'metric', logY: true, logY2: true });
+  const scheduleChart = new LineChart(scheduleBox, { title: 'schedule (sigma, log scale)', xLabel: 'step', yLabel: 'sigma', logY: true });
+  exposeChart('metrics', metricsChart);
+  exposeChart('schedule', scheduleChart);
+
+  const describe = () => {
+    const t = targets.find((x) => x.name === targetSelect.value);
+    targetInfo.textContent = t ? `${t.description} (model sampling: ${t.model}; methods: ${t.methods.join(', ')})` : '';
+  };
+  targetSelect.addEventListener('change', describe);
+  describe();
+
+  let jobId: string | null = null;
+  let sweeps: Sweep[] = [];
+  let initial: number[] | null = null;
+  let final: { sigmas: number[]; model: string; method: string; target: string; sweeps: number } | null = null;
+
+  function drawSweeps() {
+    const x = sweeps.map((s) => s.sweep);
+    metricsChart.set(
+      [{ label: 'KLUB', color: '#4361ee' }, { label: 'metric', color: '#e63946', scale: 'y2', dash: [6, 4] }],
+      [x, sweeps.map((s) => (s.klub !== null && s.klub > 0 ? s.klub : null)), sweeps.map((s) => (s.metric !== null && s.metric > 0 ? s.metric : null))] as never,
+    );
+    const last = sweeps[sweeps.length - 1];
+    if (last) {
+      const first = initial ?? sweeps[0]!.sigmas;
+      const n = Math.max(first.length, last.sigmas.length);
+      const idx = Array.from({ length: n }, (_, i) => i);
+      scheduleChart.set(
+        [{ label: 'start', color: '#9aa3b5', dash: [4, 4] }, { label: `sweep ${last.sweep}`, color: '#2a9d8f' }],
+        [idx, idx.map((i) => (first[i]! > 0 ? first[i]! : null)), idx.map((i) => (last.sigmas[i]! > 0 ? last.sigmas[i]! : null))] as never,
+      );
+    }
+    clear(sweepTable);
+    sweepTable.append(h('thead', {}, h('tr', {}, h('th', {}, 'sweep'), h('th', {}, 'KLUB'), h('th', {}, 'metric'), h('th', {}, 'note'))));
+    const body = h('tbody');
+    for (const s of sweeps) body.append(h('tr', {}, h('td', {}, String(s.sweep)), h('td', {}, fmt(s.klub)), h('td', {}, fmt(s.metric)), h('td', {}, s.note ?? '')));
+    sweepTable.append(body);
+  }
+
+  function setRunning(running: boolean) {
+    startButton.disabled = running;
+    cancelButton.disabled = !running;
+  }
+
+  async function start() {
+    const body = {
+      method: methodSelect.value,
+      target: targetSelect.value,
+      steps: Number(stepsInput.value),
+      maxSweeps: Number(sweepsInput.value),
+      seed: Number(seedInput.value),
+    };
+    try {
+      const { job } = await post<{ job: JobSnapshot }>('/api/optimize', body);
+      jobId = job.id;
+      exposeJob(job.id);
+    } catch (err) {
+      toast((err as Error).message, 'error');
+      return;
+    }
+    sweeps = [];
+    initial = null;
+    final = null;
+    saveButton.disabled = true;
+    resultText.value = '';
+    setRunning(true);
+    statusText.textContent = 'queued…';
+    stopFollowing?.();
+    stopFollowing = followJob(jobId, (event, data) => {
+      if (event === 'status' && data.status === 'running') statusText.textContent = 'running…';
+      else if (event === 'sweep') {
+        if (data.sweep === 0) initial = data.sigmas;
+        sweeps.push(data as Sweep);
+        statusText.textContent = `sweep ${data.sweep}${data.note ? ` · ${data.note}` : ''}`;
+        drawSweeps();
+      } else if (event === 'done') {
+        final = data.result;
+        setRunning(false);
+        statusText.textContent = `done after ${final!.sweeps} sweeps${data.result.note ? ` · ${data.result.note}` : ''}`;
+        resultText.value = JSON.stringify(final!.sigmas.map((s) => Number(s.toPrecision(8))));
+        saveButton.disabled = false;
+        if (!nameInput.value) nameInput.value = `${final!.method}-${final!.target}-${final!.sigmas.length - 1}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '-');
+      } else if (event === 'cancelled') {
+        setRunning(false);
+        statusText.textContent = 'cancelled';
+      } else if (event === 'failed') {
+        setRunning(false);
+        statusText.textContent = `failed: ${data.error}`;
+        toast(`optimization failed: ${data.error}`, 'error');
+      }
+    });
+  }
+
+  async function cancel() {
+    if (!jobId) return;
+    try {
+      await del(`/api/jobs/${jobId}`);
+    } catch (err) {
+      toast((err as Error).message, 'error');
+    }
+  }
+
+  async function save() {
+    if (!final) return;
+    try {
+      const res = await post<{ scheduler: string }>('/api/schedules/saved', {
+        name: nameInput.value.trim(),
+        sigmas: final.sigmas,
+        model: final.model,
+        source: `${final.method} on ${final.target}, ${final.sweeps} sweeps`,
+      });
+      toast(`saved as ${res.scheduler}: pick it in Schedules or Compare`);
+      saveButton.disabled = true;
+    } catch (err) {
+      toast((err as Error).message, 'error');
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import { get, type ModelInfo, type SavedInfo, type StudioModel } from './api.js';
+
+/** Registries fetched once per page (saved schedules are refreshed whenever a view is shown). */
+export interface Registries {
+  schedulers: string[];
+  saved: SavedInfo[];
+  samplers: string[];
+  models: ModelInfo[];
+  studio: string;
+}
+
+let registries: Promise<Registries> | null = null;
+let studioModel: Promise<StudioModel> | null = null;
+
+export function loadRegistries(refresh = false): Promise<Registries> {
+  if (!registries || refresh) {
+    registries = Promise.all([
+      get<{ schedulers: string[]; saved: SavedInfo[] }>('/api/schedulers'),
+      get<{ samplers: string[] }>('/api/samplers'),
+      get<{ models: ModelInfo[]; studio: string }>('/api/models'),
+    ]).then(([s, sa, m]) => ({ schedulers: s.schedulers, saved: s.saved, samplers: sa.samplers, models: m.models, studio: m.studio }));
+    registries.catch(() => (registries = null));
+  }
+  return registries;
+}
+
+export function loadStudioModel(): Promise<StudioModel> {
+  if (!studioModel) {
+    studioModel = get<StudioModel>('/api/model');
+    studioModel.catch(() => (studioModel = null));
+  }
+  return studioModel;
+}
+
+/** Every scheduler name a view can offer: built-in ones, then saved ones (`saved:<name>`). */
+export function allSchedulers(r: Registries): string[] {
+  return [...r.schedulers, ...r.saved.map((s) => s.name)];
+}
