@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 // Each command lives in its own module under ./commands and registers itself on the program.
 // (command registrations: keep one import and one call per command)
+import { register as registerGenerate } from './commands/generate.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError('(run "ays --help" for usage)');
   // registrations go here
+  registerGenerate(program);
   return program;
 }
 

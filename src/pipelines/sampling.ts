@@ -1,0 +1,64 @@
+/**
+ * The pipeline's link to the library's schedules, samplers and noise: sigmas for a named schedule, the
+ * seeded starting latents with ComfyUI's noise scaling, and one sampler run.
+ */
+import type { ModelSampling } from '../model-sampling/types.js';
+import type { GuidedDenoiser } from '../samplers/types.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { getSigmas, schedulerNames } from '../schedules/index.js';
+import { sample, samplerNames } from '../samplers/index.js';
+import { torchRandn } from '../noise/torch-randn.js';
+import { GenerateOptionsError } from './errors.js';
+
+export function checkSchedulerName(name: string, explicitSigmas?: readonly number[]): void {
+  if (explicitSigmas) return;
+  if (!schedulerNames.includes(name)) throw new GenerateOptionsError(`unknown scheduler "${name}"; valid: ${schedulerNames.join(', ')}`);
+}
+
+export function checkSamplerName(name: string): void {
+  if (!samplerNames.includes(name)) throw new GenerateOptionsError(`unknown sampler "${name}"; valid: ${samplerNames.join(', ')}`);
+}
+
+/** The schedule for `steps` (ComfyUI's rules, including denoise and the samplers that drop a sigma); [] for denoise 0. */
+export function scheduleSigmas(ms: ModelSampling, scheduler: string, steps: number, denoise: number, sampler: string): number[] {
+  if (denoise === 0) return [];
+  try {
+    return getSigmas({ model: ms, scheduler, steps, denoise, sampler });
+  } catch (err) {
+    throw new GenerateOptionsError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/**
+ * Starting latents as ComfyUI's KSampler makes them: noise = torch.randn(latent shape) from the seed on the CPU;
+ * x = latent + noise * sigma0, or noise * sqrt(1 + sigma0^2) when sigma0 is the model's largest sigma
+ * ("max denoise", where the VP model's input has unit variance plus the image term vanishes).
+ */
+export function initialLatents(ms: ModelSampling, seed: number | bigint, shape: number[], sigmas: readonly number[], latent: Float32Array | null): Tensor {
+  const noise = torchRandn(seed, shape);
+  const out = new Float32Array(noise.data.length);
+  if (sigmas.length === 0) {
+    if (latent) out.set(latent);
+    return { data: out, shape: [...shape] };
+  }
+  const s0 = sigmas[0]!;
+  const maxDenoise = Math.abs(s0 - ms.sigmaMax) <= 1e-5 * Math.max(Math.abs(s0), Math.abs(ms.sigmaMax)) || s0 > ms.sigmaMax;
+  const k = Math.fround(maxDenoise ? Math.sqrt(1 + s0 * s0) : s0);
+  for (let i = 0; i < out.length; i++) out[i] = Math.fround(noise.data[i]! * k) + (latent ? latent[i]! : 0);
+  return { data: out, shape: [...shape] };
+}
+
+export interface RunSamplerOptions {
+  seed: number | bigint;
+  signal?: AbortSignal;
+  onStep?: (i: number, sigma: number) => void;
+}
+
+/** Run a named sampler over the sigmas. */
+export async function runSampler(name: string, denoiser: GuidedDenoiser, x: Tensor, sigmas: readonly number[], options: RunSamplerOptions): Promise<Tensor> {
+  return sample(name, denoiser, x, sigmas, {
+    seed: options.seed,
+    signal: options.signal,
+    onStep: (info) => options.onStep?.(info.i, info.sigma),
+  });
+}
