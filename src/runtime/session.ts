@@ -4,6 +4,8 @@
  */
 import { existsSync, statSync, readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
+import { ModelError } from './errors.js';
+export { ModelError };
 import { toHalfBits as toHalf, float16ToFloat32 } from './float16.js';
 
 export type Device = 'cpu' | 'cuda';
@@ -41,14 +43,6 @@ export interface ModelSession {
   output(name: string): ValueInfo | undefined;
   run(feeds: Feeds, outputNames?: readonly string[]): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
-}
-
-/** A model file that is missing, unreadable or does not fit what the pipeline needs. The message says which. */
-export class ModelError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelError';
-  }
 }
 
 /** True when this onnxruntime-node install can run on CUDA (the provider library was installed). */

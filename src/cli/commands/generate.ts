@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { UsageError } from '../errors.js';
-import { loadPipeline } from '../../pipelines/load.js';
 import type { GenerateOptions, GenerateResult, Pipeline } from '../../pipelines/types.js';
 import { GenerateOptionsError } from '../../pipelines/errors.js';
-import { ModelError, type Device } from '../../runtime/session.js';
+import { ModelError } from '../../runtime/errors.js';
+import type { Device } from '../../runtime/session.js';
 import { encodePng, formatParameters, ImageError, OverwriteError, parseParameters, readImageFile, writeFileSafe } from '../../image/png.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
@@ -126,6 +126,8 @@ async function run(opts: GenerateCliOptions): Promise<void> {
 
   const modelDir = opts.model !== undefined ? resolve(opts.model) : bundledModelDir();
   if (opts.model === undefined && !existsSync(modelDir)) throw new UsageError(`the bundled model is missing from this install (${modelDir}); pass --model DIR`);
+  // loaded on use: onnxruntime-node is heavy and other commands do not need it
+  const { loadPipeline } = await import('../../pipelines/load.js');
   const pipeline: Pipeline = await loadPipeline(modelDir, { device, ...(threads !== undefined ? { threads } : {}) });
   try {
     const classConditional = pipeline.kind === 'class-conditional';
