@@ -1,0 +1,137 @@
+/**
+ * Runners behind `ays eval` and `ays demo`: sample many images for one configuration (balanced classes,
+ * fixed seeds), score them with the evaluator, and assemble the schedule x steps comparison.
+ */
+import type { Tensor } from '../tensor/tensor.js';
+import type { ClassConditionalPipeline } from '../pipelines/class-conditional.js';
+import { MetricsAccumulator, type Evaluator, type ImageMetrics } from './evaluator.js';
+
+export interface SampleConfig {
+  scheduler: string;
+  sampler: string;
+  steps: number;
+  cfg: number;
+}
+
+export interface RunOptions {
+  /** Images to generate; classes cycle 0..9 so every class gets the same share. */
+  samples: number;
+  /** Seed of the first batch; batch k uses seed + k, so every configuration sees the same noise. */
+  seed: number;
+  /** Images per batch (one session call per denoiser evaluation per batch). */
+  batch: number;
+  /** Called after each sampler step of each batch. */
+  onSamplerStep?: () => void;
+  signal?: AbortSignal;
+}
+
+export interface ConfigResult extends ImageMetrics, SampleConfig {
+  /** Network evaluations per image (a CFG pair counts as one). */
+  nfe: number;
+  sigmas: number[];
+  seconds: number;
+  /** The first `keep` images (classes 0, 1, 2, ...), for grids. */
+  shown: Tensor;
+}
+
+/** Generate `samples` images for one configuration and score them. */
+export async function evaluateConfig(
+  pipeline: ClassConditionalPipeline,
+  evaluator: Evaluator,
+  config: SampleConfig,
+  options: RunOptions,
+  keep = 10,
+): Promise<ConfigResult> {
+  if (!Number.isInteger(options.samples) || options.samples < 2) throw new RangeError(`samples must be an integer >= 2, got ${options.samples}`);
+  if (!Number.isInteger(options.batch) || options.batch < 1) throw new RangeError(`batch must be a positive integer, got ${options.batch}`);
+  const numClasses = pipeline.classNames.length;
+  const metrics = new MetricsAccumulator(evaluator);
+  const start = performance.now();
+  let shown: Tensor | undefined;
+  let nfe = 0;
+  let sigmas: number[] = [];
+  for (let k = 0, done = 0; done < options.samples; k++) {
+    const b = Math.min(options.batch, options.samples - done);
+    // Global index -> class, so the class sequence does not depend on the batch size.
+    const labels = Array.from({ length: b }, (_, i) => (done + i) % numClasses);
+    const result = await pipeline.sampleImages({
+      classLabel: labels,
+      batchSize: b,
+      seed: options.seed + k,
+      scheduler: config.scheduler,
+      sampler: config.sampler,
+      steps: config.steps,
+      cfg: config.cfg,
+      signal: options.signal,
+      onStep: options.onSamplerStep ? () => options.onSamplerStep!() : undefined,
+    });
+    nfe = result.nfe;
+    sigmas = result.sigmas;
+    await metrics.add(result.images, labels);
+    if (!shown) {
+      const n = Math.min(keep, b);
+      const plane = result.images.data.length / b;
+      shown = { data: result.images.data.slice(0, n * plane), shape: [n, ...result.images.shape.slice(1)] };
+    }
+    done += b;
+  }
+  return { ...config, ...metrics.result(), nfe, sigmas, seconds: (performance.now() - start) / 1000, shown: shown! };
+}
+
+export interface DemoOptions extends RunOptions {
+  schedulers: string[];
+  stepCounts: number[];
+  referenceSteps: number;
+  referenceScheduler: string;
+  sampler: string;
+  cfg: number;
+  /** Called when a cell finishes. */
+  onCell?: (result: ConfigResult | null, scheduler: string, steps: number) => void;
+}
+
+export interface DemoResult {
+  /** cells[row][col], null where the row's schedule is unavailable (e.g. no optimized schedule). */
+  cells: Array<Array<ConfigResult | null>>;
+  reference: ConfigResult;
+  /** Rows left empty and why. */
+  skipped: Record<string, string>;
+  seconds: number;
+}
+
+/** Sampler steps (summed over batches) that one configuration takes, for progress totals. */
+export function samplerStepsFor(pipeline: ClassConditionalPipeline, config: SampleConfig, samples: number, batch: number): number {
+  const batches = Math.ceil(samples / batch);
+  return batches * pipeline.sigmasFor(config.scheduler, config.steps, { sampler: config.sampler }).length - batches;
+}
+
+/** The schedule x steps comparison plus the shared high-step reference. */
+export async function runDemo(pipeline: ClassConditionalPipeline, evaluator: Evaluator, options: DemoOptions): Promise<DemoResult> {
+  const start = performance.now();
+  const skipped: Record<string, string> = {};
+  const cells: Array<Array<ConfigResult | null>> = [];
+  const reference = await evaluateConfig(
+    pipeline,
+    evaluator,
+    { scheduler: options.referenceScheduler, sampler: options.sampler, steps: options.referenceSteps, cfg: options.cfg },
+    options,
+  );
+  options.onCell?.(reference, options.referenceScheduler, options.referenceSteps);
+  for (const scheduler of options.schedulers) {
+    const row: Array<ConfigResult | null> = [];
+    try {
+      pipeline.sigmasFor(scheduler, options.stepCounts[0]!);
+    } catch (err) {
+      skipped[scheduler] = err instanceof Error ? err.message : String(err);
+      cells.push(options.stepCounts.map(() => null));
+      for (const steps of options.stepCounts) options.onCell?.(null, scheduler, steps);
+      continue;
+    }
+    for (const steps of options.stepCounts) {
+      const r = await evaluateConfig(pipeline, evaluator, { scheduler, sampler: options.sampler, steps, cfg: options.cfg }, options);
+      row.push(r);
+      options.onCell?.(r, scheduler, steps);
+    }
+    cells.push(row);
+  }
+  return { cells, reference, skipped, seconds: (performance.now() - start) / 1000 };
+}
