@@ -1,0 +1,286 @@
+// First- and second-order samplers in the Karras et al. (2022) ODE form dx/dsigma = (x - D(x; sigma)) / sigma,
+// after k-diffusion (MIT), plus ComfyUI's cfg_pp variants (CFG++, Chung et al. 2024), DDPM, LCM and Heun++.
+import type { Tensor } from '../tensor/tensor.js';
+import { copyInto, zerosLike } from '../tensor/ops.js';
+import type { Denoiser, SamplerOptions } from './types.js';
+import { addNoise, ancestralStep, begin, type Run } from './common.js';
+
+/** Karras "churn": how much the step's noise level is raised before denoising (0 unless s_churn > 0). */
+function churnGamma(run: Run, sigmas: Float64Array, i: number): number {
+  const sChurn = run.num('s_churn', 0), sTmin = run.num('s_tmin', 0), sTmax = run.num('s_tmax', Infinity);
+  const s = sigmas[i]!;
+  return sTmin <= s && s <= sTmax ? Math.min(sChurn / (sigmas.length - 1), Math.SQRT2 - 1) : 0;
+}
+
+/** Raise x from sigma to sigmaHat with fresh noise (Karras Algorithm 2, lines 5-6). */
+function churn(run: Run, x: Tensor, sigma: number, sigmaHat: number, eps: Tensor | null): void {
+  const n = eps ?? run.randnLike(x);
+  addNoise(x, run.num('s_noise', 1) * Math.sqrt(sigmaHat ** 2 - sigma ** 2), n);
+}
+
+/** x <- x + (x - denoised) / sigma * dt  (one Euler step along the probability-flow ODE). */
+function eulerStep(x: Tensor, denoised: Tensor, sigma: number, dt: number): void {
+  const xd = x.data, dd = denoised.data, n = xd.length, k = dt / sigma;
+  for (let i = 0; i < n; i++) {
+    const v = xd[i]!;
+    xd[i] = v + (v - dd[i]!) * k;
+  }
+}
+
+/** d <- (x - denoised) / sigma */
+function derivative(d: Tensor, x: Tensor, denoised: Tensor, sigma: number): void {
+  const o = d.data, xd = x.data, dd = denoised.data, n = o.length, inv = 1 / sigma;
+  for (let i = 0; i < n; i++) o[i] = (xd[i]! - dd[i]!) * inv;
+}
+
+export async function sampleEuler(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('euler', denoiser, x0, sigmasIn, options);
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const gamma = churnGamma(run, sigmas, i);
+    const sigmaHat = sigmas[i]! * (gamma + 1);
+    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, null);
+    const denoised = await run.denoise(x, sigmaHat);
+    run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
+    eulerStep(x, denoised, sigmaHat, sigmas[i + 1]! - sigmaHat);
+  }
+  return x;
+}
+
+export async function sampleEulerCfgPp(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('euler_cfg_pp', denoiser, x0, sigmasIn, options);
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!;
+    const denoised = await run.denoise(x, sigma);
+    const uncond = run.uncond();
+    run.callback(i, sigma, sigma, x, denoised);
+    // CFG++: renoise the guided x0 with the unconditional noise estimate
+    const xd = x.data, dd = denoised.data, ud = uncond.data, k = sigmas[i + 1]! / sigma;
+    for (let j = 0; j < xd.length; j++) xd[j] = dd[j]! + (xd[j]! - ud[j]!) * k;
+  }
+  return x;
+}
+
+export async function sampleEulerAncestral(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('euler_ancestral', denoiser, x0, sigmasIn, options);
+  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    const [down, up] = ancestralStep(sigma, sigmaNext, eta);
+    run.callback(i, sigma, sigma, x, denoised);
+    if (sigmaNext === 0) {
+      copyInto(x, denoised);
+    } else {
+      eulerStep(x, denoised, sigma, down - sigma);
+      addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
+    }
+  }
+  return x;
+}
+
+export async function sampleEulerAncestralCfgPp(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('euler_ancestral_cfg_pp', denoiser, x0, sigmasIn, options);
+  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    const uncond = run.uncond();
+    const [down, up] = ancestralStep(sigma, sigmaNext, eta);
+    run.callback(i, sigma, sigma, x, denoised);
+    const xd = x.data, dd = denoised.data, ud = uncond.data, k = down / sigma;
+    for (let j = 0; j < xd.length; j++) xd[j] = dd[j]! + (xd[j]! - ud[j]!) * k;
+    if (sigmaNext > 0) addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
+  }
+  return x;
+}
+
+export async function sampleHeun(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('heun', denoiser, x0, sigmasIn, options);
+  const d = zerosLike(x), x2 = zerosLike(x);
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const gamma = churnGamma(run, sigmas, i);
+    const sigmaHat = sigmas[i]! * (gamma + 1), sigmaNext = sigmas[i + 1]!;
+    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, null);
+    const denoised = await run.denoise(x, sigmaHat);
+    run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
+    const dt = sigmaNext - sigmaHat;
+    if (sigmaNext === 0) {
+      eulerStep(x, denoised, sigmaHat, dt);
+      continue;
+    }
+    const xd = x.data, dd = denoised.data, dv = d.data, x2d = x2.data, n = xd.length, inv = 1 / sigmaHat;
+    for (let j = 0; j < n; j++) {
+      const g = (xd[j]! - dd[j]!) * inv;
+      dv[j] = g;
+      x2d[j] = xd[j]! + g * dt;
+    }
+    const denoised2 = await run.denoise(x2, sigmaNext);
+    const d2 = denoised2.data, inv2 = 1 / sigmaNext;
+    for (let j = 0; j < n; j++) xd[j] = xd[j]! + (dv[j]! + (x2d[j]! - d2[j]!) * inv2) * 0.5 * dt;
+  }
+  return x;
+}
+
+/** Heun++ (ComfyUI's heunpp2): a three-point weighted Heun step, weights proportional to sigma / (3 sigma_0). */
+export async function sampleHeunpp2(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('heunpp2', denoiser, x0, sigmasIn, options);
+  const d = zerosLike(x), d2 = zerosLike(x), x2 = zerosLike(x), x3 = zerosLike(x);
+  const sEnd = sigmas[sigmas.length - 1]!;
+  const n = x.data.length;
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const gamma = churnGamma(run, sigmas, i);
+    // heunpp2 always draws its churn noise, and uses it only when gamma > 0
+    const eps = run.randnLike(x);
+    const sigmaHat = sigmas[i]! * (gamma + 1), sigmaNext = sigmas[i + 1]!;
+    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, eps);
+    const denoised = await run.denoise(x, sigmaHat);
+    run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
+    const dt = sigmaNext - sigmaHat;
+    if (sigmaNext === sEnd) {
+      eulerStep(x, denoised, sigmaHat, dt);
+      continue;
+    }
+    derivative(d, x, denoised, sigmaHat);
+    const xd = x.data, dv = d.data, x2d = x2.data;
+    for (let j = 0; j < n; j++) x2d[j] = xd[j]! + dv[j]! * dt;
+    const den2 = await run.denoise(x2, sigmaNext);
+    derivative(d2, x2, den2, sigmaNext);
+    const d2v = d2.data;
+    if (sigmas[i + 2] === sEnd) {
+      const w2 = sigmaNext / (2 * sigmas[0]!), w1 = 1 - w2;
+      for (let j = 0; j < n; j++) xd[j] = xd[j]! + (w1 * dv[j]! + w2 * d2v[j]!) * dt;
+      continue;
+    }
+    const sigma3 = sigmas[i + 2]!, dt2 = sigma3 - sigmaNext;
+    const x3d = x3.data;
+    for (let j = 0; j < n; j++) x3d[j] = x2d[j]! + d2v[j]! * dt2;
+    const den3 = await run.denoise(x3, sigma3);
+    const w = 3 * sigmas[0]!, w2 = sigmaNext / w, w3 = sigma3 / w, w1 = 1 - w2 - w3;
+    const d3 = den3.data, inv3 = 1 / sigma3;
+    for (let j = 0; j < n; j++) xd[j] = xd[j]! + (w1 * dv[j]! + w2 * d2v[j]! + w3 * (x3d[j]! - d3[j]!) * inv3) * dt;
+  }
+  return x;
+}
+
+/** DPM-Solver-2 style midpoint step (k-diffusion sample_dpm_2); the midpoint is the geometric mean of sigmas. */
+export async function sampleDpm2(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('dpm_2', denoiser, x0, sigmasIn, options);
+  const x2 = zerosLike(x);
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const gamma = churnGamma(run, sigmas, i);
+    const sigmaHat = sigmas[i]! * (gamma + 1), sigmaNext = sigmas[i + 1]!;
+    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, null);
+    const denoised = await run.denoise(x, sigmaHat);
+    run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
+    if (sigmaNext === 0) {
+      eulerStep(x, denoised, sigmaHat, sigmaNext - sigmaHat);
+      continue;
+    }
+    await midpointStep(run, x, x2, denoised, sigmaHat, sigmaNext);
+  }
+  return x;
+}
+
+/** x <- x + d(x2, mid) * (to - from), x2 = x + d(x, from) * (mid - from), mid = sqrt(from * to). */
+async function midpointStep(run: Run, x: Tensor, x2: Tensor, denoised: Tensor, from: number, to: number): Promise<void> {
+  const mid = Math.exp(Math.log(from) + 0.5 * (Math.log(to) - Math.log(from)));
+  const xd = x.data, dd = denoised.data, x2d = x2.data, n = xd.length;
+  const k1 = (mid - from) / from;
+  for (let j = 0; j < n; j++) x2d[j] = xd[j]! + (xd[j]! - dd[j]!) * k1;
+  const den2 = await run.denoise(x2, mid);
+  const d2 = den2.data, k2 = (to - from) / mid;
+  for (let j = 0; j < n; j++) xd[j] = xd[j]! + (x2d[j]! - d2[j]!) * k2;
+}
+
+export async function sampleDpm2Ancestral(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('dpm_2_ancestral', denoiser, x0, sigmasIn, options);
+  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+  const x2 = zerosLike(x);
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    const [down, up] = ancestralStep(sigma, sigmaNext, eta);
+    run.callback(i, sigma, sigma, x, denoised);
+    if (down === 0) {
+      eulerStep(x, denoised, sigma, down - sigma);
+      continue;
+    }
+    await midpointStep(run, x, x2, denoised, sigma, down);
+    addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
+  }
+  return x;
+}
+
+/** DDPM ancestral step (Ho et al. 2020) done in the VP space x / sqrt(1 + sigma^2). */
+export async function sampleDdpm(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('ddpm', denoiser, x0, sigmasIn, options);
+  const n = x.data.length;
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    run.callback(i, sigma, sigma, x, denoised);
+    const acBar = 1 / (sigma * sigma + 1), acBarPrev = 1 / (sigmaNext * sigmaNext + 1);
+    const alpha = acBar / acBarPrev;
+    const vpScale = 1 / Math.sqrt(1 + sigma * sigma);
+    const a = Math.sqrt(1 / alpha), b = (1 - alpha) / Math.sqrt(1 - acBar);
+    const out = sigmaNext !== 0 ? Math.sqrt(1 + sigmaNext * sigmaNext) : 1;
+    const xd = x.data, dd = denoised.data;
+    for (let j = 0; j < n; j++) {
+      const eps = (xd[j]! - dd[j]!) / sigma;
+      xd[j] = a * (xd[j]! * vpScale - b * eps);
+    }
+    if (sigmaNext > 0) {
+      addNoise(x, Math.sqrt(((1 - alpha) * (1 - acBarPrev)) / (1 - acBar)), run.draw(x, sigma, sigmaNext));
+    }
+    if (out !== 1) for (let j = 0; j < n; j++) xd[j] = xd[j]! * out;
+  }
+  return x;
+}
+
+/**
+ * LCM (Luo et al. 2023): jump to the prediction, then renoise to the next level. `s_noise_end` (when set)
+ * ramps the noise scale linearly from s_noise at the first step to s_noise_end at the last; `noise_clip_std`
+ * (> 0) clips the noise to that many standard deviations.
+ */
+export async function sampleLcm(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('lcm', denoiser, x0, sigmasIn, options);
+  const sNoise = run.num('s_noise', 1);
+  const sNoiseEndOpt = options?.s_noise_end;
+  const sNoiseEnd = sNoiseEndOpt === undefined || sNoiseEndOpt === null ? sNoise : run.num('s_noise_end', sNoise);
+  const clip = run.num('noise_clip_std', 0);
+  const steps = sigmas.length - 1;
+  for (let i = 0; i < steps; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    run.callback(i, sigma, sigma, x, denoised);
+    copyInto(x, denoised);
+    if (sigmaNext > 0) {
+      const noise = run.draw(x, sigma, sigmaNext);
+      if (clip > 0) clipToStd(noise, clip);
+      const s = steps > 1 ? sNoise + ((sNoiseEnd - sNoise) * i) / (steps - 1) : sNoise;
+      addNoise(x, sigmaNext * s, noise);
+    }
+  }
+  return x;
+}
+
+function clipToStd(t: Tensor, k: number): void {
+  const d = t.data, n = d.length;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += d[i]!;
+  mean /= n;
+  let v = 0;
+  for (let i = 0; i < n; i++) v += (d[i]! - mean) ** 2;
+  const lim = k * Math.sqrt(v / Math.max(1, n - 1));
+  for (let i = 0; i < n; i++) d[i] = Math.max(-lim, Math.min(lim, d[i]!));
+}

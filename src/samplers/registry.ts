@@ -1,0 +1,47 @@
+import type { Sampler } from './types.js';
+import * as euler from './euler.js';
+
+export interface SamplerInfo {
+  /** ComfyUI's name. */
+  name: string;
+  sampler: Sampler;
+  /** Order of accuracy of the deterministic part. */
+  order: number;
+  /** Whether the sampler adds noise (needs options.noise). */
+  stochastic: boolean;
+  /** Denoiser calls per step, as text (e.g. "1", "2 (1 on the last step)", "adaptive"). */
+  nfePerStep: string;
+  /** ComfyUI's default hyperparameters. */
+  defaults: Readonly<Record<string, number | string | null>>;
+  /** Needs a cfg() guided denoiser (reads the unconditional prediction). */
+  needsUncond?: boolean;
+  /** ComfyUI computes steps+1 sigmas and drops the penultimate one for this sampler (KSampler). */
+  discardsPenultimateSigma?: boolean;
+}
+
+const churnDefaults = { s_churn: 0, s_tmin: 0, s_tmax: Infinity, s_noise: 1 } as const;
+
+export const SAMPLERS: readonly SamplerInfo[] = [
+  { name: 'euler', sampler: euler.sampleEuler, order: 1, stochastic: false, nfePerStep: '1', defaults: churnDefaults },
+  { name: 'euler_cfg_pp', sampler: euler.sampleEulerCfgPp, order: 1, stochastic: false, nfePerStep: '1', defaults: {}, needsUncond: true },
+  { name: 'euler_ancestral', sampler: euler.sampleEulerAncestral, order: 1, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 } },
+  { name: 'euler_ancestral_cfg_pp', sampler: euler.sampleEulerAncestralCfgPp, order: 1, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 }, needsUncond: true },
+  { name: 'heun', sampler: euler.sampleHeun, order: 2, stochastic: false, nfePerStep: '2 (1 on the last step)', defaults: churnDefaults },
+  { name: 'heunpp2', sampler: euler.sampleHeunpp2, order: 2, stochastic: false, nfePerStep: '3 (2, then 1 on the last two steps)', defaults: churnDefaults },
+  { name: 'dpm_2', sampler: euler.sampleDpm2, order: 2, stochastic: false, nfePerStep: '2 (1 on the last step)', defaults: churnDefaults, discardsPenultimateSigma: true },
+  { name: 'dpm_2_ancestral', sampler: euler.sampleDpm2Ancestral, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1 }, discardsPenultimateSigma: true },
+  { name: 'ddpm', sampler: euler.sampleDdpm, order: 1, stochastic: true, nfePerStep: '1', defaults: {} },
+  { name: 'lcm', sampler: euler.sampleLcm, order: 1, stochastic: true, nfePerStep: '1', defaults: { s_noise: 1, s_noise_end: null, noise_clip_std: 0 } },
+  { name: 'ddim', sampler: euler.sampleEuler, order: 1, stochastic: false, nfePerStep: '1', defaults: churnDefaults },
+];
+
+const byName = new Map(SAMPLERS.map((s) => [s.name, s]));
+
+export function samplerInfo(name: string): SamplerInfo {
+  const info = byName.get(name);
+  if (!info) throw new RangeError(`unknown sampler "${name}"; known samplers: ${SAMPLERS.map((s) => s.name).join(', ')}`);
+  return info;
+}
+
+/** ComfyUI's sampler names, in ComfyUI's order. */
+export const samplerNames: readonly string[] = SAMPLERS.map((s) => s.name);
