@@ -1,0 +1,10 @@
+export type { ModelSampling, ModelSamplingKind, Prediction } from './types.js';
+export { modelSampling, modelSamplingNames, modelSamplingDescription } from './presets.js';
+export { discreteModelSampling } from './discrete.js';
+export type { DiscreteModelSampling, DiscreteModelSamplingOptions } from './discrete.js';
+export { edmModelSampling } from './edm.js';
+export type { EdmModelSampling, EdmModelSamplingOptions } from './edm.js';
+export { flowModelSampling, fluxModelSampling, fluxShiftForResolution, fluxTimeShift, timeSnrShift } from './flow.js';
+export type { FlowModelSampling, FlowModelSamplingOptions } from './flow.js';
+export { makeBetas, alphasCumprod, sigmasFromAlphasCumprod, rescaleZeroTerminalSnrSigmas, betaScheduleNames } from './betas.js';
+export type { BetaSchedule } from './betas.js';
