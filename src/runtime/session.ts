@@ -2,8 +2,12 @@
  * A thin wrapper over onnxruntime-node sessions, shared by every pipeline: open a model file on CPU or CUDA,
  * describe its inputs and outputs as the file declares them, and check them with messages that say what is wrong.
  */
-import { existsSync, statSync, readFileSync } from 'node:fs';
+import { existsSync, statSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+
+const require = createRequire(import.meta.url);
 import { ModelError } from './errors.js';
 export { ModelError };
 import { toHalfBits as toHalf, float16ToFloat32 } from './float16.js';
@@ -45,20 +49,25 @@ export interface ModelSession {
   release(): Promise<void>;
 }
 
-/** True when this onnxruntime-node install can run on CUDA (the provider library was installed). */
+/**
+ * True when this onnxruntime-node install has the CUDA provider library. (listSupportedBackends() lists 'cuda'
+ * even when the library was never downloaded, and a failed load only logs, so look for the file.)
+ */
 export function cudaAvailable(): boolean {
+  if (process.platform !== 'linux' && process.platform !== 'win32') return false;
   try {
-    return ort.listSupportedBackends().some((b) => b.name === 'cuda');
+    const binRoot = join(dirname(require.resolve('onnxruntime-node')), '..', 'bin');
+    const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+    return readdirSync(binRoot).some((napi) => existsSync(join(binRoot, napi, process.platform, process.arch, lib)));
   } catch {
     return false;
   }
 }
 
 const CUDA_HELP =
-  'the CUDA execution provider is not available in this onnxruntime-node install. ' +
-  'On Linux x64 with an NVIDIA GPU, CUDA 12 and cuDNN 9, reinstall it without the skip variable ' +
-  '(`npm install onnxruntime-node`, or `npx --yes onnxruntime-node` install script with ONNXRUNTIME_NODE_INSTALL_CUDA=v12) ' +
-  'so that its install script downloads the CUDA provider; or run with --device cpu';
+  'the CUDA execution provider is not installed in this onnxruntime-node (its CUDA libraries are downloaded by its ' +
+  'install script, which ONNXRUNTIME_NODE_INSTALL=skip turns off). On Linux x64 with an NVIDIA GPU, CUDA 12 and cuDNN 9, ' +
+  'run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (allow its install script if npm asks), or use --device cpu'
 
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
