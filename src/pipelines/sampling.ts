@@ -6,8 +6,10 @@ import type { ModelSampling } from '../model-sampling/types.js';
 import type { GuidedDenoiser } from '../samplers/types.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { getSigmas, schedulerNames } from '../schedules/index.js';
-import { sample, samplerNames } from '../samplers/index.js';
-import { torchRandn } from '../noise/torch-randn.js';
+import { sample } from '../samplers/sample.js';
+import { samplerInfo, samplerNames } from '../samplers/registry.js';
+import { brownianTreeNoise, comfyDefaultNoise, prepareNoise } from '../noise/sources.js';
+import type { NoiseSource } from '../samplers/types.js';
 import { GenerateOptionsError } from './errors.js';
 
 export function checkSchedulerName(name: string, explicitSigmas?: readonly number[]): void {
@@ -35,7 +37,7 @@ export function scheduleSigmas(ms: ModelSampling, scheduler: string, steps: numb
  * ("max denoise", where the VP model's input has unit variance plus the image term vanishes).
  */
 export function initialLatents(ms: ModelSampling, seed: number | bigint, shape: number[], sigmas: readonly number[], latent: Float32Array | null): Tensor {
-  const noise = torchRandn(seed, shape);
+  const noise = prepareNoise(seed, shape);
   const out = new Float32Array(noise.data.length);
   if (sigmas.length === 0) {
     if (latent) out.set(latent);
@@ -54,11 +56,31 @@ export interface RunSamplerOptions {
   onStep?: (i: number, sigma: number) => void;
 }
 
+/** Samplers that read the unconditional prediction (cfg_pp): CFG must run even at scale 1, as ComfyUI does for them. */
+export function samplerNeedsUncond(name: string): boolean {
+  return samplerInfo(name).needsUncond === true;
+}
+
+/**
+ * The noise a stochastic sampler adds, as ComfyUI seeds it: SDE samplers draw from a Brownian tree over the
+ * schedule's range keyed by the seed; the ancestral ones from a CPU generator seeded with seed + 1.
+ */
+function samplerNoise(name: string, seed: number | bigint, sigmas: readonly number[]): NoiseSource | undefined {
+  if (!samplerInfo(name).stochastic) return undefined;
+  if (name.includes('sde')) {
+    const positive = sigmas.filter((s) => s > 0);
+    const seed32 = Number(BigInt(seed) & 0xffffffffn);
+    return brownianTreeNoise({ seed: seed32, sigmaMin: Math.min(...positive), sigmaMax: Math.max(...positive) });
+  }
+  return comfyDefaultNoise(seed);
+}
+
 /** Run a named sampler over the sigmas. */
 export async function runSampler(name: string, denoiser: GuidedDenoiser, x: Tensor, sigmas: readonly number[], options: RunSamplerOptions): Promise<Tensor> {
+  const noise = samplerNoise(name, options.seed, sigmas);
   return sample(name, denoiser, x, sigmas, {
-    seed: options.seed,
-    signal: options.signal,
+    ...(noise ? { noise } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
     onStep: (info) => options.onStep?.(info.i, info.sigma),
   });
 }

@@ -31,7 +31,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { encodePng, formatParameters } from '../image/png.js';
 import { GenerateOptionsError } from './errors.js';
 export { GenerateOptionsError };
-import { initialLatents, runSampler, scheduleSigmas, checkSamplerName, checkSchedulerName } from './sampling.js';
+import { initialLatents, runSampler, scheduleSigmas, checkSamplerName, checkSchedulerName, samplerNeedsUncond } from './sampling.js';
 
 export interface StableDiffusionLoadOptions extends SessionOptions {}
 
@@ -399,7 +399,7 @@ function makePipeline(p: Parts): StableDiffusionPipeline {
     if (signal?.aborted) throw abortError();
     const prompt = options.prompt ?? '';
     const negative = options.negativePrompt ?? '';
-    const useCfg = options.cfg !== 1;
+    const useCfg = options.cfg !== 1 || samplerNeedsUncond(options.sampler);
     const timings: GenerateTimings = { unetMs: 0, unetCalls: 0, textMs: 0, vaeMs: 0, totalMs: 0 };
 
     // --- text conditioning: row 0 = negative (uncond), row 1 = prompt (cond) ---
