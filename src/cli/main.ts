@@ -4,6 +4,10 @@ import { readFileSync } from 'node:fs';
 // Each command lives in its own module under ./commands and registers itself on the program.
 // (command registrations: keep one import and one call per command)
 import { register as registerGenerate } from './commands/generate.js';
+import { register as registerServe } from './commands/serve.js';
+import { register as registerSchedulers } from './commands/schedulers.js';
+import { register as registerSigmas } from './commands/sigmas.js';
+import { register as registerPlot } from './commands/plot.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -16,6 +20,10 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run "ays --help" for usage)');
   // registrations go here
   registerGenerate(program);
+  registerServe(program);
+  registerSchedulers(program);
+  registerSigmas(program);
+  registerPlot(program);
   return program;
 }
 

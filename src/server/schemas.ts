@@ -1,0 +1,115 @@
+/**
+ * JSON schemas of every request body. Fastify validates bodies with them (ajv) before a handler runs,
+ * and answers 400 naming the field that is wrong. Names (schedulers, samplers, models) are checked
+ * against the registries in the handlers, so the message can list the valid ones.
+ */
+import { SAVED_NAME_PATTERN } from './saved-schedules.js';
+
+/** Limits that keep one request from asking for unbounded work. */
+export const limits = {
+  /** Largest request body in bytes (answer: 413). */
+  bodyBytes: 64 * 1024,
+  sigmaSchedulers: 16,
+  sigmaStepCounts: 8,
+  sigmaMaxSteps: 1000,
+  gridSchedulers: 6,
+  gridSamplers: 6,
+  gridStepCounts: 6,
+  gridMaxSteps: 100,
+  gridClasses: 10,
+  /** Cells in one grid (rows x columns). */
+  gridCells: 64,
+  promptChars: 2000,
+  optimizeMaxSteps: 40,
+  optimizeMaxSweeps: 12,
+  savedMaxSigmas: 1001,
+} as const;
+
+const name = { type: 'string', minLength: 1, maxLength: 80 } as const;
+
+export const sigmasBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['model', 'schedulers', 'steps'],
+  properties: {
+    model: name,
+    schedulers: { type: 'array', minItems: 1, maxItems: limits.sigmaSchedulers, items: name },
+    steps: {
+      type: 'array',
+      minItems: 1,
+      maxItems: limits.sigmaStepCounts,
+      items: { type: 'integer', minimum: 1, maximum: limits.sigmaMaxSteps },
+    },
+    denoise: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    coeff: { type: 'number', minimum: 0.5, maximum: 2 },
+  },
+} as const;
+
+export const generateBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['schedulers', 'samplers', 'steps', 'seed', 'cfg'],
+  properties: {
+    schedulers: { type: 'array', minItems: 1, maxItems: limits.gridSchedulers, items: name },
+    samplers: { type: 'array', minItems: 1, maxItems: limits.gridSamplers, items: name },
+    steps: {
+      type: 'array',
+      minItems: 1,
+      maxItems: limits.gridStepCounts,
+      items: { type: 'integer', minimum: 1, maximum: limits.gridMaxSteps },
+    },
+    classes: {
+      type: 'array',
+      minItems: 1,
+      maxItems: limits.gridClasses,
+      items: { anyOf: [{ type: 'integer', minimum: 0, maximum: 999 }, { type: 'string', minLength: 1, maxLength: 80 }] },
+    },
+    prompt: { type: 'string', minLength: 1, maxLength: limits.promptChars },
+    negativePrompt: { type: 'string', maxLength: limits.promptChars },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+    cfg: { type: 'number', minimum: 0, maximum: 30 },
+    width: { type: 'integer', minimum: 64, maximum: 1024, multipleOf: 8 },
+    height: { type: 'integer', minimum: 64, maximum: 1024, multipleOf: 8 },
+  },
+} as const;
+
+export const optimizeBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['method', 'target', 'steps'],
+  properties: {
+    method: { type: 'string', enum: ['ays', 'gits'] },
+    target: name,
+    steps: { type: 'integer', minimum: 2, maximum: limits.optimizeMaxSteps },
+    maxSweeps: { type: 'integer', minimum: 1, maximum: limits.optimizeMaxSweeps },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+  },
+} as const;
+
+export const saveScheduleBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'sigmas'],
+  properties: {
+    name: { type: 'string', pattern: SAVED_NAME_PATTERN },
+    sigmas: { type: 'array', minItems: 2, maxItems: limits.savedMaxSigmas, items: { type: 'number', minimum: 0 } },
+    model: { type: 'string', maxLength: 80 },
+    source: { type: 'string', maxLength: 200 },
+  },
+} as const;
+
+export const jobParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[0-9a-f-]{36}$' } },
+} as const;
+
+export const jobFileParams = {
+  type: 'object',
+  required: ['id', 'file'],
+  properties: {
+    id: { type: 'string', pattern: '^[0-9a-f-]{36}$' },
+    // Only names the job itself wrote are served; the pattern keeps separators and dots out anyway.
+    file: { type: 'string', pattern: '^(cell-[0-9]{3}|grid)\\.png$' },
+  },
+} as const;

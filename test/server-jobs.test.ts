@@ -1,0 +1,184 @@
+// The studio's jobs: a grid rendered by the bundled model with SSE events, the server answering while it
+// renders, cancel, the queue limit, and an optimization run with its sweep events.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { startTestStudio, json, readEvents, type TestStudio } from './server-helpers.js';
+
+let studio: TestStudio;
+
+before(async () => {
+  studio = await startTestStudio({ concurrency: 1, maxQueued: 3 });
+});
+
+after(async () => {
+  await studio.stop();
+});
+
+const smallGrid = { schedulers: ['karras', 'normal'], samplers: ['euler'], steps: [4, 6], classes: [7], seed: 3, cfg: 2 };
+
+test('a 2x2 grid: 202 with a job, cells arrive over SSE, files are unique PNGs, grid PNG at the end', async () => {
+  const res = await json(studio.base, 'POST', '/api/generate', smallGrid);
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const id = res.body.job.id;
+  assert.match(id, /^[0-9a-f-]{36}$/);
+  assert.equal(res.body.events, `/api/jobs/${id}/events`);
+  const events = await readEvents(studio.base, id);
+  const names = events.map((e) => e.event);
+  assert.equal(names[names.length - 1], 'done', names.join(','));
+  const plan = events.find((e) => e.event === 'plan')!.data;
+  assert.deepEqual(plan.rows, ['karras · euler', 'normal · euler']);
+  assert.equal(plan.cells, 4);
+  const cells = events.filter((e) => e.event === 'cell').map((e) => e.data);
+  assert.deepEqual(cells.map((c) => c.index).sort(), [0, 1, 2, 3]);
+  const progress = events.filter((e) => e.event === 'progress').map((e) => e.data);
+  assert.equal(progress[progress.length - 1].done, 2 * (4 + 6));
+  assert.equal(progress[progress.length - 1].total, 2 * (4 + 6));
+  for (let i = 1; i < progress.length; i++) assert.ok(progress[i].done >= progress[i - 1].done, 'progress never goes back');
+  for (const cell of cells) {
+    assert.equal(cell.sigmas.length, cell.steps + 1);
+    assert.match(cell.parameters, new RegExp(`Steps: ${cell.steps}`));
+    const png = await fetch(studio.base + cell.url);
+    assert.equal(png.status, 200);
+    assert.equal(png.headers.get('content-type'), 'image/png');
+    const img = PNG.sync.read(Buffer.from(await png.arrayBuffer()));
+    assert.equal(img.width, 28);
+  }
+  // The same class, seed and sampler at different schedules give different images.
+  const bytes = await Promise.all(cells.map(async (c) => Buffer.from(await (await fetch(studio.base + c.url)).arrayBuffer())));
+  assert.notDeepEqual(bytes[0], bytes[1]);
+  const snapshot = await json(studio.base, 'GET', `/api/jobs/${id}`);
+  assert.equal(snapshot.body.status, 'done');
+  assert.equal(snapshot.body.result.cells, 4);
+  const grid = await fetch(`${studio.base}${snapshot.body.result.gridUrl}?download`);
+  assert.equal(grid.status, 200);
+  assert.match(grid.headers.get('content-disposition') ?? '', /attachment; filename="ays-.*-grid\.png"/);
+  const gridImage = PNG.sync.read(Buffer.from(await grid.arrayBuffer()));
+  assert.ok(gridImage.width > 2 * 96 && gridImage.height > 2 * 96);
+  // Files live in one new folder of the output folder.
+  const folders = readdirSync(studio.outDir).filter((f) => f.includes(id.slice(0, 8)));
+  assert.equal(folders.length, 1);
+  assert.deepEqual(readdirSync(join(studio.outDir, folders[0]!)).sort(), ['cell-000.png', 'cell-001.png', 'cell-002.png', 'cell-003.png', 'grid.png']);
+  // DELETE after the end: 409, nothing changes.
+  const late = await json(studio.base, 'DELETE', `/api/jobs/${id}`);
+  assert.equal(late.status, 409);
+  assert.equal(late.body.job.status, 'done');
+});
+
+test('the same request twice writes to two folders: nothing is overwritten', async () => {
+  const a = await json(studio.base, 'POST', '/api/generate', { ...smallGrid, schedulers: ['karras'], steps: [2] });
+  const b = await json(studio.base, 'POST', '/api/generate', { ...smallGrid, schedulers: ['karras'], steps: [2] });
+  await readEvents(studio.base, a.body.job.id);
+  await readEvents(studio.base, b.body.job.id);
+  const folders = readdirSync(studio.outDir).filter((f) => f.includes(a.body.job.id.slice(0, 8)) || f.includes(b.body.job.id.slice(0, 8)));
+  assert.equal(folders.length, 2);
+  const pa = readFileSync(join(studio.outDir, folders[0]!, 'cell-000.png'));
+  const pb = readFileSync(join(studio.outDir, folders[1]!, 'cell-000.png'));
+  assert.deepEqual(pa, pb, 'same seed and settings: same image, in its own file');
+});
+
+test('50 concurrent small requests all succeed while a grid renders', async () => {
+  const res = await json(studio.base, 'POST', '/api/generate', { ...smallGrid, steps: [20, 30], classes: [0, 1] });
+  assert.equal(res.status, 202);
+  const id = res.body.job.id;
+  // Wait until the grid is really rendering (first progress past 0).
+  await readEvents(studio.base, id, (e) => e.event === 'progress' && e.data.done > 0);
+  const before = await json(studio.base, 'GET', `/api/jobs/${id}`);
+  assert.equal(before.body.status, 'running');
+  const requests = Array.from({ length: 50 }, (_, i) =>
+    i % 3 === 0
+      ? json(studio.base, 'POST', '/api/sigmas', { model: 'sd15', schedulers: ['karras', 'exponential'], steps: [10 + i] })
+      : i % 3 === 1
+        ? json(studio.base, 'GET', '/api/samplers')
+        : json(studio.base, 'GET', `/api/jobs/${id}`),
+  );
+  const answers = await Promise.all(requests);
+  assert.deepEqual(answers.map((a) => a.status), new Array(50).fill(200));
+  answers.forEach((a, i) => {
+    if (i % 3 === 0) assert.equal(a.body.results[0].sigmas.length, 10 + i + 1);
+  });
+  const during = await json(studio.base, 'GET', `/api/jobs/${id}`);
+  assert.notEqual(during.body.status, 'queued');
+  const cancelled = await json(studio.base, 'DELETE', `/api/jobs/${id}`);
+  assert.ok(cancelled.status === 202 || cancelled.status === 409);
+  await readEvents(studio.base, id);
+});
+
+test('cancel a running grid: it stops, frees the queue, and the next job runs', async () => {
+  const res = await json(studio.base, 'POST', '/api/generate', { ...smallGrid, steps: [40, 50, 60], classes: [0, 1, 2] });
+  const id = res.body.job.id;
+  await readEvents(studio.base, id, (e) => e.event === 'progress' && e.data.done > 0);
+  const del = await json(studio.base, 'DELETE', `/api/jobs/${id}`);
+  assert.equal(del.status, 202);
+  const events = await readEvents(studio.base, id);
+  assert.equal(events[events.length - 1]!.event, 'cancelled');
+  const snap = await json(studio.base, 'GET', `/api/jobs/${id}`);
+  assert.equal(snap.body.status, 'cancelled');
+  const cells = events.filter((e) => e.event === 'cell').length;
+  assert.ok(cells < 2 * 3 * 3, `cancelled early (${cells} cells)`);
+  assert.equal(studio.queue.active, 0, 'nothing left running');
+  // No grid is composed for a cancelled job.
+  const folder = readdirSync(studio.outDir).find((f) => f.includes(id.slice(0, 8)))!;
+  assert.equal(existsSync(join(studio.outDir, folder, 'grid.png')), false);
+  const next = await json(studio.base, 'POST', '/api/generate', { ...smallGrid, schedulers: ['karras'], steps: [2] });
+  assert.equal(next.status, 202);
+  const nextEvents = await readEvents(studio.base, next.body.job.id);
+  assert.equal(nextEvents[nextEvents.length - 1]!.event, 'done');
+});
+
+test('the queue has a limit: twenty clicks do not start twenty jobs (429), queued jobs cancel at once', async () => {
+  const body = { ...smallGrid, schedulers: ['karras'], steps: [30] };
+  const answers = [];
+  for (let i = 0; i < 6; i++) answers.push(await json(studio.base, 'POST', '/api/generate', body));
+  const statuses = answers.map((a) => a.status);
+  // one running + three waiting (maxQueued 3), the rest refused
+  assert.deepEqual(statuses, [202, 202, 202, 202, 429, 429]);
+  assert.match(answers[4]!.body.message, /queue is full/);
+  const ids = answers.filter((a) => a.status === 202).map((a) => a.body.job.id);
+  for (const id of ids.slice(1)) {
+    const del = await json(studio.base, 'DELETE', `/api/jobs/${id}`);
+    assert.equal(del.status, 202);
+    assert.equal(del.body.job.status, 'cancelled', 'a queued job is cancelled at once');
+  }
+  await json(studio.base, 'DELETE', `/api/jobs/${ids[0]}`);
+  await readEvents(studio.base, ids[0]);
+  assert.equal(studio.queue.active, 0);
+});
+
+test('optimize: AYS on a testbed streams sweeps (KLUB, metric, sigmas) and returns a schedule ending in 0', async () => {
+  const res = await json(studio.base, 'POST', '/api/optimize', { method: 'ays', target: 'gaussian', steps: 4, maxSweeps: 2, seed: 0 });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const events = await readEvents(studio.base, res.body.job.id);
+  assert.equal(events[events.length - 1]!.event, 'done', JSON.stringify(events[events.length - 1]));
+  const sweeps = events.filter((e) => e.event === 'sweep').map((e) => e.data);
+  assert.ok(sweeps.length >= 2, `${sweeps.length} sweeps`);
+  assert.equal(sweeps[0].sweep, 0);
+  for (const s of sweeps) {
+    assert.ok(Number.isFinite(s.klub) && s.klub > 0);
+    assert.ok(Number.isFinite(s.metric) && s.metric >= 0);
+    assert.equal(s.sigmas.length, 5);
+  }
+  assert.ok(sweeps[1].klub < sweeps[0].klub, 'the first sweep lowers the KLUB');
+  const result = events[events.length - 1]!.data.result;
+  assert.equal(result.sigmas.length, 5);
+  assert.equal(result.sigmas[4], 0);
+  assert.equal(result.sigmas[0], 80);
+  for (let i = 1; i < 5; i++) assert.ok(result.sigmas[i] < result.sigmas[i - 1]);
+  const saved = await json(studio.base, 'POST', '/api/schedules/saved', { name: 'gauss-4', sigmas: result.sigmas, model: result.model, source: 'test' });
+  assert.equal(saved.status, 201);
+  const used = await json(studio.base, 'POST', '/api/sigmas', { model: 'svd', schedulers: ['saved:gauss-4'], steps: [4] });
+  assert.deepEqual(used.body.results[0].sigmas, result.sigmas);
+});
+
+test('optimize: cancel stops the worker', async () => {
+  const res = await json(studio.base, 'POST', '/api/optimize', { method: 'ays', target: 'gmm2d-8x8', steps: 20, maxSweeps: 12 });
+  const id = res.body.job.id;
+  await readEvents(studio.base, id, (e) => e.event === 'status' && e.data.status === 'running');
+  const del = await json(studio.base, 'DELETE', `/api/jobs/${id}`);
+  assert.equal(del.status, 202);
+  const events = await readEvents(studio.base, id);
+  assert.equal(events[events.length - 1]!.event, 'cancelled');
+  assert.equal(studio.queue.active, 0);
+});
