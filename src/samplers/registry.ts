@@ -1,5 +1,7 @@
 import type { Sampler } from './types.js';
 import * as euler from './euler.js';
+import * as dpmpp from './dpmpp.js';
+import * as multistep from './multistep.js';
 
 export interface SamplerInfo {
   /** ComfyUI's name. */
@@ -30,8 +32,30 @@ export const SAMPLERS: readonly SamplerInfo[] = [
   { name: 'heunpp2', sampler: euler.sampleHeunpp2, order: 2, stochastic: false, nfePerStep: '3 (2, then 1 on the last two steps)', defaults: churnDefaults },
   { name: 'dpm_2', sampler: euler.sampleDpm2, order: 2, stochastic: false, nfePerStep: '2 (1 on the last step)', defaults: churnDefaults, discardsPenultimateSigma: true },
   { name: 'dpm_2_ancestral', sampler: euler.sampleDpm2Ancestral, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1 }, discardsPenultimateSigma: true },
+  { name: 'lms', sampler: dpmpp.sampleLms, order: 4, stochastic: false, nfePerStep: '1', defaults: { order: 4 } },
+  { name: 'dpmpp_2s_ancestral', sampler: dpmpp.sampleDpmpp2sAncestral, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1 } },
+  { name: 'dpmpp_2s_ancestral_cfg_pp', sampler: dpmpp.sampleDpmpp2sAncestralCfgPp, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1 }, needsUncond: true },
+  { name: 'dpmpp_sde', sampler: dpmpp.sampleDpmppSde, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r: 0.5 } },
+  { name: 'dpmpp_sde_gpu', sampler: dpmpp.sampleDpmppSde, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r: 0.5 } },
+  { name: 'dpmpp_2m', sampler: dpmpp.sampleDpmpp2m, order: 2, stochastic: false, nfePerStep: '1', defaults: {} },
+  { name: 'dpmpp_2m_cfg_pp', sampler: dpmpp.sampleDpmpp2mCfgPp, order: 2, stochastic: false, nfePerStep: '1', defaults: {}, needsUncond: true },
+  { name: 'dpmpp_2m_sde', sampler: dpmpp.sampleDpmpp2mSde, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1, solver_type: 'midpoint' } },
+  { name: 'dpmpp_2m_sde_gpu', sampler: dpmpp.sampleDpmpp2mSde, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1, solver_type: 'midpoint' } },
+  { name: 'dpmpp_2m_sde_heun', sampler: dpmpp.sampleDpmpp2mSdeHeun, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1, solver_type: 'heun' } },
+  { name: 'dpmpp_2m_sde_heun_gpu', sampler: dpmpp.sampleDpmpp2mSdeHeun, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1, solver_type: 'heun' } },
+  { name: 'dpmpp_3m_sde', sampler: dpmpp.sampleDpmpp3mSde, order: 3, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 } },
+  { name: 'dpmpp_3m_sde_gpu', sampler: dpmpp.sampleDpmpp3mSde, order: 3, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 } },
   { name: 'ddpm', sampler: euler.sampleDdpm, order: 1, stochastic: true, nfePerStep: '1', defaults: {} },
   { name: 'lcm', sampler: euler.sampleLcm, order: 1, stochastic: true, nfePerStep: '1', defaults: { s_noise: 1, s_noise_end: null, noise_clip_std: 0 } },
+  { name: 'ipndm', sampler: multistep.sampleIpndm, order: 4, stochastic: false, nfePerStep: '1', defaults: { max_order: 4 } },
+  { name: 'ipndm_v', sampler: multistep.sampleIpndmV, order: 4, stochastic: false, nfePerStep: '1', defaults: { max_order: 4 } },
+  { name: 'deis', sampler: multistep.sampleDeis, order: 3, stochastic: false, nfePerStep: '1', defaults: { max_order: 3, deis_mode: 'tab' } },
+  { name: 'res_multistep', sampler: multistep.sampleResMultistep, order: 2, stochastic: false, nfePerStep: '1', defaults: { s_noise: 1 } },
+  { name: 'res_multistep_cfg_pp', sampler: multistep.sampleResMultistepCfgPp, order: 2, stochastic: false, nfePerStep: '1', defaults: { s_noise: 1 }, needsUncond: true },
+  { name: 'res_multistep_ancestral', sampler: multistep.sampleResMultistepAncestral, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 } },
+  { name: 'res_multistep_ancestral_cfg_pp', sampler: multistep.sampleResMultistepAncestralCfgPp, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 }, needsUncond: true },
+  { name: 'gradient_estimation', sampler: multistep.sampleGradientEstimation, order: 2, stochastic: false, nfePerStep: '1', defaults: { ge_gamma: 2, cfg_pp: 0 } },
+  { name: 'gradient_estimation_cfg_pp', sampler: multistep.sampleGradientEstimationCfgPp, order: 2, stochastic: false, nfePerStep: '1', defaults: { ge_gamma: 2 }, needsUncond: true },
   { name: 'ddim', sampler: euler.sampleEuler, order: 1, stochastic: false, nfePerStep: '1', defaults: churnDefaults },
 ];
 

@@ -1,0 +1,317 @@
+// DPM-Solver++ family (Lu et al. 2022, arXiv:2211.01095) in the data-prediction form over lambda = -log(sigma),
+// after k-diffusion (MIT): 2S ancestral, SDE, 2M, 2M SDE (midpoint / heun) and 3M SDE, plus ComfyUI's cfg_pp
+// variants (CFG++, Chung et al. 2024) and the linear multistep (LMS) sampler.
+import type { Tensor } from '../tensor/tensor.js';
+import { copyInto, zerosLike } from '../tensor/ops.js';
+import type { Denoiser, SamplerOptions } from './types.js';
+import { addNoise, ancestralStep, begin } from './common.js';
+
+const tOf = (sigma: number): number => -Math.log(sigma);
+const sigmaOf = (t: number): number => Math.exp(-t);
+
+/** x <- a*x + b*y (in place on x) */
+function axby(x: Tensor, a: number, b: number, y: Tensor): void {
+  const xd = x.data, yd = y.data, n = xd.length;
+  for (let i = 0; i < n; i++) xd[i] = a * xd[i]! + b * yd[i]!;
+}
+
+export async function sampleDpmpp2sAncestral(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  return dpmpp2sAncestral('dpmpp_2s_ancestral', false, denoiser, x0, sigmasIn, options);
+}
+export async function sampleDpmpp2sAncestralCfgPp(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  return dpmpp2sAncestral('dpmpp_2s_ancestral_cfg_pp', true, denoiser, x0, sigmasIn, options);
+}
+
+async function dpmpp2sAncestral(name: string, cfgPp: boolean, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
+  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+  const x2 = zerosLike(x);
+  const n = x.data.length;
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    const uncond = cfgPp ? run.uncond() : denoised;
+    const [down, up] = ancestralStep(sigma, sigmaNext, eta);
+    run.callback(i, sigma, sigma, x, denoised);
+    const xd = x.data, dd = denoised.data, ud = uncond.data;
+    if (down === 0) {
+      // Euler step to sigma_down = 0
+      if (cfgPp) for (let j = 0; j < n; j++) xd[j] = dd[j]!;
+      else for (let j = 0; j < n; j++) xd[j] = xd[j]! + (xd[j]! - dd[j]!) * ((down - sigma) / sigma);
+    } else {
+      const t = tOf(sigma), tNext = tOf(down), h = tNext - t, s = t + 0.5 * h;
+      const a1 = sigmaOf(s) / sigmaOf(t), b1 = -Math.expm1(-h * 0.5);
+      const x2d = x2.data;
+      // CFG++ moves x along the guided direction before renoising: x + (denoised - uncond)
+      for (let j = 0; j < n; j++) x2d[j] = a1 * (xd[j]! + dd[j]! - ud[j]!) - b1 * -dd[j]!;
+      const denoised2 = await run.denoise(x2, sigmaOf(s));
+      const a2 = sigmaOf(tNext) / sigmaOf(t), b2 = -Math.expm1(-h);
+      const d2 = denoised2.data;
+      if (cfgPp) {
+        const u2 = run.uncond().data;
+        for (let j = 0; j < n; j++) xd[j] = a2 * (xd[j]! + dd[j]! - u2[j]!) + b2 * d2[j]!;
+      } else {
+        for (let j = 0; j < n; j++) xd[j] = a2 * xd[j]! + b2 * d2[j]!;
+      }
+    }
+    if (sigmaNext > 0) addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
+  }
+  return x;
+}
+
+/** DPM-Solver++(2S) with SDE noise at both stages (k-diffusion sample_dpmpp_sde). */
+export async function sampleDpmppSde(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('dpmpp_sde', denoiser, x0, sigmasIn, options);
+  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1), r = run.num('r', 0.5);
+  const x2 = zerosLike(x);
+  const n = x.data.length;
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    run.callback(i, sigma, sigma, x, denoised);
+    if (sigmaNext === 0) {
+      const xd = x.data, dd = denoised.data, k = (sigmaNext - sigma) / sigma;
+      for (let j = 0; j < n; j++) xd[j] = xd[j]! + (xd[j]! - dd[j]!) * k;
+      continue;
+    }
+    const t = tOf(sigma), tNext = tOf(sigmaNext), h = tNext - t, s = t + h * r, fac = 1 / (2 * r);
+    // stage 1
+    let [sd, su] = ancestralStep(sigmaOf(t), sigmaOf(s), eta);
+    let s_ = tOf(sd);
+    {
+      const a = sigmaOf(s_) / sigmaOf(t), b = -Math.expm1(t - s_);
+      const xd = x.data, dd = denoised.data, x2d = x2.data;
+      for (let j = 0; j < n; j++) x2d[j] = a * xd[j]! + b * dd[j]!;
+    }
+    addNoise(x2, sNoise * su, run.draw(x, sigmaOf(t), sigmaOf(s)));
+    const denoised2 = await run.denoise(x2, sigmaOf(s));
+    // stage 2
+    [sd, su] = ancestralStep(sigmaOf(t), sigmaOf(tNext), eta);
+    s_ = tOf(sd);
+    {
+      const a = sigmaOf(s_) / sigmaOf(t), b = -Math.expm1(t - s_);
+      const xd = x.data, dd = denoised.data, d2 = denoised2.data;
+      for (let j = 0; j < n; j++) xd[j] = a * xd[j]! + b * ((1 - fac) * dd[j]! + fac * d2[j]!);
+    }
+    addNoise(x, sNoise * su, run.draw(x, sigmaOf(t), sigmaOf(tNext)));
+  }
+  return x;
+}
+
+export async function sampleDpmpp2m(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('dpmpp_2m', denoiser, x0, sigmasIn, options);
+  const old = zerosLike(x);
+  let haveOld = false;
+  const n = x.data.length;
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    run.callback(i, sigma, sigma, x, denoised);
+    const xd = x.data, dd = denoised.data, od = old.data;
+    if (sigmaNext === 0) {
+      // sigma_next / sigma = 0 and -expm1(-inf) = 1: the step lands on the prediction
+      for (let j = 0; j < n; j++) {
+        od[j] = dd[j]!;
+        xd[j] = dd[j]!;
+      }
+    } else {
+      const t = tOf(sigma), tNext = tOf(sigmaNext), h = tNext - t;
+      const a = sigmaNext / sigma, b = -Math.expm1(-h);
+      if (!haveOld) {
+        for (let j = 0; j < n; j++) {
+          const d = dd[j]!;
+          xd[j] = a * xd[j]! + b * d;
+          od[j] = d;
+        }
+      } else {
+        const r = (t - tOf(sigmas[i - 1]!)) / h;
+        const c1 = 1 + 1 / (2 * r), c2 = 1 / (2 * r);
+        for (let j = 0; j < n; j++) {
+          const d = dd[j]!;
+          xd[j] = a * xd[j]! + b * (c1 * d - c2 * od[j]!);
+          od[j] = d;
+        }
+      }
+    }
+    haveOld = true;
+  }
+  return x;
+}
+
+export async function sampleDpmpp2mCfgPp(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('dpmpp_2m_cfg_pp', denoiser, x0, sigmasIn, options);
+  const oldUncond = zerosLike(x);
+  let haveOld = false;
+  const n = x.data.length;
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    const uncond = run.uncond();
+    run.callback(i, sigma, sigma, x, denoised);
+    const t = tOf(sigma), tNext = tOf(sigmaNext), h = tNext - t;
+    const eh = Math.exp(-h), em1 = Math.expm1(-h);
+    const xd = x.data, dd = denoised.data, ud = uncond.data, od = oldUncond.data;
+    if (!haveOld || sigmaNext === 0) {
+      // x_next = denoised + e^-h (x - uncond): CFG++ first-order step
+      for (let j = 0; j < n; j++) {
+        xd[j] = dd[j]! + eh * (xd[j]! - ud[j]!);
+        od[j] = ud[j]!;
+      }
+    } else {
+      const r = (t - tOf(sigmas[i - 1]!)) / h;
+      const c = em1 * (1 / (2 * r));
+      for (let j = 0; j < n; j++) {
+        xd[j] = dd[j]! + eh * (xd[j]! - ud[j]!) - c * (dd[j]! - od[j]!);
+        od[j] = ud[j]!;
+      }
+    }
+    haveOld = true;
+  }
+  return x;
+}
+
+async function dpmpp2mSde(name: string, defaultSolver: 'midpoint' | 'heun', denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
+  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+  const solver = run.str('solver_type', defaultSolver, ['midpoint', 'heun'] as const);
+  const old = zerosLike(x);
+  let haveOld = false;
+  let hLast = 0;
+  const n = x.data.length;
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    run.callback(i, sigma, sigma, x, denoised);
+    const xd = x.data, dd = denoised.data, od = old.data;
+    let h = 0;
+    if (sigmaNext === 0) {
+      copyInto(x, denoised);
+    } else {
+      h = tOf(sigmaNext) - tOf(sigma);
+      const etaH = eta * h;
+      const a = (sigmaNext / sigma) * Math.exp(-etaH);
+      const b = -Math.expm1(-h - etaH);
+      let c = 0;
+      if (haveOld) {
+        const r = hLast / h;
+        c = solver === 'heun' ? (b / (-h - etaH) + 1) * (1 / r) : 0.5 * b * (1 / r);
+      }
+      for (let j = 0; j < n; j++) xd[j] = a * xd[j]! + b * dd[j]! + c * (dd[j]! - od[j]!);
+      if (eta) addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * etaH)) * sNoise, run.draw(x, sigma, sigmaNext));
+    }
+    copyInto(old, denoised);
+    haveOld = true;
+    hLast = h;
+  }
+  return x;
+}
+
+export const sampleDpmpp2mSde = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp2mSde('dpmpp_2m_sde', 'midpoint', d, x, s, o);
+export const sampleDpmpp2mSdeHeun = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp2mSde('dpmpp_2m_sde_heun', 'heun', d, x, s, o);
+
+export async function sampleDpmpp3mSde(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('dpmpp_3m_sde', denoiser, x0, sigmasIn, options);
+  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+  let d1 = zerosLike(x), d2 = zerosLike(x); // previous two predictions
+  let h1: number | null = null, h2: number | null = null;
+  const n = x.data.length;
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    run.callback(i, sigma, sigma, x, denoised);
+    const xd = x.data, dd = denoised.data, p1 = d1.data, p2 = d2.data;
+    let h: number | null = null;
+    if (sigmaNext === 0) {
+      copyInto(x, denoised);
+    } else {
+      h = tOf(sigmaNext) - tOf(sigma);
+      const hEta = h * (eta + 1);
+      const a = Math.exp(-hEta), b = -Math.expm1(-hEta);
+      if (h2 !== null && h1 !== null) {
+        const r0 = h1 / h, r1 = h2 / h;
+        const phi2 = Math.expm1(-hEta) / hEta + 1;
+        const phi3 = phi2 / hEta - 0.5;
+        const k = r0 / (r0 + r1), inv = 1 / (r0 + r1);
+        for (let j = 0; j < n; j++) {
+          const d10 = (dd[j]! - p1[j]!) / r0;
+          const d11 = (p1[j]! - p2[j]!) / r1;
+          const dA = d10 + (d10 - d11) * k;
+          const dB = (d10 - d11) * inv;
+          xd[j] = a * xd[j]! + b * dd[j]! + phi2 * dA - phi3 * dB;
+        }
+      } else if (h1 !== null) {
+        const r = h1 / h;
+        const phi2 = Math.expm1(-hEta) / hEta + 1;
+        for (let j = 0; j < n; j++) xd[j] = a * xd[j]! + b * dd[j]! + phi2 * ((dd[j]! - p1[j]!) / r);
+      } else {
+        for (let j = 0; j < n; j++) xd[j] = a * xd[j]! + b * dd[j]!;
+      }
+      if (eta) addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * h * eta)) * sNoise, run.draw(x, sigma, sigmaNext));
+    }
+    // shift history: d2 <- d1 <- denoised
+    const tmp = d2;
+    d2 = d1;
+    d1 = tmp;
+    copyInto(d1, denoised);
+    h2 = h1;
+    h1 = h;
+  }
+  return x;
+}
+
+/** Coefficient of the j-th previous derivative in an order-`order` Adams-Bashforth step over sigmas (exact integral). */
+export function lmsCoefficient(order: number, t: Float64Array, i: number, j: number): number {
+  // integrate prod_{k != j} (tau - t[i-k]) / (t[i-j] - t[i-k]) over [t[i], t[i+1]] with 4-point Gauss-Legendre
+  // (exact for these polynomials of degree <= 3... and for order <= 4 degree is order - 1 <= 3)
+  const a = t[i]!, b = t[i + 1]!;
+  const nodes = [-0.8611363115940526, -0.3399810435848563, 0.3399810435848563, 0.8611363115940526];
+  const weights = [0.3478548451374538, 0.6521451548625461, 0.6521451548625461, 0.3478548451374538];
+  let sum = 0;
+  for (let q = 0; q < 4; q++) {
+    const tau = 0.5 * (b - a) * nodes[q]! + 0.5 * (a + b);
+    let prod = 1;
+    for (let k = 0; k < order; k++) {
+      if (k === j) continue;
+      prod *= (tau - t[i - k]!) / (t[i - j]! - t[i - k]!);
+    }
+    sum += weights[q]! * prod;
+  }
+  return 0.5 * (b - a) * sum;
+}
+
+export async function sampleLms(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('lms', denoiser, x0, sigmasIn, options);
+  const order = run.num('order', 4);
+  if (!Number.isInteger(order) || order < 1 || order > 4) throw new RangeError(`lms: order must be 1, 2, 3 or 4, got ${order}`);
+  const ds: Tensor[] = []; // newest last
+  const spare: Tensor[] = [];
+  const n = x.data.length;
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!;
+    const denoised = await run.denoise(x, sigma);
+    const d = ds.length >= order ? ds.shift()! : spare.pop() ?? zerosLike(x);
+    const dv = d.data, xd = x.data, dd = denoised.data;
+    for (let j = 0; j < n; j++) dv[j] = (xd[j]! - dd[j]!) / sigma;
+    ds.push(d);
+    run.callback(i, sigma, sigma, x, denoised);
+    if (sigmas[i + 1] === 0) {
+      // ComfyUI's lms lands on the prediction at a final zero sigma
+      copyInto(x, denoised);
+      continue;
+    }
+    const cur = Math.min(i + 1, order);
+    for (let j = 0; j < cur; j++) {
+      const c = lmsCoefficient(cur, sigmas, i, j);
+      const dj = ds[ds.length - 1 - j]!.data;
+      for (let k = 0; k < n; k++) xd[k] = xd[k]! + c * dj[k]!;
+    }
+  }
+  return x;
+}

@@ -1,0 +1,296 @@
+// Multistep samplers on the sigma ODE: iPNDM and its variable-step form (Zhang & Chen 2023; Zhou et al. 2024,
+// "Fast ODE-based sampling for diffusion models in around 5 steps"), DEIS tab (Zhang & Chen 2023), RES
+// multistep (Zhang et al. 2023, arXiv:2308.02157) and gradient estimation (Permenter & Yuan 2024).
+import type { Tensor } from '../tensor/tensor.js';
+import { copyInto, zerosLike } from '../tensor/ops.js';
+import type { Denoiser, SamplerOptions } from './types.js';
+import { addNoise, ancestralStep, begin } from './common.js';
+
+/**
+ * A ring of past derivatives, newest first via at(0). It holds one spare buffer so the slot being written
+ * never aliases an entry still being read in the same pass. Buffers are reused.
+ */
+class History {
+  private readonly bufs: Tensor[] = [];
+  private count = 0;
+  private head = 0;
+  private readonly size: number;
+  constructor(private readonly like: Tensor, private readonly capacity: number) {
+    this.size = capacity + 1;
+  }
+  get length(): number {
+    return this.count;
+  }
+  /** k-th most recent (0 = newest). */
+  at(k: number): Tensor {
+    if (k >= this.count) throw new RangeError(`history has ${this.count} entries, asked for #${k}`);
+    return this.bufs[(this.head - 1 - k + this.size * 2) % this.size]!;
+  }
+  /** Buffer to write the next entry into (becomes at(0) after commit()). */
+  slot(): Tensor {
+    if (this.bufs.length < this.size) this.bufs.push(zerosLike(this.like));
+    return this.bufs[this.head]!;
+  }
+  commit(): void {
+    this.head = (this.head + 1) % this.size;
+    this.count = Math.min(this.count + 1, this.capacity);
+  }
+}
+
+/** Adams-Bashforth-type step: x <- x + sum_k c[k] * d_k with d_0 the current derivative (given by x, denoised, sigma). */
+function multistepUpdate(x: Tensor, denoised: Tensor, sigma: number, cCur: number, hist: History, cPrev: readonly number[], dOut: Tensor): void {
+  const xd = x.data, dd = denoised.data, o = dOut.data, n = xd.length, inv = 1 / sigma;
+  const p1 = cPrev.length > 0 ? hist.at(0).data : null;
+  const p2 = cPrev.length > 1 ? hist.at(1).data : null;
+  const p3 = cPrev.length > 2 ? hist.at(2).data : null;
+  const c1 = cPrev[0] ?? 0, c2 = cPrev[1] ?? 0, c3 = cPrev[2] ?? 0;
+  for (let j = 0; j < n; j++) {
+    const d = (xd[j]! - dd[j]!) * inv;
+    o[j] = d;
+    let v = xd[j]! + cCur * d;
+    if (p1) v += c1 * p1[j]!;
+    if (p2) v += c2 * p2[j]!;
+    if (p3) v += c3 * p3[j]!;
+    xd[j] = v;
+  }
+}
+
+function maxOrder(name: string, v: number, hi: number): number {
+  if (!Number.isInteger(v) || v < 1 || v > hi) throw new RangeError(`${name}: max_order must be an integer from 1 to ${hi}, got ${v}`);
+  return v;
+}
+
+/** iPNDM: fixed Adams-Bashforth weights (orders 1-4) on the sigma grid. */
+export async function sampleIpndm(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('ipndm', denoiser, x0, sigmasIn, options);
+  const mo = maxOrder('ipndm', run.num('max_order', 4), 4);
+  const hist = new History(x, mo - 1);
+  const initial = x0; // ComfyUI reports the initial x in every callback of this sampler
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const t = sigmas[i]!, tNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, t);
+    run.callback(i, t, t, initial, denoised);
+    const order = Math.min(mo, i + 1);
+    const dt = tNext - t;
+    const slot = hist.slot();
+    if (tNext === 0) {
+      const xd = x.data, dd = denoised.data, o = slot.data;
+      for (let j = 0; j < xd.length; j++) {
+        o[j] = (xd[j]! - dd[j]!) / t;
+        xd[j] = dd[j]!;
+      }
+    } else if (order === 1) multistepUpdate(x, denoised, t, dt, hist, [], slot);
+    else if (order === 2) multistepUpdate(x, denoised, t, (dt * 3) / 2, hist, [-dt / 2], slot);
+    else if (order === 3) multistepUpdate(x, denoised, t, (dt * 23) / 12, hist, [(-dt * 16) / 12, (dt * 5) / 12], slot);
+    else multistepUpdate(x, denoised, t, (dt * 55) / 24, hist, [(-dt * 59) / 24, (dt * 37) / 24, (-dt * 9) / 24], slot);
+    hist.commit();
+  }
+  return x;
+}
+
+/** iPNDM with variable-step coefficients (orders 1-4) from the step-size ratios. */
+export async function sampleIpndmV(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('ipndm_v', denoiser, x0, sigmasIn, options);
+  const mo = maxOrder('ipndm_v', run.num('max_order', 4), 4);
+  const hist = new History(x, mo - 1);
+  const initial = x0;
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const t = sigmas[i]!, tNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, t);
+    run.callback(i, t, t, initial, denoised);
+    const order = Math.min(mo, i + 1);
+    const slot = hist.slot();
+    const h = tNext - t;
+    if (tNext === 0) {
+      const xd = x.data, dd = denoised.data, o = slot.data;
+      for (let j = 0; j < xd.length; j++) {
+        o[j] = (xd[j]! - dd[j]!) / t;
+        xd[j] = dd[j]!;
+      }
+    } else if (order === 1) {
+      multistepUpdate(x, denoised, t, h, hist, [], slot);
+    } else {
+      const h1 = t - sigmas[i - 1]!;
+      let c: number[];
+      if (order === 2) {
+        c = [(2 + h / h1) / 2, -(h / h1) / 2];
+      } else {
+        const h2 = sigmas[i - 1]! - sigmas[i - 2]!;
+        const temp1 = (1 - ((h / (3 * (h + h1))) * (h * (h + h1))) / (h1 * (h1 + h2))) / 2;
+        if (order === 3) {
+          c = [(2 + h / h1) / 2 + temp1, -(h / h1) / 2 - (1 + h1 / h2) * temp1, (temp1 * h1) / h2];
+        } else {
+          const h3 = sigmas[i - 2]! - sigmas[i - 3]!;
+          const temp2 =
+            (((1 - h / (3 * (h + h1))) / 2 + ((1 - h / (2 * (h + h1))) * h) / (6 * (h + h1 + h2))) * (h * (h + h1) * (h + h1 + h2))) /
+            (h1 * (h1 + h2) * (h1 + h2 + h3));
+          const q = (h1 * (h1 + h2)) / (h2 * (h2 + h3));
+          c = [
+            (2 + h / h1) / 2 + temp1 + temp2,
+            -(h / h1) / 2 - (1 + h1 / h2) * temp1 - (1 + h1 / h2 + q) * temp2,
+            (temp1 * h1) / h2 + (h1 / h2 + q * (1 + h2 / h3)) * temp2,
+            ((-temp2 * q) * h1) / h2,
+          ];
+        }
+      }
+      multistepUpdate(x, denoised, t, h * c[0]!, hist, c.slice(1).map((v) => v * h), slot);
+    }
+    hist.commit();
+  }
+  return x;
+}
+
+/**
+ * DEIS "tab" coefficients: integrals of the Lagrange basis over the previous grid points, with sigma
+ * mapped to the time of a VP SDE fitted to EDM's sigma range (0.002 .. 80, eps_s = 1e-3), integrated with
+ * N = 10000 left Riemann points as in the reference implementation (ComfyUI does this part in float32;
+ * we use float64). Row i is empty for first-order steps.
+ */
+export function deisCoefficients(sigmas: Float64Array, maxOrd: number): number[][] {
+  const epsS = 1e-3, sMin = 0.002, sMax = 80;
+  const betaD = (2 * (Math.log(sMin * sMin + 1) / epsS - Math.log(sMax * sMax + 1))) / (epsS - 1);
+  const betaMin = Math.log(sMax * sMax + 1) - 0.5 * betaD;
+  const ts = Array.from(sigmas, (s) => (Math.sqrt(betaMin * betaMin + 2 * betaD * Math.log(s * s + 1)) - betaMin) / betaD);
+  const beta0 = betaMin, beta1 = betaD + betaMin;
+  const N = 10000;
+  const out: number[][] = [];
+  for (let i = 0; i < ts.length - 1; i++) {
+    const order = Math.min(i + 1, maxOrd);
+    if (order === 1) {
+      out.push([]);
+      continue;
+    }
+    const a = ts[i]!, b = ts[i + 1]!;
+    const dtau = (b - a) / N;
+    const prev = Array.from({ length: order }, (_, k) => ts[i - k]!);
+    const row = new Array<number>(order).fill(0);
+    const step = (b - a) / (N - 1);
+    for (let q = 0; q < N; q++) {
+      const tau = q < N / 2 ? a + step * q : b - step * (N - 1 - q);
+      const alpha = Math.exp(-0.5 * tau * tau * (beta1 - beta0) - tau * beta0);
+      const dLogAlpha = -tau * (beta1 - beta0) - beta0;
+      const integrand = (-0.5 * dLogAlpha) / Math.sqrt(alpha * (1 - alpha));
+      for (let j = 0; j < order; j++) {
+        let poly = 1;
+        for (let k = 0; k < order; k++) {
+          if (k === j) continue;
+          poly *= (tau - prev[k]!) / (prev[j]! - prev[k]!);
+        }
+        row[j] = row[j]! + integrand * poly;
+      }
+    }
+    out.push(row.map((v) => v * dtau));
+  }
+  return out;
+}
+
+export async function sampleDeis(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin('deis', denoiser, x0, sigmasIn, options);
+  const mo = maxOrder('deis', run.num('max_order', 3), 4);
+  const mode = run.str('deis_mode', 'tab', ['tab'] as const);
+  void mode;
+  const coeffs = deisCoefficients(sigmas, mo);
+  const hist = new History(x, mo - 1);
+  const initial = x0;
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const t = sigmas[i]!, tNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, t);
+    run.callback(i, t, t, initial, denoised);
+    let order = Math.min(mo, i + 1);
+    if (tNext <= 0) order = 1;
+    const slot = hist.slot();
+    if (order === 1) multistepUpdate(x, denoised, t, tNext - t, hist, [], slot);
+    else {
+      const c = coeffs[i]!;
+      multistepUpdate(x, denoised, t, c[0]!, hist, c.slice(1), slot);
+    }
+    hist.commit();
+  }
+  return x;
+}
+
+async function resMultistep(name: string, ancestral: boolean, cfgPp: boolean, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
+  const eta = ancestral ? run.num('eta', 1) : 0;
+  const sNoise = run.num('s_noise', 1);
+  const old = zerosLike(x);
+  let haveOld = false;
+  let oldSigmaDown = 0;
+  const n = x.data.length;
+  const tOf = (s: number): number => -Math.log(s);
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    const uncond = cfgPp ? run.uncond() : denoised;
+    const [down, up] = ancestralStep(sigma, sigmaNext, eta);
+    run.callback(i, sigma, sigma, x, denoised);
+    const xd = x.data, dd = denoised.data, ud = uncond.data, od = old.data;
+    if (down === 0 || !haveOld) {
+      // Euler step (CFG++ form for cfg_pp)
+      if (cfgPp) {
+        const k = down / sigma;
+        for (let j = 0; j < n; j++) xd[j] = dd[j]! + (xd[j]! - ud[j]!) * k;
+      } else {
+        const k = (down - sigma) / sigma;
+        for (let j = 0; j < n; j++) xd[j] = xd[j]! + (xd[j]! - dd[j]!) * k;
+      }
+    } else {
+      // second-order multistep exponential step (RES)
+      const t = tOf(sigma), tOld = tOf(oldSigmaDown), tNext = tOf(down), tPrev = tOf(sigmas[i - 1]!);
+      const h = tNext - t;
+      const c2 = (tPrev - tOld) / h;
+      const phi1 = Math.expm1(-h) / -h;
+      const phi2 = (phi1 - 1) / -h;
+      let b1 = phi1 - phi2 / c2, b2 = phi2 / c2;
+      if (Number.isNaN(b1)) b1 = 0;
+      if (Number.isNaN(b2)) b2 = 0;
+      const a = Math.exp(-h);
+      if (cfgPp) for (let j = 0; j < n; j++) xd[j] = a * (xd[j]! + dd[j]! - ud[j]!) + h * (b1 * ud[j]! + b2 * od[j]!);
+      else for (let j = 0; j < n; j++) xd[j] = a * xd[j]! + h * (b1 * dd[j]! + b2 * od[j]!);
+    }
+    if (sigmaNext > 0) addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
+    copyInto(old, uncond);
+    haveOld = true;
+    oldSigmaDown = down;
+  }
+  return x;
+}
+
+export const sampleResMultistep = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => resMultistep('res_multistep', false, false, d, x, s, o);
+export const sampleResMultistepCfgPp = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => resMultistep('res_multistep_cfg_pp', false, true, d, x, s, o);
+export const sampleResMultistepAncestral = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => resMultistep('res_multistep_ancestral', true, false, d, x, s, o);
+export const sampleResMultistepAncestralCfgPp = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => resMultistep('res_multistep_ancestral_cfg_pp', true, true, d, x, s, o);
+
+async function gradientEstimation(name: string, cfgPp: boolean, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
+  const gamma = run.num('ge_gamma', 2);
+  const oldD = zerosLike(x);
+  const n = x.data.length;
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    const target = cfgPp ? run.uncond() : denoised;
+    run.callback(i, sigma, sigma, x, denoised);
+    const dt = sigmaNext - sigma;
+    const xd = x.data, dd = denoised.data, td = target.data, od = oldD.data, inv = 1 / sigma;
+    for (let j = 0; j < n; j++) {
+      const d = (xd[j]! - td[j]!) * inv;
+      let v: number;
+      if (sigmaNext === 0) v = dd[j]!;
+      else if (i === 0) v = cfgPp ? dd[j]! + d * sigmaNext : xd[j]! + d * dt;
+      else if (cfgPp) v = dd[j]! + d * sigmaNext + (gamma - 1) * (d - od[j]!) * dt;
+      else v = xd[j]! + (gamma * d + (1 - gamma) * od[j]!) * dt;
+      xd[j] = v;
+      od[j] = d;
+    }
+  }
+  return x;
+}
+
+export const sampleGradientEstimation = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => gradientEstimation('gradient_estimation', !!o?.cfg_pp, d, x, s, o);
+export const sampleGradientEstimationCfgPp = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => gradientEstimation('gradient_estimation_cfg_pp', true, d, x, s, o);
