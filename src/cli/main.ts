@@ -8,6 +8,8 @@ import { register as registerServe } from './commands/serve.js';
 import { register as registerSchedulers } from './commands/schedulers.js';
 import { register as registerSigmas } from './commands/sigmas.js';
 import { register as registerPlot } from './commands/plot.js';
+import { register as registerDemo } from './commands/demo.js';
+import { register as registerEval } from './commands/eval.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   registerSchedulers(program);
   registerSigmas(program);
   registerPlot(program);
+  registerDemo(program);
+  registerEval(program);
   return program;
 }
 

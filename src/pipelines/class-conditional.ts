@@ -61,6 +61,12 @@ export interface ClassSamples {
   sessionCalls: number;
 }
 
+/** The guided denoiser for fixed labels; `rows` takes one sigma per row (same single session call). */
+export interface ClassDenoiser extends GuidedDenoiser {
+  readonly sessionCalls: number;
+  readonly rows: (x: Tensor, sigmas: ArrayLike<number>) => Promise<Tensor>;
+}
+
 export interface ClassConditionalPipeline extends Pipeline {
   readonly kind: 'class-conditional';
   readonly card: ModelCard;
@@ -76,7 +82,7 @@ export interface ClassConditionalPipeline extends Pipeline {
    * for the samplers that drop the penultimate sigma (dpm_2, uni_pc, ...), `coeff` for gits. */
   sigmasFor(scheduler: string, steps: number, options?: { sampler?: string; coeff?: number }): number[];
   /** The guided denoiser for fixed labels: one session call per evaluation. */
-  denoiser(labels: readonly number[], cfg: number, options?: { alwaysUncond?: boolean }): GuidedDenoiser & { readonly sessionCalls: number };
+  denoiser(labels: readonly number[], cfg: number, options?: { alwaysUncond?: boolean }): ClassDenoiser;
   /** Sample images without encoding PNGs (for metrics and grids). */
   sampleImages(options: GenerateOptions): Promise<ClassSamples>;
 }
@@ -232,18 +238,29 @@ export async function loadClassConditionalPipeline(dir: string, options: ClassCo
     let sessionCalls = 0;
     const state: { lastUncond: Tensor | null } = { lastUncond: null };
 
-    const fn = async (x: Tensor, sigma: number): Promise<Tensor> => {
+    // One noise level per batch row (the AYS optimizer evaluates Monte Carlo rows at their own sigma).
+    const rowFn = async (x: Tensor, sigmas: ArrayLike<number>): Promise<Tensor> => {
       if (x.shape.length !== 4 || x.shape[0] !== b || x.data.length !== b * plane) {
         throw new ModelError(`denoiser: expected x of shape [${b}, ${channels}, ${size}, ${size}], got [${x.shape.join(', ')}]`);
       }
-      if (!Number.isFinite(sigma) || sigma < 0) throw new ModelError(`denoiser: sigma must be a finite non-negative number, got ${sigma}`);
-      const s = f32(sigma);
-      const cIn = f32(Math.sqrt(f32(f32(s * s) + 1)));
+      if (sigmas.length !== b) throw new ModelError(`denoiser: ${sigmas.length} sigmas for ${b} rows`);
+      const s = new Float32Array(b);
+      const tData = timestepType === 'int64' ? new BigInt64Array(rows) : new Float32Array(rows);
       const input = new Float32Array(rows * plane);
-      for (let i = 0; i < b * plane; i++) input[i] = f32(f32(x.data[i]!) / cIn);
+      for (let r = 0; r < b; r++) {
+        const sigma = sigmas[r]!;
+        if (!Number.isFinite(sigma) || sigma < 0) throw new ModelError(`denoiser: sigma must be a finite non-negative number, got ${sigma}`);
+        const sr = f32(sigma);
+        s[r] = sr;
+        const cIn = f32(Math.sqrt(f32(f32(sr * sr) + 1)));
+        for (let i = r * plane, e = i + plane; i < e; i++) input[i] = f32(f32(x.data[i]!) / cIn);
+        const t = ms.timestep(sr);
+        for (const rr of guided ? [r, b + r] : [r]) {
+          if (tData instanceof BigInt64Array) tData[rr] = BigInt(t);
+          else tData[rr] = t;
+        }
+      }
       if (guided) input.copyWithin(b * plane, 0, b * plane);
-      const t = ms.timestep(s);
-      const tData = timestepType === 'int64' ? new BigInt64Array(rows).fill(BigInt(t)) : new Float32Array(rows).fill(t);
       const feeds = {
         [card.inputs.sample]: new ort.Tensor('float32', input, [rows, channels, size, size]),
         [card.inputs.timestep]: new ort.Tensor(timestepType === 'int64' ? 'int64' : 'float32', tData, [rows]),
@@ -256,23 +273,26 @@ export async function loadClassConditionalPipeline(dir: string, options: ClassCo
       const result = x.data instanceof Float64Array ? new Float64Array(b * plane) : new Float32Array(b * plane);
       const uncond = guided ? new Float32Array(b * plane) : null;
       for (let i = 0; i < b * plane; i++) {
+        const sr = s[Math.floor(i / plane)]!;
         const xi = f32(x.data[i]!);
-        const cond = f32(xi - f32(eps[i]! * s));
+        const cond = f32(xi - f32(eps[i]! * sr));
         if (uncond) {
-          const u = f32(xi - f32(eps[b * plane + i]! * s));
+          const u = f32(xi - f32(eps[b * plane + i]! * sr));
           uncond[i] = u;
           result[i] = f32(u + f32(f32(cond - u) * cfg));
         } else {
           result[i] = cond;
         }
-        if (Number.isNaN(result[i]!)) throw new ModelError(`${UNET_FILE}: the model produced NaN at sigma ${sigma}`);
+        if (Number.isNaN(result[i]!)) throw new ModelError(`${UNET_FILE}: the model produced NaN at sigma ${sr}`);
       }
       state.lastUncond = uncond ? { data: uncond, shape: [...x.shape] } : null;
       return { data: result, shape: [...x.shape] };
     };
+    const fn = (x: Tensor, sigma: number): Promise<Tensor> => rowFn(x, new Float64Array(b).fill(sigma));
+    Object.defineProperty(fn, 'rows', { value: rowFn });
     Object.defineProperty(fn, 'lastUncond', { get: () => state.lastUncond });
     Object.defineProperty(fn, 'sessionCalls', { get: () => sessionCalls });
-    return fn as unknown as GuidedDenoiser & { readonly sessionCalls: number };
+    return fn as unknown as ClassDenoiser;
   }
 
   function checkOptions(o: GenerateOptions): void {

@@ -3,11 +3,6 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../errors.js';
-import { loadClassConditionalPipeline } from '../../pipelines/class-conditional.js';
-import { defaultModelDir } from '../../bundled/model-files.js';
-import { loadEvaluator } from '../../bundled/evaluator.js';
-import { runDemo, samplerStepsFor } from '../../bundled/run.js';
-import { renderGrid } from '../../bundled/grid.js';
 import { configJson, fmtFid, fmtPct, formatDemoTables } from '../../bundled/report.js';
 import { writeFileSafe } from '../../image/png.js';
 
@@ -70,6 +65,12 @@ export function register(program: Command): void {
     .option('--json', 'print the results as JSON (no table, no progress bar)')
     .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)')
     .action(async (opts: DemoOpts) => {
+      // loaded on use: onnxruntime-node and sharp are heavy and other commands do not need them
+      const { loadClassConditionalPipeline } = await import('../../pipelines/class-conditional.js');
+      const { defaultModelDir } = await import('../../bundled/model-files.js');
+      const { loadEvaluator } = await import('../../bundled/evaluator.js');
+      const { runDemo, samplerStepsFor } = await import('../../bundled/run.js');
+      const { renderGrid } = await import('../../bundled/grid.js');
       const samples = positiveInt('--samples', opts.samples);
       if (samples < 2) throw new UsageError('--samples must be at least 2 (the metrics need a covariance)');
       const seed = Number(opts.seed);

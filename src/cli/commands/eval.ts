@@ -2,10 +2,6 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../errors.js';
-import { loadClassConditionalPipeline } from '../../pipelines/class-conditional.js';
-import { defaultModelDir } from '../../bundled/model-files.js';
-import { loadEvaluator } from '../../bundled/evaluator.js';
-import { evaluateConfig, samplerStepsFor } from '../../bundled/run.js';
 import { configJson, fmtFid, fmtPct } from '../../bundled/report.js';
 
 function positiveInt(name: string, value: string): number {
@@ -42,6 +38,11 @@ export function register(program: Command): void {
     .option('--json', 'print JSON (no progress bar)')
     .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)')
     .action(async (opts: EvalOpts) => {
+      // loaded on use: onnxruntime-node is heavy and other commands do not need it
+      const { loadClassConditionalPipeline } = await import('../../pipelines/class-conditional.js');
+      const { defaultModelDir } = await import('../../bundled/model-files.js');
+      const { loadEvaluator } = await import('../../bundled/evaluator.js');
+      const { evaluateConfig, samplerStepsFor } = await import('../../bundled/run.js');
       const steps = positiveInt('--steps', opts.steps);
       const samples = positiveInt('--samples', opts.samples);
       if (samples < 2) throw new UsageError('--samples must be at least 2 (the metrics need a covariance)');

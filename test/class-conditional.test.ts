@@ -1,0 +1,236 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { carriedSigmas, loadClassConditionalPipeline, type ClassConditionalPipeline } from '../src/pipelines/class-conditional.js';
+import { defaultModelDir } from '../src/bundled/model-files.js';
+import { loadEvaluator, type Evaluator } from '../src/bundled/evaluator.js';
+import { openSession, ort, readFloat } from '../src/runtime/session.js';
+import { readPngParameters } from '../src/image/png.js';
+
+const MODEL_DIR = process.env.AYS_DEV_MODEL_DIR ?? defaultModelDir(); // TODO(dev): remove before final
+let pipeline: ClassConditionalPipeline;
+let evaluator: Evaluator;
+const scratch = mkdtempSync(join(tmpdir(), 'ays-class-cond-'));
+
+before(async () => {
+  pipeline = await loadClassConditionalPipeline(MODEL_DIR);
+  evaluator = await loadEvaluator(MODEL_DIR);
+});
+after(async () => {
+  await pipeline?.dispose();
+  await evaluator?.release();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+interface CheckFile {
+  sample: number[];
+  sample_shape: number[];
+  timestep: number[];
+  class_label: number[];
+  eps: number[];
+}
+
+test('unet.onnx in onnxruntime-node matches the PyTorch output stored in check.json', async () => {
+  const check = JSON.parse(readFileSync(join(MODEL_DIR, 'check.json'), 'utf8')) as CheckFile;
+  const session = await openSession(join(MODEL_DIR, 'unet.onnx'));
+  try {
+    const b = check.sample_shape[0]!;
+    const out = await session.run({
+      sample: new ort.Tensor('float32', Float32Array.from(check.sample), check.sample_shape),
+      timestep: new ort.Tensor('float32', Float32Array.from(check.timestep), [b]),
+      class_label: new ort.Tensor('int64', BigInt64Array.from(check.class_label.map(BigInt)), [b]),
+    });
+    const eps = readFloat(out.eps!);
+    assert.equal(eps.length, check.eps.length);
+    let maxErr = 0;
+    let maxRef = 0;
+    for (let i = 0; i < eps.length; i++) {
+      maxErr = Math.max(maxErr, Math.abs(eps[i]! - check.eps[i]!));
+      maxRef = Math.max(maxRef, Math.abs(check.eps[i]!));
+    }
+    // float32 kernels differ between PyTorch and onnxruntime in summation order only.
+    assert.ok(maxErr < 1e-4 * Math.max(1, maxRef), `max |eps_ort - eps_torch| = ${maxErr} (max |eps| ${maxRef})`);
+  } finally {
+    await session.release();
+  }
+});
+
+test('the denoiser is x - sigma * eps(x / sqrt(1 + sigma^2), t(sigma)), and CFG in one 2B call equals separate calls', async () => {
+  const session = await openSession(join(MODEL_DIR, 'unet.onnx'));
+  try {
+    const b = 3;
+    const labels = [7, 0, 9];
+    const sigma = pipeline.modelSampling.sigma(600);
+    const x = new Float32Array(b * 784);
+    for (let i = 0; i < x.length; i++) x[i] = Math.fround(Math.sin(i * 0.37) * (1 + sigma));
+    const t = pipeline.modelSampling.timestep(sigma);
+    assert.equal(t, 600);
+    const cIn = Math.fround(Math.sqrt(Math.fround(Math.fround(sigma * sigma) + 1)));
+    const eps = async (ys: number[]) => {
+      const input = Float32Array.from(x, (v) => Math.fround(v / cIn));
+      const out = await session.run({
+        sample: new ort.Tensor('float32', input, [b, 1, 28, 28]),
+        timestep: new ort.Tensor('float32', new Float32Array(b).fill(t), [b]),
+        class_label: new ort.Tensor('int64', BigInt64Array.from(ys.map(BigInt)), [b]),
+      });
+      return readFloat(out.eps!);
+    };
+    const cond = await eps(labels);
+    const uncond = await eps([10, 10, 10]);
+
+    const plain = pipeline.denoiser(labels, 1);
+    const d1 = await plain({ data: x, shape: [b, 1, 28, 28] }, sigma);
+    assert.equal(plain.sessionCalls, 1);
+    assert.equal(plain.lastUncond, null, 'cfg 1 skips the unconditional pass, as ComfyUI does');
+    let err1 = 0;
+    for (let i = 0; i < x.length; i++) err1 = Math.max(err1, Math.abs(d1.data[i]! - (x[i]! - cond[i]! * sigma)));
+    assert.ok(err1 < 1e-5 * (1 + sigma), `cfg 1: max error ${err1}`);
+
+    const guided = pipeline.denoiser(labels, 3);
+    const d3 = await guided({ data: x, shape: [b, 1, 28, 28] }, sigma);
+    assert.equal(guided.sessionCalls, 1, 'cond and uncond go in one session call');
+    let err3 = 0;
+    let errU = 0;
+    for (let i = 0; i < x.length; i++) {
+      const c = x[i]! - cond[i]! * sigma;
+      const u = x[i]! - uncond[i]! * sigma;
+      err3 = Math.max(err3, Math.abs(d3.data[i]! - (u + 3 * (c - u))));
+      errU = Math.max(errU, Math.abs(guided.lastUncond!.data[i]! - u));
+    }
+    assert.ok(err3 < 1e-4 * (1 + sigma), `cfg 3: max error ${err3}`);
+    assert.ok(errU < 1e-5 * (1 + sigma), `lastUncond: max error ${errU}`);
+  } finally {
+    await session.release();
+  }
+});
+
+test('100 images of each of 3 classes at 20 steps: the shipped classifier recognises the intended class >= 80%', async () => {
+  for (const [k, name] of ['trouser', 'sneaker', 'bag'].entries()) {
+    const result = await pipeline.sampleImages({ classLabel: name, batchSize: 100, seed: 1000 + k, scheduler: 'karras', sampler: 'dpmpp_2m', steps: 20, cfg: pipeline.card.recommendedCfg });
+    const label = pipeline.resolveClass(name);
+    assert.equal(result.images.shape.join(','), '100,1,28,28');
+    assert.equal(result.nfe, 20);
+    const c = await evaluator.classify(result.images);
+    const hits = Array.from(c.predicted).filter((p) => p === label).length;
+    assert.ok(hits >= 80, `${name}: classifier agrees on ${hits}/100`);
+  }
+});
+
+test('a seed reproduces the same image bit for bit; another seed does not', async () => {
+  const opts = { classLabel: 'sneaker', seed: 1, scheduler: 'ays', sampler: 'dpmpp_2m', steps: 10, cfg: 3 } as const;
+  const a = await pipeline.generate({ ...opts });
+  const b = await pipeline.generate({ ...opts });
+  const c = await pipeline.generate({ ...opts, seed: 2 });
+  assert.deepEqual(Buffer.from(a.images.data.buffer), Buffer.from(b.images.data.buffer));
+  assert.deepEqual(Buffer.from(a.pngs[0]!), Buffer.from(b.pngs[0]!));
+  assert.notDeepEqual(Buffer.from(a.images.data.buffer), Buffer.from(c.images.data.buffer));
+  // an ancestral (noise-injecting) sampler is reproducible too
+  const e1 = await pipeline.sampleImages({ ...opts, sampler: 'euler_ancestral', batchSize: 4 });
+  const e2 = await pipeline.sampleImages({ ...opts, sampler: 'euler_ancestral', batchSize: 4 });
+  assert.deepEqual(Buffer.from(e1.images.data.buffer), Buffer.from(e2.images.data.buffer));
+});
+
+test('generate returns images in [0, 1] and PNGs with A1111 parameters naming the class', async () => {
+  const r = await pipeline.generate({ classLabel: ['sneaker', 'bag'], batchSize: 2, seed: 5, scheduler: 'ays', sampler: 'dpmpp_2m', steps: 10, cfg: 3 });
+  assert.equal(r.images.shape.join(','), '2,1,28,28');
+  assert.ok(Array.from(r.images.data).every((v) => v >= 0 && v <= 1));
+  assert.equal(r.pngs.length, 2);
+  assert.equal(r.sigmas.length, 11);
+  assert.equal(r.nfe, 10);
+  const p0 = readPngParameters(r.pngs[0]!)!;
+  const p1 = readPngParameters(r.pngs[1]!)!;
+  assert.equal(p0.prompt, 'sneaker');
+  assert.equal(p1.prompt, 'bag');
+  assert.equal(p0.settings.Steps, '10');
+  assert.equal(p0.settings.Sampler, 'dpmpp_2m');
+  assert.equal(p0.settings['Schedule type'], 'ays');
+  assert.equal(p0.settings['CFG scale'], '3');
+  assert.equal(p0.settings.Seed, '5');
+  assert.equal(p0.settings.Size, '28x28');
+});
+
+test('class labels accept names (any case and punctuation), indices and "none"', () => {
+  assert.equal(pipeline.resolveClass('sneaker'), 7);
+  assert.equal(pipeline.resolveClass('Sneaker'), 7);
+  assert.equal(pipeline.resolveClass(7), 7);
+  assert.equal(pipeline.resolveClass('7'), 7);
+  assert.equal(pipeline.resolveClass('t-shirt'), 0);
+  assert.equal(pipeline.resolveClass('top'), 0);
+  assert.equal(pipeline.resolveClass('ankle-boot'), 9);
+  assert.equal(pipeline.resolveClass('none'), 10);
+  assert.deepEqual(pipeline.resolveLabels(undefined, 12), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
+  assert.deepEqual(pipeline.resolveLabels(['bag', 1], 4), [8, 1, 8, 1]);
+});
+
+test('bad inputs give clear errors', async () => {
+  assert.throws(() => pipeline.resolveClass('spaceship'), /unknown class "spaceship"; classes: 0 t-shirt\/top, 1 trouser/);
+  assert.throws(() => pipeline.resolveClass(12), /class 12 is out of range/);
+  await assert.rejects(pipeline.generate({ classLabel: 'spaceship', seed: 1, scheduler: 'ays', sampler: 'euler', steps: 4, cfg: 3 }), /unknown class/);
+  await assert.rejects(pipeline.generate({ prompt: 'a cat', seed: 1, scheduler: 'ays', sampler: 'euler', steps: 4, cfg: 3 }), /takes a class/);
+  await assert.rejects(pipeline.generate({ seed: 1, scheduler: 'ays', sampler: 'no_such_sampler', steps: 4, cfg: 3 }), /unknown sampler "no_such_sampler"/);
+  await assert.rejects(pipeline.generate({ seed: 1, scheduler: 'no_such_schedule', sampler: 'euler', steps: 4, cfg: 3 }), /unknown scheduler "no_such_schedule"/);
+  await assert.rejects(pipeline.generate({ seed: 1, scheduler: 'ays', sampler: 'euler', steps: 4, cfg: Number.NaN }), /cfg must be/);
+  await assert.rejects(pipeline.generate({ seed: 1, scheduler: 'ays', sampler: 'euler', steps: 4, cfg: 3, width: 64 }), /makes 28x28 images/);
+
+  await assert.rejects(loadClassConditionalPipeline(join(scratch, 'nowhere')), /model folder not found/);
+
+  const noUnet = join(scratch, 'no-unet');
+  rmSync(noUnet, { recursive: true, force: true });
+  mkdirp(noUnet);
+  copyFileSync(join(MODEL_DIR, 'card.json'), join(noUnet, 'card.json'));
+  await assert.rejects(loadClassConditionalPipeline(noUnet), /is missing unet\.onnx/);
+  await assert.rejects(loadEvaluator(noUnet), /is missing classifier\.onnx, test-features\.json/);
+
+  const corrupt = join(scratch, 'corrupt');
+  mkdirp(corrupt);
+  copyFileSync(join(MODEL_DIR, 'card.json'), join(corrupt, 'card.json'));
+  writeFileSync(join(corrupt, 'unet.onnx'), Buffer.from('this is not an onnx model, just text'));
+  await assert.rejects(loadClassConditionalPipeline(corrupt), /unet\.onnx.*not a loadable ONNX model/);
+  // a truncated copy of the real file
+  writeFileSync(join(corrupt, 'unet.onnx'), readFileSync(join(MODEL_DIR, 'unet.onnx')).subarray(0, 5000));
+  await assert.rejects(loadClassConditionalPipeline(corrupt), /unet\.onnx.*not a loadable ONNX model/);
+  // the classifier in place of the UNet: loads, but its inputs are wrong
+  copyFileSync(join(MODEL_DIR, 'classifier.onnx'), join(corrupt, 'unet.onnx'));
+  await assert.rejects(loadClassConditionalPipeline(corrupt), /missing inputs "sample", "timestep", "class_label"; the file declares \[image\]/);
+
+  const badCard = join(scratch, 'bad-card');
+  mkdirp(badCard);
+  writeFileSync(join(badCard, 'card.json'), '{"classes": "sneaker"');
+  copyFileSync(join(MODEL_DIR, 'unet.onnx'), join(badCard, 'unet.onnx'));
+  await assert.rejects(loadClassConditionalPipeline(badCard), /card\.json.*not valid JSON/);
+  writeFileSync(join(badCard, 'card.json'), '{"classes": []}');
+  await assert.rejects(loadClassConditionalPipeline(badCard), /"classes" must be a non-empty list/);
+});
+
+test('--scheduler optimized says clearly when the model carries no optimized schedule', async () => {
+  const bare = await loadClassConditionalPipeline(MODEL_DIR, { carriedSchedule: null });
+  try {
+    assert.throws(() => bare.sigmasFor('optimized', 10), /carries no optimized schedule/);
+    await assert.rejects(bare.generate({ seed: 1, scheduler: 'optimized', sampler: 'euler', steps: 4, cfg: 3 }), /carries no optimized schedule/);
+  } finally {
+    await bare.dispose();
+  }
+});
+
+test('a carried schedule is used as is at its own step count and log-linearly interpolated otherwise', () => {
+  const master = [14.6146, 6.4746, 3.8637, 2.6946, 1.8842, 1.3944, 0.9643, 0.6524, 0.3977, 0.1515, 0.0292];
+  const s = { sigmas: master, masterSigmas: master, description: '', source: '' };
+  assert.deepEqual(carriedSigmas(s, 10), [...master.slice(0, 10), 0]);
+  const s20 = carriedSigmas(s, 20);
+  assert.equal(s20.length, 21);
+  assert.ok(Math.abs(s20[0]! - 14.6146) < 1e-12);
+  assert.equal(s20[20], 0);
+  // every other point of the 20-step list is a master point (log-linear on a uniform grid)
+  for (let i = 0; i < 10; i++) assert.ok(Math.abs(s20[2 * i]! - master[i]!) < 1e-12 * master[i]!);
+  assert.ok(Math.abs(s20[1]! - Math.sqrt(master[0]! * master[1]!)) < 1e-12 * s20[1]!);
+  const s5 = carriedSigmas(s, 5);
+  assert.equal(s5.length, 6);
+  for (let i = 1; i < s5.length; i++) assert.ok(s5[i]! < s5[i - 1]!);
+});
+
+function mkdirp(p: string): void {
+  rmSync(p, { recursive: true, force: true });
+  mkdirSync(p, { recursive: true });
+}
