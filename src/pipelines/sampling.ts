@@ -62,12 +62,12 @@ export function samplerNeedsUncond(name: string): boolean {
 }
 
 /**
- * The noise a stochastic sampler adds, as ComfyUI seeds it: SDE samplers draw from a Brownian tree over the
- * schedule's range keyed by the seed; the ancestral ones from a CPU generator seeded with seed + 1.
+ * The noise a sampler adds, seeded as ComfyUI seeds it: the DPM++ SDE family draws from a Brownian tree over the
+ * schedule's range keyed by the seed; every other sampler (ancestral, SEEDS, and deterministic ones such as
+ * heunpp2 that draw randn_like anyway) from a CPU generator seeded with seed + 1.
  */
-function samplerNoise(name: string, seed: number | bigint, sigmas: readonly number[]): NoiseSource | undefined {
-  if (!samplerInfo(name).stochastic) return undefined;
-  if (name.includes('sde')) {
+function samplerNoise(name: string, seed: number | bigint, sigmas: readonly number[]): NoiseSource {
+  if (samplerInfo(name).stochastic && /^dpmpp_(2m_|3m_)?sde/.test(name)) {
     const positive = sigmas.filter((s) => s > 0);
     const seed32 = Number(BigInt(seed) & 0xffffffffn);
     return brownianTreeNoise({ seed: seed32, sigmaMin: Math.min(...positive), sigmaMax: Math.max(...positive) });
@@ -79,7 +79,7 @@ function samplerNoise(name: string, seed: number | bigint, sigmas: readonly numb
 export async function runSampler(name: string, denoiser: GuidedDenoiser, x: Tensor, sigmas: readonly number[], options: RunSamplerOptions): Promise<Tensor> {
   const noise = samplerNoise(name, options.seed, sigmas);
   return sample(name, denoiser, x, sigmas, {
-    ...(noise ? { noise } : {}),
+    noise,
     ...(options.signal ? { signal: options.signal } : {}),
     onStep: (info) => options.onStep?.(info.i, info.sigma),
   });

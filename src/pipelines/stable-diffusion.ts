@@ -452,6 +452,10 @@ function makePipeline(p: Parts): StableDiffusionPipeline {
       if (signal?.aborted) throw abortError();
       const cIn = 1 / Math.sqrt(sigma * sigma + 1);
       const n = batch * per;
+      if (!Number.isFinite(sigma)) throw new ModelError(`the sampler asked for the denoiser at sigma ${sigma}`);
+      for (let i = 0; i < n; i++) {
+        if (Number.isNaN(xt.data[i]!)) throw new ModelError(`the sampler passed NaN latents to the denoiser at sigma ${sigma} (sampler ${options.sampler})`);
+      }
       for (let copy = 0; copy < rows / batch; copy++) {
         const base = copy * n;
         if (fp16) for (let i = 0; i < n; i++) (unetFeeds.sample as Uint16Array)[base + i] = toHalfBits(xt.data[i]! * cIn);

@@ -1,0 +1,365 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFixtureModels, writeTinyModel } from '../src/fixtures/stable-diffusion-tiny.js';
+import { loadPipeline } from '../src/pipelines/load.js';
+import { loadStableDiffusionPipeline, type StableDiffusionPipeline } from '../src/pipelines/stable-diffusion.js';
+import { initialLatents } from '../src/pipelines/sampling.js';
+import { openSession, ort, readFloat, floatTensor } from '../src/runtime/session.js';
+import { loadClipTokenizer } from '../src/pipelines/tokenizer.js';
+import { decodeImage, encodePng, readPngParameters } from '../src/image/png.js';
+import { prepareNoise } from '../src/noise/sources.js';
+import { getSigmas } from '../src/schedules/index.js';
+import { samplerNames } from '../src/samplers/registry.js';
+import type { GenerateOptions } from '../src/pipelines/types.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'ays-sd-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const [sd15, sd15fp16, sdxl] = writeFixtureModels(join(tmp, 'models'));
+
+const base: GenerateOptions = { prompt: 'a photo of a cat', negativePrompt: 'blurry', width: 64, height: 48, seed: 42, scheduler: 'karras', sampler: 'euler', steps: 4, cfg: 7 };
+
+function meanAbsDiff(a: Tensor, b: Tensor): number {
+  assert.deepEqual(a.shape, b.shape);
+  let s = 0;
+  for (let i = 0; i < a.data.length; i++) s += Math.abs(a.data[i]! - b.data[i]!);
+  return s / a.data.length;
+}
+
+async function withPipeline<T>(dir: string, fn: (p: StableDiffusionPipeline) => Promise<T>): Promise<T> {
+  const p = await loadStableDiffusionPipeline(dir, { threads: 1 });
+  try {
+    return await fn(p);
+  } finally {
+    await p.dispose();
+  }
+}
+
+test('SD1.5 text-to-image: shapes, PNG parameters read back, deterministic for a seed', async () => {
+  await withPipeline(sd15!, async (p) => {
+    assert.equal(p.kind, 'stable-diffusion');
+    assert.equal(p.modelSampling.name, 'sd15');
+    const a = await p.generate(base);
+    assert.deepEqual(a.images.shape, [1, 3, 48, 64]);
+    assert.equal(a.pngs.length, 1);
+    assert.equal(a.nfe, 4);
+    assert.deepEqual(a.sigmas, getSigmas({ model: p.modelSampling, scheduler: 'karras', steps: 4, sampler: 'euler' }));
+    assert.ok(a.images.data.every((v) => v >= 0 && v <= 1));
+    const params = readPngParameters(a.pngs[0]!);
+    assert.deepEqual(params, {
+      prompt: 'a photo of a cat',
+      negativePrompt: 'blurry',
+      settings: { Steps: '4', Sampler: 'euler', 'Schedule type': 'karras', 'CFG scale': '7', Seed: '42', Size: '64x48', Model: 'sd15-tiny' },
+    });
+    const decoded = decodeImage(a.pngs[0]!);
+    assert.deepEqual(decoded.shape, [1, 3, 48, 64]);
+    const b = await p.generate(base);
+    assert.deepEqual(b.pngs[0], a.pngs[0], 'same seed, same bytes');
+    assert.deepEqual(b.images.data, a.images.data);
+    const c = await p.generate({ ...base, seed: 43 });
+    assert.ok(meanAbsDiff(a.images, c.images) > 1e-3, 'another seed, another image');
+    const d = await p.generate({ ...base, prompt: 'a red house' });
+    assert.ok(meanAbsDiff(a.images, d.images) > 1e-4, 'the prompt reaches the UNet');
+  });
+});
+
+test('starting latents follow ComfyUI: randn(seed) * sqrt(1 + sigma0^2) at full denoise, latent + randn * sigma0 otherwise', async () => {
+  await withPipeline(sd15!, async (p) => {
+    const ms = p.modelSampling;
+    const shape = [2, 4, 3, 5];
+    const noise = prepareNoise(7, shape);
+    const full = initialLatents(ms, 7, shape, [ms.sigmaMax, 1, 0], null);
+    const k = Math.fround(Math.sqrt(1 + ms.sigmaMax ** 2));
+    full.data.forEach((v, i) => assert.equal(v, Math.fround(noise.data[i]! * k)));
+    const latent = Float32Array.from({ length: noise.data.length }, (_, i) => (i % 7) / 7);
+    const part = initialLatents(ms, 7, shape, [3, 1, 0], latent);
+    part.data.forEach((v, i) => assert.equal(v, Math.fround(Math.fround(noise.data[i]! * 3) + latent[i]!)));
+  });
+});
+
+/** Run the fixture's own sessions by hand for one Euler step to 0 (x1 = x0 = D(x; sigma)) and decode: an independent wiring check. */
+async function byHand(dir: string, prompt: string, negative: string, cfgScale: number, sigma: number, v: boolean): Promise<Float32Array> {
+  const te = await openSession(join(dir, 'text_encoder/model.onnx'));
+  const unet = await openSession(join(dir, 'unet/model.onnx'));
+  const dec = await openSession(join(dir, 'vae_decoder/model.onnx'));
+  const tok = loadClipTokenizer(join(dir, 'tokenizer'));
+  const ids = [...tok.encode(negative), ...tok.encode(prompt)];
+  const states = readFloat((await te.run({ input_ids: new ort.Tensor('int32', Int32Array.from(ids), [2, 77]) })).last_hidden_state!);
+  const shape = [1, 4, 6, 8];
+  const n = 4 * 6 * 8;
+  const noise = prepareNoise(42, shape).data;
+  const ms = (await import('../src/model-sampling/discrete.js')).discreteModelSampling({ prediction: v ? 'v' : 'eps' });
+  const x = Float32Array.from(noise, (e) => Math.fround(e * Math.fround(sigma === ms.sigmaMax ? Math.sqrt(1 + sigma * sigma) : sigma)));
+  const cIn = 1 / Math.sqrt(sigma * sigma + 1);
+  const inp = new Float32Array(2 * n);
+  for (let i = 0; i < n; i++) inp[i] = inp[n + i] = x[i]! * cIn;
+  const out = readFloat(
+    (await unet.run({ sample: floatTensor('float32', inp, [2, 4, 6, 8]), timestep: floatTensor('float32', [ms.timestep(sigma), ms.timestep(sigma)], [2]), encoder_hidden_states: floatTensor('float32', states, [2, 77, 32]) })).out_sample!,
+  );
+  const x0 = (row: number, i: number) => (v ? x[i]! / (sigma * sigma + 1) - out[row * n + i]! * sigma * cIn : x[i]! - sigma * out[row * n + i]!);
+  const z = new Float32Array(n);
+  for (let i = 0; i < n; i++) z[i] = (x0(0, i) + (x0(1, i) - x0(0, i)) * cfgScale) / 0.18215;
+  const img = readFloat((await dec.run({ latent_sample: floatTensor('float32', z, shape) })).sample!);
+  await Promise.all([te.release(), unet.release(), dec.release()]);
+  return Float32Array.from(img, (p) => Math.min(1, Math.max(0, p * 0.5 + 0.5)));
+}
+
+test('pipeline = hand-wired sessions: c_in scaling, timestep, [uncond, cond] CFG rows, VAE scaling (eps)', async () => {
+  await withPipeline(sd15!, async (p) => {
+    const sigma = p.modelSampling.sigmaMax;
+    const r = await p.generate({ ...base, sigmas: [sigma, 0], cfg: 3 });
+    const expected = await byHand(sd15!, base.prompt!, base.negativePrompt!, 3, sigma, false);
+    let worst = 0;
+    for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(expected[i]! - r.images.data[i]!));
+    assert.ok(worst < 1e-5, `max difference ${worst}`);
+  });
+});
+
+test('v-prediction models (prediction_type v_prediction) use the v -> x0 conversion', async () => {
+  const dir = join(tmp, 'sd15-v');
+  writeTinyModel(dir, { kind: 'sd15', predictionType: 'v_prediction' });
+  await withPipeline(dir, async (p) => {
+    assert.equal(p.modelSampling.prediction, 'v');
+    const r = await p.generate({ ...base, sigmas: [5, 0], cfg: 2 });
+    const expected = await byHand(dir, base.prompt!, base.negativePrompt!, 2, 5, true);
+    let worst = 0;
+    for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(expected[i]! - r.images.data[i]!));
+    assert.ok(worst < 1e-5, `max difference ${worst}`);
+  });
+});
+
+test('image-to-image: VAE-encoded init, denoise keeps the last steps+1 sigmas, denoise 0 returns the encoded image', async () => {
+  await withPipeline(sd15!, async (p) => {
+    const init = decodeImage((await p.generate({ ...base, seed: 5 })).pngs[0]!);
+    const full = await p.generate({ ...base, init, denoise: 1 });
+    const half = await p.generate({ ...base, init, denoise: 0.5, steps: 4 });
+    assert.equal(half.sigmas.length, 5);
+    assert.deepEqual(half.sigmas, getSigmas({ model: p.modelSampling, scheduler: 'karras', steps: 4, denoise: 0.5, sampler: 'euler' }));
+    assert.ok(half.sigmas[0]! < p.modelSampling.sigmaMax);
+    assert.equal(half.nfe, 4);
+    assert.ok(meanAbsDiff(full.images, half.images) > 1e-4);
+    assert.match(half.parameters[0]!, /Denoising strength: 0\.5/);
+    const none = await p.generate({ ...base, init, denoise: 0 });
+    assert.equal(none.nfe, 0);
+    assert.deepEqual(none.sigmas, []);
+    // lower denoise stays closer to the VAE round trip of the init image
+    assert.ok(meanAbsDiff(none.images, half.images) < meanAbsDiff(none.images, full.images));
+    // no width/height given: the init image's size is used
+    assert.deepEqual(half.images.shape, [1, 3, 48, 64]);
+    await assert.rejects(p.generate({ ...base, width: 32, init, denoise: 0.5 }), /width 32 differs from the init image's width 64/);
+  });
+});
+
+test('SDXL: two encoders, pooled text_embeds and time_ids, batch, and the zero-uncond rule for an absent negative prompt', async () => {
+  await withPipeline(sdxl!, async (p) => {
+    assert.equal(p.kind, 'stable-diffusion-xl');
+    assert.equal(p.modelSampling.name, 'sdxl');
+    const r = await p.generate({ ...base, batchSize: 2, sampler: 'dpmpp_2m', scheduler: 'ays' });
+    assert.deepEqual(r.images.shape, [2, 3, 48, 64]);
+    assert.equal(r.pngs.length, 2);
+    assert.equal(r.sigmas.length, 5);
+    assert.equal(readPngParameters(r.pngs[1]!)!.settings['Batch pos'], '1');
+    // one noise tensor for the batch: the two images differ
+    const one = r.images.data.length / 2;
+    let diff = 0;
+    for (let i = 0; i < one; i++) diff += Math.abs(r.images.data[i]! - r.images.data[one + i]!);
+    assert.ok(diff / one > 1e-3);
+    const noNegative = await p.generate({ ...base, negativePrompt: undefined });
+    const emptyNegative = await p.generate({ ...base, negativePrompt: '' });
+    assert.ok(meanAbsDiff(noNegative.images, emptyNegative.images) > 1e-5, 'zeroed uncond differs from encoding ""');
+    const sizeChanged = await p.generate({ ...base, width: 56 });
+    assert.deepEqual(sizeChanged.images.shape, [1, 3, 48, 56]);
+  });
+});
+
+test('float16 model: runs end to end and stays close to the float32 model with the same weights', async () => {
+  const a = await withPipeline(sd15!, (p) => p.generate(base));
+  const b = await withPipeline(sd15fp16!, (p) => p.generate(base));
+  const d = meanAbsDiff(a.images, b.images);
+  assert.ok(d > 0, 'float16 rounding shows');
+  assert.ok(d < 0.01, `mean abs difference ${d}`);
+});
+
+test('every sampler and every schedule runs on the fixture', async () => {
+  await withPipeline(sd15!, async (p) => {
+    const o = { ...base, width: 16, height: 16, steps: 3 };
+    for (const sampler of samplerNames) {
+      const r = await p.generate({ ...o, sampler });
+      assert.ok(r.images.data.every(Number.isFinite), sampler);
+    }
+    const { schedulerNames } = await import('../src/schedules/index.js');
+    for (const scheduler of schedulerNames) {
+      const r = await p.generate({ ...o, scheduler, ...(scheduler === 'custom' ? { sigmas: [10, 2, 0.5, 0] } : {}) });
+      assert.equal(r.sigmas.length >= 3, true, scheduler);
+    }
+  });
+});
+
+test('progress per step and cancellation with AbortSignal', async () => {
+  await withPipeline(sd15!, async (p) => {
+    const seen: Array<[number, number]> = [];
+    await p.generate({ ...base, steps: 5, onStep: (i, total) => seen.push([i, total]) });
+    assert.deepEqual(seen, [[1, 5], [2, 5], [3, 5], [4, 5], [5, 5]]);
+    const controller = new AbortController();
+    let steps = 0;
+    await assert.rejects(
+      p.generate({ ...base, steps: 10, signal: controller.signal, onStep: () => { steps += 1; if (steps === 2) controller.abort(); } }),
+      (e: Error) => e.name === 'AbortError',
+    );
+    assert.ok(steps <= 3, `stopped after ${steps} steps`);
+    const aborted = new AbortController();
+    aborted.abort();
+    await assert.rejects(p.generate({ ...base, signal: aborted.signal }), { name: 'AbortError' });
+  });
+});
+
+test('bad options get clear messages; an empty prompt is fine', async () => {
+  await withPipeline(sd15!, async (p) => {
+    await assert.rejects(p.generate({ ...base, width: 100 }), /width must be a positive multiple of 8, got 100/);
+    await assert.rejects(p.generate({ ...base, height: 0 }), /height must be a positive multiple of 8, got 0/);
+    await assert.rejects(p.generate({ ...base, steps: 0 }), /steps must be a positive integer/);
+    await assert.rejects(p.generate({ ...base, sampler: 'eulr' }), /unknown sampler "eulr"; valid: euler,/);
+    await assert.rejects(p.generate({ ...base, scheduler: 'karas' }), /unknown scheduler "karas"/);
+    await assert.rejects(p.generate({ ...base, denoise: 0.5 }), /denoise below 1 needs an init image/);
+    await assert.rejects(p.generate({ ...base, batchSize: 0 }), /batch size must be a positive integer/);
+    await assert.rejects(p.generate({ ...base, cfg: NaN }), /cfg must be a finite number/);
+    await assert.rejects(p.generate({ ...base, sigmas: [1, 2, 0] }), /sigmas must be non-increasing/);
+    const r = await p.generate({ ...base, prompt: '', negativePrompt: '' });
+    assert.deepEqual(r.images.shape, [1, 3, 48, 64]);
+    assert.equal(readPngParameters(r.pngs[0]!)!.prompt, '');
+  });
+});
+
+test('bad model folders: missing file, corrupt .onnx, wrong input names, wrong latent channels, not a model folder', async () => {
+  const missing = join(tmp, 'missing');
+  writeTinyModel(missing, { kind: 'sd15' });
+  unlinkSync(join(missing, 'vae_decoder/model.onnx'));
+  await assert.rejects(loadPipeline(missing), /vae_decoder\/model\.onnx: file not found/);
+
+  const corrupt = join(tmp, 'corrupt');
+  writeTinyModel(corrupt, { kind: 'sd15' });
+  writeFileSync(join(corrupt, 'unet/model.onnx'), Buffer.from('not an onnx file '.repeat(64)));
+  await assert.rejects(loadPipeline(corrupt), /unet\/model\.onnx: not a loadable ONNX model/);
+
+  const renamed = join(tmp, 'renamed');
+  writeTinyModel(renamed, { kind: 'sdxl', renameUnetInputs: { sample: 'latents' } });
+  await assert.rejects(loadPipeline(renamed), /unet\/model\.onnx: missing input "sample"; the file declares \[latents, timestep, encoder_hidden_states, text_embeds, time_ids\]/);
+
+  const channels = join(tmp, 'channels');
+  writeTinyModel(channels, { kind: 'sd15', unetChannels: 3 });
+  await assert.rejects(loadPipeline(channels), /"sample" has 3 latent channels but vae_decoder\/model\.onnx's "latent_sample" has 4/);
+
+  const noIndex = join(tmp, 'no-index');
+  mkdirSync(noIndex);
+  await assert.rejects(loadPipeline(noIndex), /is not a model folder ays knows: expected model_index\.json .* or card\.json/);
+  await assert.rejects(loadPipeline(join(tmp, 'does-not-exist')), /model folder not found/);
+
+  const badScheduler = join(tmp, 'bad-scheduler');
+  writeTinyModel(badScheduler, { kind: 'sd15' });
+  writeFileSync(join(badScheduler, 'scheduler/scheduler_config.json'), JSON.stringify({ prediction_type: 'sample' }));
+  await assert.rejects(loadPipeline(badScheduler), /prediction_type "sample" is not supported; use epsilon or v_prediction/);
+
+  const noEncoder = join(tmp, 'no-encoder');
+  writeTinyModel(noEncoder, { kind: 'sd15' });
+  rmSync(join(noEncoder, 'vae_encoder'), { recursive: true });
+  await withPipeline(noEncoder, async (p) => {
+    const init: Tensor = { data: new Float32Array(3 * 16 * 16).fill(0.5), shape: [1, 3, 16, 16] };
+    await assert.rejects(p.generate({ ...base, width: undefined, height: undefined, init, denoise: 0.5 }), /image-to-image needs vae_encoder\/model\.onnx/);
+  });
+});
+
+test('older exports: VAE encoder with latent_sample output works for image-to-image', async () => {
+  const dir = join(tmp, 'old-vae');
+  writeTinyModel(dir, { kind: 'sd15', vaeEncoderOutput: 'latent_sample' });
+  await withPipeline(dir, async (p) => {
+    const init: Tensor = { data: Float32Array.from({ length: 3 * 16 * 16 }, (_, i) => (i % 16) / 16), shape: [1, 3, 16, 16] };
+    const r = await p.generate({ ...base, width: undefined, height: undefined, init, denoise: 0.6 });
+    assert.deepEqual(r.images.shape, [1, 3, 16, 16]);
+    encodePng({ data: r.images.data, shape: [3, 16, 16] });
+  });
+});
+
+// ---- the CLI ----
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../src/cli/main.js');
+  let stdout = '';
+  let stderr = '';
+  const ow = process.stdout.write.bind(process.stdout);
+  const ew = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string | Uint8Array) => ((stdout += String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => ((stderr += String(s)), true)) as typeof process.stderr.write;
+  try {
+    const code = await main(args);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+}
+
+test('ays generate: SD1.5 and SDXL fixtures to PNG + sidecar JSON, parameters readable, no overwrite without --overwrite', async () => {
+  const out = join(tmp, 'cli', 'cat.png');
+  const args = ['generate', '--model', sd15!, '--prompt', 'a cat', '--negative', 'blurry', '--scheduler', 'ays', '--sampler', 'dpmpp_2m', '--steps', '5', '--cfg', '6', '--seed', '42', '--width', '64', '--height', '64', '--threads', '1', '--out', out];
+  const first = await cli(args);
+  assert.equal(first.code, 0, first.stderr);
+  const png = readFileSync(out);
+  const params = readPngParameters(png)!;
+  assert.equal(params.prompt, 'a cat');
+  assert.deepEqual(params.settings, { Steps: '5', Sampler: 'dpmpp_2m', 'Schedule type': 'ays', 'CFG scale': '6', Seed: '42', Size: '64x64', Model: 'sd15-tiny' });
+  const sidecar = JSON.parse(readFileSync(join(tmp, 'cli', 'cat.json'), 'utf8'));
+  const p = await loadStableDiffusionPipeline(sd15!);
+  const expected = getSigmas({ model: p.modelSampling, scheduler: 'ays', steps: 5, sampler: 'dpmpp_2m' });
+  await p.dispose();
+  assert.deepEqual(sidecar.sigmas, expected);
+  assert.equal(sidecar.seed, '42');
+
+  const again = await cli(args);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /^ays: error: .*cat\.png already exists; refusing to overwrite it \(pass --overwrite/);
+  assert.deepEqual(readFileSync(out), png, 'the file is untouched');
+  const forced = await cli([...args, '--overwrite', '--seed', '43']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.notDeepEqual(readFileSync(out), png);
+
+  const xlOut = join(tmp, 'cli', 'xl.png');
+  const xl = await cli(['generate', '--model', sdxl!, '--prompt', 'a dog', '--steps', '3', '--width', '32', '--height', '32', '--batch', '2', '--seed', '1', '--out', xlOut, '--json']);
+  assert.equal(xl.code, 0, xl.stderr);
+  const summary = JSON.parse(xl.stdout);
+  assert.deepEqual(summary.images, [join(tmp, 'cli', 'xl-0.png'), join(tmp, 'cli', 'xl-1.png')]);
+  assert.equal(readPngParameters(readFileSync(summary.images[1]))!.settings.Model, 'sdxl-tiny');
+
+  // image-to-image from a PNG on disk
+  const i2i = await cli(['generate', '--model', sd15!, '--prompt', 'a cat', '--init', out, '--denoise', '0.5', '--steps', '4', '--seed', '3', '--out', join(tmp, 'cli', 'i2i.png')]);
+  assert.equal(i2i.code, 0, i2i.stderr);
+  assert.match(readPngParameters(readFileSync(join(tmp, 'cli', 'i2i.png')))!.settings['Denoising strength']!, /^0\.5$/);
+  const grid = await cli(['generate', '--model', sd15!, '--steps', '2', '--width', '16', '--height', '16', '--batch', '3', '--grid', '--seed', '3', '--out', join(tmp, 'cli', 'grid.png')]);
+  assert.equal(grid.code, 0, grid.stderr);
+  assert.deepEqual(decodeImage(readFileSync(join(tmp, 'cli', 'grid.png'))).shape, [1, 3, 32, 32]);
+});
+
+test('ays generate: user mistakes are one-line errors', async () => {
+  const out = join(tmp, 'cli2', 'x.png');
+  const run = (extra: string[]) => cli(['generate', '--model', sd15!, '--steps', '2', '--out', out, ...extra]);
+  const cases: Array<[string[], RegExp]> = [
+    [['--width', '100', '--height', '64'], /width must be a positive multiple of 8, got 100/],
+    [['--denoise', '0.5'], /--denoise below 1 needs --init/],
+    [['--seed', '-4'], /--seed must be a non-negative integer/],
+    [['--device', 'tpu'], /--device must be cpu or cuda/],
+    [['--class', 'shirt'], /--class is for class-conditional models/],
+    [['--init', join(tmp, 'nope.png'), '--denoise', '0.5'], /image file not found/],
+    [['--sampler', 'nope'], /unknown sampler "nope"/],
+  ];
+  for (const [extra, re] of cases) {
+    const r = await run(extra);
+    assert.equal(r.code, 1, extra.join(' '));
+    assert.match(r.stderr, re);
+    assert.ok(!r.stderr.includes('    at '), 'no stack trace');
+  }
+  const missing = await cli(['generate', '--model', join(tmp, 'nowhere'), '--out', out]);
+  assert.match(missing.stderr, /ays: error: model folder not found/);
+  assert.ok(!existsSync(out), 'nothing written on errors');
+});
