@@ -2,6 +2,8 @@ import type { Sampler } from './types.js';
 import * as euler from './euler.js';
 import * as dpmpp from './dpmpp.js';
 import * as multistep from './multistep.js';
+import * as seeds from './seeds.js';
+import * as dpmSolver from './dpm-solver.js';
 
 export interface SamplerInfo {
   /** ComfyUI's name. */
@@ -30,9 +32,13 @@ export const SAMPLERS: readonly SamplerInfo[] = [
   { name: 'euler_ancestral_cfg_pp', sampler: euler.sampleEulerAncestralCfgPp, order: 1, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 }, needsUncond: true },
   { name: 'heun', sampler: euler.sampleHeun, order: 2, stochastic: false, nfePerStep: '2 (1 on the last step)', defaults: churnDefaults },
   { name: 'heunpp2', sampler: euler.sampleHeunpp2, order: 2, stochastic: false, nfePerStep: '3 (2, then 1 on the last two steps)', defaults: churnDefaults },
+  { name: 'exp_heun_2_x0', sampler: seeds.sampleExpHeun2X0, order: 2, stochastic: false, nfePerStep: '2 (1 on the last step)', defaults: { solver_type: 'phi_2' } },
+  { name: 'exp_heun_2_x0_sde', sampler: seeds.sampleExpHeun2X0Sde, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1, solver_type: 'phi_2' } },
   { name: 'dpm_2', sampler: euler.sampleDpm2, order: 2, stochastic: false, nfePerStep: '2 (1 on the last step)', defaults: churnDefaults, discardsPenultimateSigma: true },
   { name: 'dpm_2_ancestral', sampler: euler.sampleDpm2Ancestral, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1 }, discardsPenultimateSigma: true },
   { name: 'lms', sampler: dpmpp.sampleLms, order: 4, stochastic: false, nfePerStep: '1', defaults: { order: 4 } },
+  { name: 'dpm_fast', sampler: dpmSolver.sampleDpmFast, order: 3, stochastic: false, nfePerStep: '1 per sigma (total = len(sigmas) - 1, in order-3 groups)', defaults: { eta: 0, s_noise: 1 } },
+  { name: 'dpm_adaptive', sampler: dpmSolver.sampleDpmAdaptive, order: 3, stochastic: false, nfePerStep: 'adaptive (3 per attempt)', defaults: { order: 3, rtol: 0.05, atol: 0.0078, h_init: 0.05, pcoeff: 0, icoeff: 1, dcoeff: 0, accept_safety: 0.81, eta: 0, s_noise: 1 } },
   { name: 'dpmpp_2s_ancestral', sampler: dpmpp.sampleDpmpp2sAncestral, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1 } },
   { name: 'dpmpp_2s_ancestral_cfg_pp', sampler: dpmpp.sampleDpmpp2sAncestralCfgPp, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1 }, needsUncond: true },
   { name: 'dpmpp_sde', sampler: dpmpp.sampleDpmppSde, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r: 0.5 } },
@@ -56,6 +62,9 @@ export const SAMPLERS: readonly SamplerInfo[] = [
   { name: 'res_multistep_ancestral_cfg_pp', sampler: multistep.sampleResMultistepAncestralCfgPp, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 }, needsUncond: true },
   { name: 'gradient_estimation', sampler: multistep.sampleGradientEstimation, order: 2, stochastic: false, nfePerStep: '1', defaults: { ge_gamma: 2, cfg_pp: 0 } },
   { name: 'gradient_estimation_cfg_pp', sampler: multistep.sampleGradientEstimationCfgPp, order: 2, stochastic: false, nfePerStep: '1', defaults: { ge_gamma: 2 }, needsUncond: true },
+  { name: 'er_sde', sampler: seeds.sampleErSde, order: 3, stochastic: true, nfePerStep: '1', defaults: { s_noise: 1, noise_scaler: null, max_stage: 3 } },
+  { name: 'seeds_2', sampler: seeds.sampleSeeds2, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r: 0.5, solver_type: 'phi_1' } },
+  { name: 'seeds_3', sampler: seeds.sampleSeeds3, order: 3, stochastic: true, nfePerStep: '3 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r_1: 1 / 3, r_2: 2 / 3 } },
   { name: 'ddim', sampler: euler.sampleEuler, order: 1, stochastic: false, nfePerStep: '1', defaults: churnDefaults },
 ];
 
