@@ -79,7 +79,7 @@ export function fluxTimeShift(mu: number, t: number): number {
 
 /**
  * Flux's resolution-dependent shift: linear in the number of 2x2 latent patches, 0.5 at 256 tokens
- * (512x512) and 1.15 at 4096 tokens (1024x1024), as in ComfyUI's ModelSamplingFlux node.
+ * (256x256 pixels) and 1.15 at 4096 tokens (1024x1024), as in ComfyUI's ModelSamplingFlux node.
  */
 export function fluxShiftForResolution(width: number, height: number, baseShift = 0.5, maxShift = 1.15): number {
   if (!(width > 0 && height > 0)) throw new RangeError(`width and height must be positive, got ${width}x${height}`);

@@ -5,7 +5,7 @@
  * - 'comfyui' (default; also diffusers): interpolate the 11 values to steps+1 points, keep the last
  *   round-half-even(steps*denoise)+1 of them, then *replace* the last value by 0. At 10 steps the list is
  *   the published table with sigma_min swapped for 0.
- * - 'a1111' (A1111/Forge): interpolate to `steps` points and *append* 0, so the published table is only
+ * - 'a1111' (A1111/Forge): the 3-decimal tables, interpolated to `steps` points, then 0 *appended*, so the table is only
  *   reproduced at 11 steps. With denoise < 1 it keeps the last floor(min(denoise, 0.999)*steps)+1 values,
  *   A1111's img2img rule.
  */
@@ -22,6 +22,12 @@ export const AYS_NOISE_LEVELS: Readonly<Record<AysTableName, readonly number[]>>
   SDXL: [14.6146412293, 6.3184485287, 3.7681790315, 2.1811480769, 1.3405244945, 0.8620721141, 0.5550693289, 0.3798540708, 0.2332364134, 0.1114188177, 0.0291671582],
   SVD: [700.0, 54.5, 15.886, 7.977, 4.248, 1.789, 0.981, 0.403, 0.173, 0.034, 0.002],
   IF: [160.41363806, 8.0812307822, 3.314865823, 1.8847884445, 1.2067948788, 0.784644984, 0.55249689226, 0.29287693401, 0.18555110554, 0.03026731095, 0.0064254127711],
+};
+
+/** A1111/Forge ship the paper's 3-decimal tables (Table 3); the 'a1111' convention uses them where they exist. */
+export const AYS_A1111_NOISE_LEVELS: Readonly<Partial<Record<AysTableName, readonly number[]>>> = {
+  SD1: [14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029],
+  SDXL: [14.615, 6.315, 3.771, 2.181, 1.342, 0.862, 0.555, 0.38, 0.234, 0.113, 0.029],
 };
 
 /** The published integer timesteps of the discrete tables (11 values, descending). SVD is continuous: none. */
@@ -80,7 +86,8 @@ export function alignYourStepsSigmas(options: AysOptions): number[] {
     return tableTailWithZero(sigmas, steps, denoise);
   }
   if (convention === 'a1111') {
-    const sigmas = steps === levels.length ? [...levels] : loglinearInterp(levels, steps);
+    const a1111 = AYS_A1111_NOISE_LEVELS[table] ?? levels;
+    const sigmas = steps === a1111.length ? [...a1111] : loglinearInterp(a1111, steps);
     sigmas.push(0);
     if (denoise >= 1) return sigmas.map(f32);
     if (denoise <= 0) return [];

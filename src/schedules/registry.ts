@@ -85,9 +85,10 @@ schedulerRegistry.set('vp', {
   fn: (r) => ksamplerSigmas((n) => vpSigmas(n), r.steps, r.denoise, r.sampler),
 });
 schedulerRegistry.set('laplace', {
-  description: 'Laplace node (mu 0, beta 0.5) over the model sigma range; no final 0',
+  description: 'Laplace node (mu 0, beta 0.5) over the model sigma range; ends at sigma_min, no final 0',
   denoiseRule: 'ksampler',
-  fn: (r) => ksamplerSigmas((n) => laplaceSigmas(n, r.model.sigmaMin, r.model.sigmaMax), r.steps, r.denoise, r.sampler),
+  // the node returns n sigmas without a final 0 (n-1 steps); asking it for steps+1 gives `steps` steps
+  fn: (r) => ksamplerSigmas((n) => laplaceSigmas(n + 1, r.model.sigmaMin, r.model.sigmaMax), r.steps, r.denoise, r.sampler),
 });
 schedulerRegistry.set('sd_turbo', {
   description: 'SDTurbo node: timesteps 999, 899, ... (1..10 steps), denoise picks the start',

@@ -1,0 +1,130 @@
+/** `ays sigmas`: the sigma list of one schedule on one model, as a table or JSON. */
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { getSigmas } from '../../schedules/get-sigmas.js';
+import { modelSampling, modelSamplingNames } from '../../model-sampling/presets.js';
+import { readFileSync } from 'node:fs';
+import { sigmasFromScheduleJson, parseSigmas } from '../../schedules/custom.js';
+
+interface SigmasOptions {
+  model: string;
+  scheduler?: string;
+  steps?: string;
+  denoise?: string;
+  coeff?: string;
+  sampler?: string;
+  sigmas?: string;
+  from?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('sigmas')
+    .description('print the sigmas (and timesteps for discrete models) of a schedule')
+    .option('-m, --model <name>', `model sampling preset: ${modelSamplingNames.join(', ')}`, 'sd15')
+    .option('-s, --scheduler <name>', 'schedule name (see "ays schedulers"); default ays, or custom with --sigmas/--from')
+    .option('-n, --steps <n>', 'number of steps (default 10; not needed for custom)')
+    .option('-d, --denoise <x>', 'denoise in [0, 1]', '1')
+    .option('--coeff <x>', 'GITS coefficient 0.80..1.50 (default 1.20)')
+    .option('--sampler <name>', "KSampler sampler name; dpm_2, dpm_2_ancestral, uni_pc, uni_pc_bh2 drop the penultimate sigma")
+    .option('--sigmas <list>', 'custom sigmas: "14.6,7.1,...,0" or a JSON array')
+    .option('--from <file>', 'custom sigmas from a JSON file (an array, or an object with a "sigmas" array)')
+    .option('--json', 'print one JSON object')
+    .action((opts: SigmasOptions) => {
+      const result = computeSigmas(opts);
+      const ms = asUsage(() => modelSampling(opts.model));
+      const timesteps = ms.kind === 'discrete' ? result.sigmas.map((s) => (s > 0 ? ms.timestep(s) : null)) : undefined;
+      if (opts.json) {
+        const out: Record<string, unknown> = {
+          model: opts.model,
+          scheduler: result.scheduler,
+          steps: result.steps,
+          denoise: result.denoise,
+          ...(result.coeff !== undefined ? { coeff: result.coeff } : {}),
+          ...(opts.sampler ? { sampler: opts.sampler } : {}),
+          stepsRun: result.sigmas.length - 1,
+          sigmas: result.sigmas,
+          ...(timesteps ? { timesteps } : {}),
+        };
+        process.stdout.write(`${JSON.stringify(out)}\n`);
+        return;
+      }
+      const head = `${result.scheduler} on ${opts.model}: ${result.sigmas.length - 1} step(s), denoise ${result.denoise}`;
+      process.stdout.write(`${head}\n`);
+      const rows = result.sigmas.map((s, i) => [String(i), s === 0 ? '0' : s.toPrecision(8), timesteps ? (timesteps[i] === null ? '-' : String(timesteps[i])) : '']);
+      const cols = timesteps ? ['i', 'sigma', 'timestep'] : ['i', 'sigma'];
+      const widths = cols.map((c, k) => Math.max(c.length, ...rows.map((r) => r[k]!.length)));
+      const line = (cells: string[]) => cells.slice(0, cols.length).map((c, k) => c.padStart(widths[k]!)).join('  ');
+      process.stdout.write(`${line(cols)}\n`);
+      for (const r of rows) process.stdout.write(`${line(r)}\n`);
+    });
+}
+
+export interface ComputedSigmas {
+  scheduler: string;
+  steps: number;
+  denoise: number;
+  coeff?: number;
+  sigmas: number[];
+}
+
+/** Shared by `sigmas` and `plot`: resolves --sigmas/--from, checks numbers, calls getSigmas. */
+export function computeSigmas(opts: Omit<SigmasOptions, 'json'>, schedulerOverride?: string): ComputedSigmas {
+  let custom: number[] | undefined;
+  if (opts.sigmas !== undefined && opts.from !== undefined) throw new UsageError('give either --sigmas or --from, not both');
+  if (opts.sigmas !== undefined) custom = parseSigmasOption(opts.sigmas);
+  if (opts.from !== undefined) custom = readScheduleFile(opts.from);
+  const scheduler = schedulerOverride ?? opts.scheduler ?? (custom ? 'custom' : 'ays');
+  if (custom && scheduler !== 'custom') throw new UsageError(`--sigmas/--from give a custom schedule; use --scheduler custom (not ${scheduler})`);
+  const steps = opts.steps !== undefined ? parseIntOption('--steps', opts.steps) : custom ? undefined : 10;
+  const denoise = parseNumberOption('--denoise', opts.denoise ?? '1');
+  const coeff = opts.coeff !== undefined ? parseNumberOption('--coeff', opts.coeff) : undefined;
+  if (coeff !== undefined && scheduler !== 'gits') throw new UsageError('--coeff applies to --scheduler gits only');
+  const sigmas = asUsage(() => getSigmas({ model: opts.model, scheduler, steps, denoise, coeff, sampler: opts.sampler, sigmas: custom }));
+  return { scheduler, steps: steps ?? sigmas.length - 1, denoise, coeff: scheduler === 'gits' ? (coeff ?? 1.2) : undefined, sigmas };
+}
+
+// Option parsing shared with `ays plot`: numbers checked strictly, library errors shown as usage errors.
+
+export function parseIntOption(name: string, value: string): number {
+  if (!/^\s*\d+\s*$/.test(value)) throw new UsageError(`${name} must be a whole number, got "${value}"`);
+  return Number(value);
+}
+
+export function parseNumberOption(name: string, value: string): number {
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${name} must be a number, got "${value}"`);
+  return v;
+}
+
+/** Runs library code, turning its RangeError/TypeError (bad input) into a UsageError for the CLI. */
+export function asUsage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RangeError || err instanceof TypeError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** Reads a schedule file: a JSON array of sigmas or an object with a `sigmas` array (e.g. optimizer output). */
+export function readScheduleFile(path: string): number[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return asUsage(() => sigmasFromScheduleJson(parsed));
+}
+
+export function parseSigmasOption(text: string): number[] {
+  return asUsage(() => parseSigmas(text));
+}
