@@ -10,6 +10,7 @@ import { register as registerSigmas } from './commands/sigmas.js';
 import { register as registerPlot } from './commands/plot.js';
 import { register as registerDemo } from './commands/demo.js';
 import { register as registerEval } from './commands/eval.js';
+import { register as registerSamplers } from './commands/samplers.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError('(run "ays --help" for usage)');
   // registrations go here
+  registerSamplers(program);
   registerGenerate(program);
   registerServe(program);
   registerSchedulers(program);
