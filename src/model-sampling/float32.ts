@@ -86,38 +86,5 @@ export function torchArangeDivF32(n: number, d: number): number[] {
   return out;
 }
 
-/** float32 fused multiply-add: the float32 product is exact in float64, so one rounding to float32. */
-const fmaf = (a: number, b: number, c: number): number => f32(a * b + c);
 
-const R_LN2F = f32(1.442695040888963407359924681001892137426645954152985934135449406931);
-const L2UF = f32(0.693145751953125);
-const L2LF = f32(1.428606765330187045e-6);
-const EXP_POLY = [
-  0.000198527617612853646278381, 0.00139304355252534151077271, 0.00833336077630519866943359, 0.0416664853692054748535156,
-  0.166666671633720397949219, 0.5,
-].map(f32);
-
-/**
- * float32 exp as torch's CPU kernels compute it (SLEEF's 1-ulp expf with FMA, which torch uses for whole
- * tensors, even single elements): range reduction by ln 2 in two parts, a degree-7 polynomial, scaling by
- * 2^q. This is within 1 ulp of the true exp but not always the correctly rounded value, and the
- * conformance data follows it.
- */
-export function expf32(x: number): number {
-  const d = f32(x);
-  if (Number.isNaN(d)) return NaN;
-  if (d < -104) return 0;
-  if (d > 100) return Infinity;
-  const q = roundHalfEvenInt(f32(d * R_LN2F));
-  let s = fmaf(q, -L2UF, d);
-  s = fmaf(q, -L2LF, s);
-  let u = EXP_POLY[0]!;
-  for (let i = 1; i < EXP_POLY.length; i++) u = fmaf(u, s, EXP_POLY[i]!);
-  u = f32(1 + fmaf(f32(s * s), u, s));
-  return f32(u * 2 ** q);
-}
-
-function roundHalfEvenInt(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
+export { expf32, sinf32, cosf32, tanf32 } from './sleef-f32.js';

@@ -2,7 +2,7 @@
  * Closed-form schedules from k-diffusion (Karras et al. 2022 and relatives), as float32 tensor arithmetic
  * the way ComfyUI evaluates them. Each returns a descending list; all but Laplace end with an appended 0.
  */
-import { expf32, f32, torchLinspaceF32 } from '../model-sampling/float32.js';
+import { expf32, f32, tanf32, torchLinspaceF32 } from '../model-sampling/float32.js';
 
 function checkSteps(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`steps must be an integer >= 1, got ${n}`);
@@ -100,7 +100,7 @@ export function klOptimalSigmas(n: number, sigmaMin: number, sigmaMax: number): 
   if (n === 1) return [f32(sigmaMax), 0];
   for (let i = 0; i < n; i++) {
     const w = f32(f32(i) / f32(n - 1));
-    out.push(f32(Math.tan(f32(f32(w * aMin) + f32(f32(1 - w) * aMax)))));
+    out.push(tanf32(f32(f32(w * aMin) + f32(f32(1 - w) * aMax))));
   }
   out.push(0);
   return out;

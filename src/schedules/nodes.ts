@@ -3,7 +3,7 @@
  * Sigma lists here are plain descending number arrays; results are float32 values like ComfyUI's tensors.
  */
 import type { ModelSampling } from '../model-sampling/types.js';
-import { f32, torchLinspaceF32 } from '../model-sampling/float32.js';
+import { cosf32, f32, sinf32, torchLinspaceF32 } from '../model-sampling/float32.js';
 import { roundHalfEven } from './numerics.js';
 import { betaSigmas } from './comfy-schedulers.js';
 
@@ -82,8 +82,8 @@ export function extendIntermediateSigmas(
   const upper = startAtSigma < 0 ? Infinity : startAtSigma;
   const shape: Record<ExtendSpacing, (x: number) => number> = {
     linear: (x) => x,
-    cosine: (x) => f32(Math.sin(f32(f32(x * f32(Math.PI)) / 2))),
-    sine: (x) => f32(1 - f32(Math.cos(f32(f32(x * f32(Math.PI)) / 2)))),
+    cosine: (x) => sinf32(f32(f32(x * f32(Math.PI)) / 2)),
+    sine: (x) => f32(1 - cosf32(f32(f32(x * f32(Math.PI)) / 2))),
   };
   const fn = shape[spacing];
   if (!fn) throw new RangeError(`unknown spacing "${spacing}"; valid: linear, cosine, sine`);
