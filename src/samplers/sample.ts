@@ -3,7 +3,7 @@ import type { Denoiser, SamplerOptions } from './types.js';
 import { samplerInfo } from './registry.js';
 
 /** Run the sampler ComfyUI calls `samplerName` from x along sigmas; resolves to the final sample. */
-export function sample(
+export async function sample(
   samplerName: string,
   denoiser: Denoiser,
   x: Tensor,
