@@ -37,8 +37,14 @@ export interface StableDiffusionLoadOptions extends SessionOptions {}
 
 /** Wall-clock split of one generate() call, for the benchmark: UNet runs versus everything else. */
 export interface GenerateTimings {
+  /** Time inside unet.run (including the host<->device copies a GPU provider makes). */
   unetMs: number;
   unetCalls: number;
+  /** The whole sampling loop: UNet runs plus everything the pipeline and sampler do per step. */
+  samplingMs: number;
+  /** The pipeline's own per-call work around unet.run (input scaling, x0 and CFG); the rest of the loop is the sampler's. */
+  denoiserOtherMs: number;
+  steps: number;
   textMs: number;
   vaeMs: number;
   totalMs: number;
@@ -259,7 +265,9 @@ interface UnetFeeds {
   feeds: Record<string, ort.Tensor>;
   sample: Float32Array | Uint16Array;
   timestep: Float32Array | Uint16Array | BigInt64Array | Int32Array;
-  /** Where the model output lands as float32. */
+  /** Preallocated UNet output that onnxruntime writes into (float32 or float16 bits). */
+  outTensor: ort.Tensor;
+  /** The output as float32 (the output buffer itself for float32 models). */
   out: Float32Array;
 }
 
@@ -297,7 +305,10 @@ function makeUnetFeeds(p: Parts, rows: number, latentShape: number[], context: F
     feeds.text_embeds = floatTensor(p.unet.input('text_embeds')!.type, added.textEmbeds, [rows, added.pw]);
     feeds.time_ids = floatTensor(p.unet.input('time_ids')!.type, added.timeIds, [rows, added.timeIds.length / rows]);
   }
-  return { feeds, sample, timestep, out: new Float32Array(rows * per) };
+  const outType = p.unet.output('out_sample')!.type === 'float16' ? 'float16' : 'float32';
+  const outTensor = new ort.Tensor(outType, outType === 'float16' ? new Uint16Array(rows * per) : new Float32Array(rows * per), [rows, ...latentShape.slice(1)]);
+  const out = outType === 'float32' ? (outTensor.data as Float32Array) : new Float32Array(rows * per);
+  return { feeds, sample, timestep, outTensor, out };
 }
 
 function validate(options: GenerateOptions, folder: ModelFolder): { width: number; height: number; batch: number } {
@@ -400,7 +411,7 @@ function makePipeline(p: Parts): StableDiffusionPipeline {
     const prompt = options.prompt ?? '';
     const negative = options.negativePrompt ?? '';
     const useCfg = options.cfg !== 1 || samplerNeedsUncond(options.sampler);
-    const timings: GenerateTimings = { unetMs: 0, unetCalls: 0, textMs: 0, vaeMs: 0, totalMs: 0 };
+    const timings: GenerateTimings = { unetMs: 0, unetCalls: 0, samplingMs: 0, denoiserOtherMs: 0, steps: 0, textMs: 0, vaeMs: 0, totalMs: 0 };
 
     // --- text conditioning: row 0 = negative (uncond), row 1 = prompt (cond) ---
     const tText = performance.now();
@@ -448,18 +459,34 @@ function makePipeline(p: Parts): StableDiffusionPipeline {
     // --- the guided denoiser over the one UNet session ---
     let lastUncond: Tensor | null = null;
     const fp16 = unetFeeds.sample instanceof Uint16Array;
+    const copies = rows / batch;
+    const n = batch * per;
+    const nanInput = (sigma: number) => new ModelError(`the sampler passed NaN latents to the denoiser at sigma ${sigma} (sampler ${options.sampler})`);
+    const nanOutput = (sigma: number) => new ModelError(`unet/model.onnx produced NaN at sigma ${sigma} (a float16 UNet overflowing?)`);
     const denoiser = async (xt: Tensor, sigma: number): Promise<Tensor> => {
+      const tIn = performance.now();
       if (signal?.aborted) throw abortError();
+      if (!Number.isFinite(sigma) || sigma < 0) throw new ModelError(`the sampler asked for the denoiser at sigma ${sigma}`);
+      const x = xt.data;
+      if (x.length !== n) throw new ModelError(`the sampler passed ${x.length} latent values, expected ${n}`);
       const cIn = 1 / Math.sqrt(sigma * sigma + 1);
-      const n = batch * per;
-      if (!Number.isFinite(sigma)) throw new ModelError(`the sampler asked for the denoiser at sigma ${sigma}`);
-      for (let i = 0; i < n; i++) {
-        if (Number.isNaN(xt.data[i]!)) throw new ModelError(`the sampler passed NaN latents to the denoiser at sigma ${sigma} (sampler ${options.sampler})`);
-      }
-      for (let copy = 0; copy < rows / batch; copy++) {
-        const base = copy * n;
-        if (fp16) for (let i = 0; i < n; i++) (unetFeeds.sample as Uint16Array)[base + i] = toHalfBits(xt.data[i]! * cIn);
-        else for (let i = 0; i < n; i++) (unetFeeds.sample as Float32Array)[base + i] = xt.data[i]! * cIn;
+      // model input x * c_in into the preallocated buffer, once per CFG half; NaN check on the way
+      if (fp16) {
+        const dst = unetFeeds.sample as Uint16Array;
+        for (let i = 0; i < n; i++) {
+          const v = x[i]!;
+          if (v !== v) throw nanInput(sigma);
+          const h = toHalfBits(v * cIn);
+          for (let c = 0; c < copies; c++) dst[c * n + i] = h;
+        }
+      } else {
+        const dst = unetFeeds.sample as Float32Array;
+        for (let i = 0; i < n; i++) {
+          const v = x[i]!;
+          if (v !== v) throw nanInput(sigma);
+          dst[i] = v * cIn;
+        }
+        if (copies === 2) dst.copyWithin(n, 0, n);
       }
       const t = p.ms.timestep(sigma);
       const ts = unetFeeds.timestep;
@@ -467,38 +494,49 @@ function makePipeline(p: Parts): StableDiffusionPipeline {
       else if (ts instanceof Uint16Array) ts.fill(toHalfBits(t));
       else ts.fill(t);
       const tu = performance.now();
-      const out = await p.unet.run(unetFeeds.feeds, ['out_sample']);
-      timings.unetMs += performance.now() - tu;
+      const out = await p.unet.run(unetFeeds.feeds, { out_sample: unetFeeds.outTensor });
+      const tuEnd = performance.now();
+      timings.unetMs += tuEnd - tu;
       timings.unetCalls += 1;
-      const raw = readFloat(out.out_sample!, unetFeeds.out);
+      const got = out.out_sample!;
+      // onnxruntime fills the preallocated output; read the returned tensor in case a provider hands back its own
+      const raw = got.data === unetFeeds.outTensor.data && got.type === 'float32' ? unetFeeds.out : readFloat(got, unetFeeds.out);
       if (raw.length !== rows * per) throw new ModelError(`unet/model.onnx: "out_sample" has ${raw.length} values, expected ${rows * per} ([${rows}, ${latentShape.slice(1).join(', ')}])`);
-      // model output -> x0 (k-diffusion convention): eps: x - sigma*eps; v: x/(s^2+1) - v*s/sqrt(s^2+1)
-      const toX0 = (base: number, dst: Float32Array) => {
-        if (p.ms.prediction === 'v') {
-          const a = 1 / (sigma * sigma + 1);
-          const b = sigma * cIn;
-          for (let i = 0; i < n; i++) dst[i] = xt.data[i]! * a - raw[base + i]! * b;
-        } else for (let i = 0; i < n; i++) dst[i] = xt.data[i]! - sigma * raw[base + i]!;
-      };
-      const cond = new Float32Array(n);
-      toX0(useCfg ? n : 0, cond);
+      // model output -> x0 (k-diffusion convention): eps: x0 = x - s*eps; v: x0 = x/(s^2+1) - v*s/sqrt(s^2+1).
+      // x0 = a*x - b*out; then CFG on x0: uncond + (cond - uncond) * scale (rows: uncond first, then cond).
+      const v = p.ms.prediction === 'v';
+      const a = v ? 1 / (sigma * sigma + 1) : 1;
+      const b = v ? sigma * cIn : sigma;
+      const result = new Float32Array(n); // fresh: multistep samplers keep earlier x0 predictions
       if (!useCfg) {
+        for (let i = 0; i < n; i++) {
+          const x0 = a * x[i]! - b * raw[i]!;
+          if (x0 !== x0) throw nanOutput(sigma);
+          result[i] = x0;
+        }
         lastUncond = null;
-        return { data: cond, shape: xt.shape };
+      } else {
+        const uncond = new Float32Array(n);
+        const scale = options.cfg;
+        for (let i = 0; i < n; i++) {
+          const ax = a * x[i]!;
+          const u = ax - b * raw[i]!;
+          const c = ax - b * raw[n + i]!;
+          const g = u + (c - u) * scale;
+          if (g !== g) throw nanOutput(sigma);
+          uncond[i] = u;
+          result[i] = g;
+        }
+        lastUncond = { data: uncond, shape: xt.shape };
       }
-      const uncond = new Float32Array(n);
-      toX0(0, uncond);
-      for (let i = 0; i < n; i++) {
-        const v = uncond[i]! + (cond[i]! - uncond[i]!) * options.cfg;
-        if (Number.isNaN(v)) throw new ModelError(`unet/model.onnx produced NaN at sigma ${sigma} (a float16 UNet overflowing?)`);
-        cond[i] = v;
-      }
-      lastUncond = { data: uncond, shape: xt.shape };
-      return { data: cond, shape: xt.shape };
+      timings.denoiserOtherMs += performance.now() - tIn - (tuEnd - tu);
+      return { data: result, shape: xt.shape };
     };
     const guided = Object.defineProperty(denoiser, 'lastUncond', { get: () => lastUncond }) as GuidedDenoiser;
 
     const totalSteps = Math.max(0, sigmas.length - 1);
+    timings.steps = totalSteps;
+    const tLoop = performance.now();
     const latents =
       totalSteps === 0
         ? x
@@ -507,6 +545,7 @@ function makePipeline(p: Parts): StableDiffusionPipeline {
             signal,
             onStep: (i, sigma) => options.onStep?.(i + 1, totalSteps, sigma),
           });
+    timings.samplingMs = performance.now() - tLoop;
     if (signal?.aborted) throw abortError();
 
     const tVae = performance.now();

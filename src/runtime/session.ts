@@ -45,7 +45,8 @@ export interface ModelSession {
   readonly device: Device;
   input(name: string): ValueInfo | undefined;
   output(name: string): ValueInfo | undefined;
-  run(feeds: Feeds, outputNames?: readonly string[]): Promise<Record<string, ort.Tensor>>;
+  /** Run; `fetches` names the outputs, or maps them to preallocated tensors that onnxruntime writes into. */
+  run(feeds: Feeds, fetches?: readonly string[] | Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
 
@@ -128,9 +129,10 @@ export async function openSession(path: string, options: SessionOptions = {}, la
     device,
     input: (name) => inputs.find((v) => v.name === name),
     output: (name) => outputs.find((v) => v.name === name),
-    async run(feeds, outputNames) {
+    async run(feeds, fetches) {
       try {
-        return outputNames ? await session.run(feeds, outputNames as string[]) : await session.run(feeds);
+        if (!fetches) return await session.run(feeds);
+        return Array.isArray(fetches) ? await session.run(feeds, fetches as string[]) : await session.run(feeds, fetches as Record<string, ort.Tensor>);
       } catch (err) {
         throw new ModelError(`${label}: inference failed (${firstLine(err)})`);
       }
