@@ -16,7 +16,8 @@ export interface TestStudio extends Studio {
 
 export async function startTestStudio(options: { concurrency?: number; maxQueued?: number; optimizeSamples?: number } = {}): Promise<TestStudio> {
   const outDir = mkdtempSync(join(tmpdir(), 'ays-studio-test-'));
-  const backend = createBackend();
+  // TODO(dev): AYS_DEV_MODEL_DIR stands in for the bundled model until models/fashion-mnist lands; remove then.
+  const backend = createBackend({ modelDir: process.env.AYS_DEV_MODEL_DIR });
   const studio = await createStudio({
     outDir,
     backend,

@@ -265,7 +265,17 @@ export async function createStudio(options: StudioOptions): Promise<Studio> {
         if (typeof c === 'number' && classNames && c >= classNames.length) {
           throw new HttpError(400, `class ${c} is out of range; this model has ${classNames.length} classes (0..${classNames.length - 1})`);
         }
-        if (typeof c === 'string' && classNames && !classNames.includes(c)) throw unknownName('class', c, classNames);
+        if (typeof c === 'string') {
+          // The pipeline knows its own spellings ("t-shirt", "Sneaker", "none"); ask it when it can say.
+          const resolve = (pipeline as Pipeline & { resolveClass?: (label: string) => number }).resolveClass;
+          if (resolve) {
+            try {
+              resolve(c);
+            } catch (err) {
+              throw new HttpError(400, err instanceof Error ? err.message : String(err));
+            }
+          } else if (classNames && !classNames.includes(c)) throw unknownName('class', c, classNames);
+        }
       }
     } else {
       if (!body.prompt) throw new HttpError(400, `this model (${pipeline.kind}) is text-conditional: give a "prompt"`);

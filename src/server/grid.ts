@@ -19,16 +19,17 @@ function escapeXml(s: string): string {
 /** Compose cells into one labelled grid PNG: column labels on top, row labels on the left. */
 export async function composeGrid(layout: GridLayout): Promise<Buffer> {
   const { rows, cols, cellSize } = layout;
-  const gap = 4;
+  const gap = 6;
+  const margin = 12;
   const font = 13;
   const labelWidth = Math.min(260, Math.max(90, 8 + Math.max(0, ...layout.rowLabels.map((l) => l.length)) * 7.5));
   const titleHeight = layout.title ? 26 : 0;
   const headerHeight = 24;
-  const width = Math.ceil(labelWidth + cols * (cellSize + gap) + gap);
-  const height = titleHeight + headerHeight + rows * (cellSize + gap) + gap;
+  const width = Math.ceil(labelWidth + cols * (cellSize + gap) + margin);
+  const height = titleHeight + headerHeight + rows * (cellSize + gap) + margin;
   const text: string[] = [];
   if (layout.title) {
-    text.push(`<text x="${gap}" y="18" font-size="${font + 1}" font-weight="bold">${escapeXml(layout.title)}</text>`);
+    text.push(`<text x="${margin}" y="18" font-size="${font + 1}" font-weight="bold">${escapeXml(layout.title)}</text>`);
   }
   layout.colLabels.forEach((label, c) => {
     const x = labelWidth + gap + c * (cellSize + gap) + cellSize / 2;

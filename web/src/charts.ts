@@ -12,6 +12,8 @@ export interface LineChartOptions {
   y2Label?: string;
   logY2?: boolean;
   points?: boolean;
+  /** Whole-number ticks on x (sweeps, steps). */
+  integerX?: boolean;
 }
 
 export interface SeriesSpec {
@@ -64,7 +66,7 @@ export class LineChart {
         ...(o.y2Label ? { y2: o.logY2 ? { distr: 3 } : {} } : {}),
       },
       axes: [
-        { ...axis, label: o.xLabel },
+        { ...axis, label: o.xLabel, ...(o.integerX ? { incrs: [1, 2, 5, 10, 20, 50, 100] } : {}) },
         { ...axis, label: o.yLabel, size: 60 },
         ...(o.y2Label ? [{ ...axis, label: o.y2Label, scale: 'y2', side: 1 as const, grid: { show: false }, size: 60 }] : []),
       ],

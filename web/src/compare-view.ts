@@ -30,7 +30,7 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
   const schedList = checkList('schedulers', schedulers, preferredSchedulers.filter((s) => schedulers.includes(s)).slice(0, 2), { filter: true });
   const samplerList = checkList('samplers', reg.samplers, preferredSamplers.filter((s) => reg.samplers.includes(s)).slice(0, 1), { filter: true });
   const classes = model.classes ?? [];
-  const classList = classes.length ? checkList('classes', classes, classes.slice(0, 1)) : null;
+  const classList = classes.length ? checkList('classes', classes, classes.slice(0, 1), { compact: true }) : null;
   const promptInput = classes.length ? null : h('textarea', { id: 'prompt', rows: 3, placeholder: 'a photo of a cat' });
   const stepsInput = h('input', { id: 'steps', type: 'text', value: '4, 10', autocomplete: 'off' });
   const seedInput = h('input', { id: 'seed', type: 'number', value: '1', min: 0, max: 4294967295, step: 1 });
@@ -80,7 +80,7 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
   function layout() {
     if (!plan) return;
     clear(gridBox);
-    const grid = h('div', { class: 'grid', style: `grid-template-columns: max-content repeat(${plan.cols.length}, minmax(84px, 128px))` });
+    const grid = h('div', { class: 'grid', style: `grid-template-columns: max-content repeat(${plan.cols.length}, minmax(96px, 160px))` });
     grid.append(h('div', { class: 'corner' }));
     for (const c of plan.cols) grid.append(h('div', { class: 'col-label' }, c));
     plan.rows.forEach((rowLabel, r) => {

@@ -42,8 +42,8 @@ export function parseSteps(text: string, max: number): number[] {
 }
 
 /** A checkbox list with a filter box; returns the element and a getter for the checked values. */
-export function checkList(name: string, values: string[], checked: string[], opts: { filter?: boolean; onChange?: () => void } = {}) {
-  const list = h('div', { class: 'checklist', 'data-name': name });
+export function checkList(name: string, values: string[], checked: string[], opts: { filter?: boolean; compact?: boolean; onChange?: () => void } = {}) {
+  const list = h('div', { class: opts.compact ? 'checklist compact' : 'checklist', 'data-name': name });
   const boxes: HTMLInputElement[] = [];
   for (const v of values) {
     const box = h('input', { type: 'checkbox', value: v, checked: checked.includes(v), onchange: () => opts.onChange?.() });

@@ -33,5 +33,9 @@ window.addEventListener('hashchange', () => void route());
 void route();
 loadStudioModel().then(
   (m) => (document.getElementById('model-badge')!.textContent = `model: ${m.modelName}`),
-  () => (document.getElementById('model-badge')!.textContent = 'model: not loaded'),
+  (err: Error) => {
+    const badge = document.getElementById('model-badge')!;
+    badge.textContent = 'model: unavailable';
+    badge.title = err.message;
+  },
 );

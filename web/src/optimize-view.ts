@@ -75,8 +75,16 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
     ),
   );
 
-  const metricsChart = new LineChart(metricsBox, { title: 'KLUB and early-stopping metric per sweep', xLabel: 'sweep', yLabel: 'KLUB', y2Label: 'metric', logY: true, logY2: true });
-  const scheduleChart = new LineChart(scheduleBox, { title: 'schedule (sigma, log scale)', xLabel: 'step', yLabel: 'sigma', logY: true });
+  const metricsChart = new LineChart(metricsBox, {
+    title: 'KLUB and early-stopping metric per sweep',
+    xLabel: 'sweep',
+    yLabel: 'KLUB',
+    y2Label: 'metric (output MSE)',
+    logY: true,
+    logY2: true,
+    integerX: true,
+  });
+  const scheduleChart = new LineChart(scheduleBox, { title: 'schedule (sigma, log scale)', xLabel: 'step', yLabel: 'sigma', logY: true, integerX: true });
   exposeChart('metrics', metricsChart);
   exposeChart('schedule', scheduleChart);
 
@@ -98,14 +106,18 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
       [{ label: 'KLUB', color: '#4361ee' }, { label: 'metric', color: '#e63946', scale: 'y2', dash: [6, 4] }],
       [x, sweeps.map((s) => (s.klub !== null && s.klub > 0 ? s.klub : null)), sweeps.map((s) => (s.metric !== null && s.metric > 0 ? s.metric : null))] as never,
     );
-    const last = sweeps[sweeps.length - 1];
+    // Later stages report no schedule of their own (empty sigmas); show the last stage-1 one until the result.
+    const withSigmas = sweeps.filter((s) => s.sigmas.length > 0);
+    const last = withSigmas[withSigmas.length - 1];
     if (last) {
-      const first = initial ?? sweeps[0]!.sigmas;
-      const n = Math.max(first.length, last.sigmas.length);
+      const first = initial ?? withSigmas[0]!.sigmas;
+      const current = final ? final.sigmas : last.sigmas;
+      const n = Math.max(first.length, current.length);
       const idx = Array.from({ length: n }, (_, i) => i);
+      const positive = (list: number[]) => idx.map((i) => (list[i] !== undefined && list[i]! > 0 ? list[i]! : null));
       scheduleChart.set(
-        [{ label: 'start', color: '#9aa3b5', dash: [4, 4] }, { label: `sweep ${last.sweep}`, color: '#2a9d8f' }],
-        [idx, idx.map((i) => (first[i]! > 0 ? first[i]! : null)), idx.map((i) => (last.sigmas[i]! > 0 ? last.sigmas[i]! : null))] as never,
+        [{ label: 'start', color: '#9aa3b5', dash: [4, 4] }, { label: final ? 'result' : `sweep ${last.sweep}`, color: '#2a9d8f' }],
+        [idx, positive(first), positive(current)] as never,
       );
     }
     clear(sweepTable);
@@ -156,6 +168,7 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
         setRunning(false);
         statusText.textContent = `done after ${final!.sweeps} sweeps${data.result.note ? ` · ${data.result.note}` : ''}`;
         resultText.value = JSON.stringify(final!.sigmas.map((s) => Number(s.toPrecision(8))));
+        drawSweeps();
         saveButton.disabled = false;
         if (!nameInput.value) nameInput.value = `${final!.method}-${final!.target}-${final!.sigmas.length - 1}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '-');
       } else if (event === 'cancelled') {

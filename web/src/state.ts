@@ -34,5 +34,6 @@ export function loadStudioModel(): Promise<StudioModel> {
 
 /** Every scheduler name a view can offer: built-in ones, then saved ones (`saved:<name>`). */
 export function allSchedulers(r: Registries): string[] {
-  return [...r.schedulers, ...r.saved.map((s) => s.name)];
+  // `custom` needs a typed-in sigma list, which the saved schedules stand for here.
+  return [...r.schedulers.filter((s) => s !== 'custom'), ...r.saved.map((s) => s.name)];
 }
