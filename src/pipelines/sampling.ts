@@ -9,6 +9,7 @@ import { getSigmas, schedulerNames } from '../schedules/index.js';
 import { sample } from '../samplers/sample.js';
 import { samplerInfo, samplerNames } from '../samplers/registry.js';
 import { brownianTreeNoise, comfyDefaultNoise, prepareNoise } from '../noise/sources.js';
+import { initialLatent } from '../denoisers/model.js';
 import type { NoiseSource } from '../samplers/types.js';
 import { GenerateOptionsError } from './errors.js';
 
@@ -32,22 +33,14 @@ export function scheduleSigmas(ms: ModelSampling, scheduler: string, steps: numb
 }
 
 /**
- * Starting latents as ComfyUI's KSampler makes them: noise = torch.randn(latent shape) from the seed on the CPU;
- * x = latent + noise * sigma0, or noise * sqrt(1 + sigma0^2) when sigma0 is the model's largest sigma
- * ("max denoise", where the VP model's input has unit variance plus the image term vanishes).
+ * Starting latents as ComfyUI's KSampler makes them: noise = torch.randn(latent shape) from the seed on the CPU,
+ * scaled by the library's initialLatent (noise * sqrt(1 + sigma0^2) at full denoise, latent + noise * sigma0
+ * otherwise). With no sigmas (denoise 0) the latent comes back as it is.
  */
 export function initialLatents(ms: ModelSampling, seed: number | bigint, shape: number[], sigmas: readonly number[], latent: Float32Array | null): Tensor {
+  if (sigmas.length === 0) return { data: latent ? Float32Array.from(latent) : new Float32Array(shape.reduce((a, b) => a * b, 1)), shape: [...shape] };
   const noise = prepareNoise(seed, shape);
-  const out = new Float32Array(noise.data.length);
-  if (sigmas.length === 0) {
-    if (latent) out.set(latent);
-    return { data: out, shape: [...shape] };
-  }
-  const s0 = sigmas[0]!;
-  const maxDenoise = Math.abs(s0 - ms.sigmaMax) <= 1e-5 * Math.max(Math.abs(s0), Math.abs(ms.sigmaMax)) || s0 > ms.sigmaMax;
-  const k = Math.fround(maxDenoise ? Math.sqrt(1 + s0 * s0) : s0);
-  for (let i = 0; i < out.length; i++) out[i] = Math.fround(noise.data[i]! * k) + (latent ? latent[i]! : 0);
-  return { data: out, shape: [...shape] };
+  return initialLatent(noise, sigmas[0]!, ms, latent ? { data: latent, shape: [...shape] } : undefined);
 }
 
 export interface RunSamplerOptions {
