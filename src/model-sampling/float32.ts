@@ -87,4 +87,26 @@ export function torchArangeDivF32(n: number, d: number): number[] {
 }
 
 
-export { expf32, sinf32, cosf32, tanf32 } from './sleef-f32.js';
+import { powf32 } from './sleef-f32.js';
+export { expf32, sinf32, cosf32, tanf32, powf32 } from './sleef-f32.js';
+
+/**
+ * torch.pow(tensor, exponent) for a float32 tensor and a scalar exponent, element for element: 2, 3, -2,
+ * 0.5, -0.5 and -1 are special-cased (products, sqrt, reciprocal); otherwise blocks of two vectors go
+ * through SLEEF's powf and the tail through libm powf (taken as correctly rounded).
+ */
+export function torchPowScalarF32(values: readonly number[], exponent: number, vec = TORCH_VEC_F32): number[] {
+  const e = exponent;
+  const special: Record<string, (x: number) => number> = {
+    '2': (x) => f32(x * x),
+    '3': (x) => f32(f32(x * x) * x),
+    '-2': (x) => f32(1 / f32(x * x)),
+    '0.5': (x) => f32(Math.sqrt(x)),
+    '-0.5': (x) => f32(1 / f32(Math.sqrt(x))),
+    '-1': (x) => f32(1 / x),
+  };
+  const sp = special[String(e)];
+  if (sp) return values.map((v) => sp(f32(v)));
+  const blocked = Math.floor(values.length / (2 * vec)) * 2 * vec;
+  return values.map((v, i) => (i < blocked ? powf32(v, e) : f32(f32(v) ** f32(e))));
+}

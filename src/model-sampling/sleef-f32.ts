@@ -1,5 +1,5 @@
 /**
- * float32 exp, sin, cos and tan exactly as torch's CPU kernels compute them: torch evaluates these
+ * float32 exp, sin, cos, tan and pow exactly as torch's CPU kernels compute them: torch evaluates these
  * elementwise functions with SLEEF's 1-ulp vector routines (AVX2 build, fused multiply-add), even for a
  * single element, so their results are within 1 ulp of the true value but not always correctly rounded.
  * The conformance data follows them, so ays re-expresses those routines here in float32 arithmetic.
@@ -82,6 +82,26 @@ const dfMul = (x: DF, y: DF): DF => {
   return [rx, fma(x[0], y[1], fma(x[1], y[0], fmapn(x[0], y[0], rx)))];
 };
 const dfMulToF = (x: DF, y: DF): number => fma(x[0], y[0], fma(x[1], y[0], mul(x[0], y[1])));
+const dfAdd2DFDF = (x: DF, y: DF): DF => {
+  const rx = add(x[0], y[0]);
+  const v = sub(rx, x[0]);
+  return [rx, add(add(sub(x[0], sub(rx, v)), sub(y[0], v)), add(x[1], y[1]))];
+};
+const dfAddDFDF = (x: DF, y: DF): DF => {
+  const rx = add(x[0], y[0]);
+  return [rx, add(add(add(sub(x[0], rx), y[0]), x[1]), y[1])];
+};
+const dfMulDFF = (x: DF, y: number): DF => {
+  const rx = mul(x[0], y);
+  return [rx, fma(x[1], y, fmapn(x[0], y, rx))];
+};
+const dfDiv = (n: DF, d: DF): DF => {
+  const t = f(1 / d[0]);
+  const qx = mul(n[0], t);
+  const u = fmapn(t, n[0], qx);
+  const qy = fmanp(d[1], t, fmanp(d[0], t, 1));
+  return [qx, fma(qx, qy, fma(n[1], t, u))];
+};
 const dfRec = (d: DF): DF => {
   const qx = f(1 / d[0]);
   return [qx, mul(qx, fmanp(d[1], qx, fmanp(d[0], qx, 1)))];
@@ -176,4 +196,54 @@ export function tanf32(x: number): number {
   xx = dfMul(t, xx);
   if (odd) xx = dfRec(xx);
   return add(xx[0], xx[1]);
+}
+
+const bits = new Float32Array(1);
+const ints = new Int32Array(bits.buffer);
+
+/** log of a positive normal float32 as a double-float (SLEEF's logkf). */
+function logk(d: number): DF {
+  bits[0] = mul(d, f(1 / 0.75));
+  const e = ((ints[0]! >> 23) & 0xff) - 0x7f;
+  const m = f(d * 2 ** -e);
+  const x = dfDiv(dfAdd2FF(-1, m), dfAdd2FF(1, m));
+  const x2 = dfSqu(x);
+  let t = f(0.240320354700088500976562);
+  t = fma(t, x2[0], f(0.285112679004669189453125));
+  t = fma(t, x2[0], f(0.400007992982864379882812));
+  const c: DF = [f(0.66666662693023681640625), f(3.69183861259614332084311e-9)];
+  let s = dfMulDFF([f(0.69314718246459960938), f(-1.904654323148236017e-9)], e);
+  s = dfAddDFDF(s, [mul(x[0], 2), mul(x[1], 2)]);
+  s = dfAddDFDF(s, dfMul(dfMul(x2, x), dfAdd2DFDF(dfMulDFF(x2, t), c)));
+  return s;
+}
+
+/** exp of a double-float (SLEEF's expkf). */
+function expk(d: DF): number {
+  const q = rint(mul(add(d[0], d[1]), R_LN2F));
+  let s = dfAdd2DFF(d, mul(q, -L2UF));
+  s = dfAdd2DFF(s, mul(q, -L2LF));
+  s = dfNormalize(s);
+  let u = f(0.00136324646882712841033936);
+  u = fma(u, s[0], f(0.00836596917361021041870117));
+  u = fma(u, s[0], f(0.0416710823774337768554688));
+  u = fma(u, s[0], f(0.166665524244308471679688));
+  u = fma(u, s[0], f(0.499999850988388061523438));
+  let t = dfAddDFDF(s, dfMulDFF(dfSqu(s), u));
+  t = dfAddFDF(1, t);
+  if (d[0] < -104) return 0;
+  return f(add(t[0], t[1]) * 2 ** q);
+}
+
+/**
+ * powf for a positive finite base (SLEEF's 1-ulp routine: exp(y * log x) in double-float). Other bases
+ * fall back to the correctly rounded float64 result, which schedules never need.
+ */
+export function powf32(x: number, y: number): number {
+  const b = f(x);
+  const e = f(y);
+  if (e === 0 || b === 1) return 1;
+  if (!(b > 1.1754943508222875e-38 && Number.isFinite(b) && Number.isFinite(e))) return f(b ** e);
+  const r = expk(dfMulDFF(logk(b), e));
+  return Number.isNaN(r) ? Infinity : r;
 }

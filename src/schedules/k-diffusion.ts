@@ -2,7 +2,7 @@
  * Closed-form schedules from k-diffusion (Karras et al. 2022 and relatives), as float32 tensor arithmetic
  * the way ComfyUI evaluates them. Each returns a descending list; all but Laplace end with an appended 0.
  */
-import { expf32, f32, tanf32, torchLinspaceF32 } from '../model-sampling/float32.js';
+import { expf32, f32, tanf32, torchLinspaceF32, torchPowScalarF32 } from '../model-sampling/float32.js';
 
 function checkSteps(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`steps must be an integer >= 1, got ${n}`);
@@ -22,7 +22,7 @@ export function karrasSigmas(n: number, sigmaMin: number, sigmaMax: number, rho 
   const maxInv = sigmaMax ** (1 / rho);
   const span = f32(minInv - maxInv);
   const base = f32(maxInv);
-  const out = torchLinspaceF32(0, 1, n).map((r) => f32(f32(base + f32(r * span)) ** rho));
+  const out = torchPowScalarF32(torchLinspaceF32(0, 1, n).map((r) => f32(base + f32(r * span))), rho);
   out.push(0);
   return out;
 }
@@ -43,10 +43,8 @@ export function polyexponentialSigmas(n: number, sigmaMin: number, sigmaMax: num
   if (!(rho > 0)) throw new RangeError(`rho must be positive, got ${rho}`);
   const logMin = Math.log(sigmaMin);
   const span = f32(Math.log(sigmaMax) - logMin);
-  const out = torchLinspaceF32(1, 0, n).map((r) => {
-    const ramp = f32(r ** rho);
-    return expf32(f32(f32(ramp * span) + f32(logMin)));
-  });
+  const ramps = torchPowScalarF32(torchLinspaceF32(1, 0, n), rho);
+  const out = ramps.map((ramp) => expf32(f32(f32(ramp * span) + f32(logMin))));
   out.push(0);
   return out;
 }
