@@ -8,6 +8,8 @@ import type { Tensor } from '../tensor/tensor.js';
 
 export interface GridSpec {
   title?: string;
+  /** A second, smaller title line. */
+  subtitle?: string;
   rowLabels: string[];
   colLabels: string[];
   /** cells[r][c]: images [N, 1 or 3, H, W] in [0, 1], or null for an empty cell (drawn grey with its caption). */
@@ -46,9 +48,10 @@ export async function renderGrid(spec: GridSpec): Promise<Uint8Array> {
   const captionH = hasCaptions ? font + 6 : 0;
   const pad = 8;
   const labelW = Math.max(60, ...spec.rowLabels.map((l) => Math.ceil(l.length * font * 0.62) + 2 * pad));
-  const titleH = spec.title ? font + 14 : 0;
+  const titleH = (spec.title ? font + 10 : 0) + (spec.subtitle ? font + 4 : 0) + (spec.title || spec.subtitle ? 6 : 0);
   const headH = font + 10;
-  const width = labelW + cols * (cellW + pad) + pad;
+  const textW = (s: string | undefined, size: number) => (s ? Math.ceil(s.length * size * 0.62) + 2 * pad : 0);
+  const width = Math.max(labelW + cols * (cellW + pad) + pad, textW(spec.title, font), textW(spec.subtitle, font - 2));
   const height = titleH + headH + rows * (cellH + captionH + pad) + pad;
 
   const rgb = Buffer.alloc(width * height * 3, 255);
@@ -90,6 +93,7 @@ export async function renderGrid(spec: GridSpec): Promise<Uint8Array> {
   const t = (x: number, y: number, s: string, opts = '') =>
     text.push(`<text x="${x}" y="${y}" ${opts}>${escapeXml(s)}</text>`);
   if (spec.title) t(pad, font + 6, spec.title, 'font-weight="bold"');
+  if (spec.subtitle) t(pad, (spec.title ? font + 10 : 0) + font + 2, spec.subtitle, `font-size="${font - 2}" fill="#333"`);
   for (let c = 0; c < cols; c++) t(labelW + c * (cellW + pad) + cellW / 2, titleH + font + 2, spec.colLabels[c]!, 'text-anchor="middle" font-weight="bold"');
   for (let r = 0; r < rows; r++) {
     const y0 = titleH + headH + r * (cellH + captionH + pad);

@@ -20,13 +20,14 @@ export function formatDemoTables(result: DemoResult, schedulers: string[], stepC
   const head = ['schedule', ...stepCounts.map((s) => `${s}`), `${ref.steps} (ref)`];
   const w0 = Math.max(11, ...schedulers.map((s) => s.length + 1));
   const w = 8;
+  const wRef = Math.max(w, head[head.length - 1]!.length + 2);
   const lines: string[] = [];
   const table = (title: string, value: (r: ConfigResult) => string) => {
     lines.push(title);
-    lines.push(pad(head[0]!, w0, true) + head.slice(1).map((h) => pad(h, w)).join(''));
+    lines.push(pad(head[0]!, w0, true) + head.slice(1, -1).map((h) => pad(h, w)).join('') + pad(head[head.length - 1]!, wRef));
     schedulers.forEach((name, r) => {
       const cells = result.cells[r]!.map((c) => pad(c ? value(c) : '-', w));
-      lines.push(pad(name, w0, true) + cells.join('') + pad(value(ref), w));
+      lines.push(pad(name, w0, true) + cells.join('') + pad(name in result.skipped ? '-' : value(ref), wRef));
     });
     lines.push('');
   };

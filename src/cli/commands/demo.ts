@@ -128,11 +128,12 @@ export function register(program: Command): void {
 
         const refCaption = `FID ${fmtFid(result.reference.fid)} · ${fmtPct(result.reference.classAccuracy)}`;
         const png = await renderGrid({
-          title: `${pipeline.modelName}: ${opts.sampler}, cfg ${cfg}, seed ${seed}; rows = schedules, columns = steps; caption = FID on classifier features (${samples} images) · class accuracy`,
+          title: `ays demo: ${pipeline.modelName}, sampler ${opts.sampler}, cfg ${cfg}, seed ${seed}; rows = schedules, columns = steps`,
+          subtitle: `under each cell: FID on classifier features (${samples} images, lower is better) · class accuracy; the grid shows the first 10 (one per class)`,
           rowLabels: schedulers,
-          colLabels: [...stepCounts.map((s) => `${s} steps`), `${refSteps} (${opts.refScheduler}, ref)`],
-          cells: result.cells.map((row) => [...row.map((c) => c?.shown ?? null), result.reference.shown]),
-          captions: result.cells.map((row) => [...row.map((c) => (c ? `FID ${fmtFid(c.fid)} · ${fmtPct(c.classAccuracy)}` : 'n/a')), refCaption]),
+          colLabels: [...stepCounts.map((s) => `${s} steps`), `${refSteps} steps (${opts.refScheduler}, ref)`],
+          cells: result.cells.map((row, r) => [...row.map((c) => c?.shown ?? null), schedulers[r]! in result.skipped ? null : result.reference.shown]),
+          captions: result.cells.map((row, r) => [...row.map((c) => (c ? `FID ${fmtFid(c.fid)} · ${fmtPct(c.classAccuracy)}` : 'n/a')), schedulers[r]! in result.skipped ? 'n/a' : refCaption]),
           tilesPerRow: 5,
           scale: 2,
         });

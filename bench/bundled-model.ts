@@ -1,0 +1,241 @@
+/**
+ * Benchmark of schedules x samplers x steps on the bundled Fashion-MNIST model:
+ * FID on classifier features and class accuracy for every cell, against a 100-step baseline per sampler,
+ * plus per-call timings of the UNet in onnxruntime-node. Writes bench/bundled-model.md and its picture.
+ *
+ *   npm run bench:bundled -- [--samples 100] [--fresh]
+ *
+ * Results are cached per cell in bench/bundled-model.json (keyed by the model file's hash, the optimized
+ * schedule and the settings), so an interrupted run resumes and a changed model recomputes everything.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { loadClassConditionalPipeline } from '../src/pipelines/class-conditional.js';
+import { defaultModelDir, packageRoot, UNET_FILE, OPTIMIZED_SCHEDULE_FILE } from '../src/bundled/model-files.js';
+import { loadEvaluator } from '../src/bundled/evaluator.js';
+import { evaluateConfig, type ConfigResult } from '../src/bundled/run.js';
+import { renderGrid } from '../src/bundled/grid.js';
+import { fmtFid, fmtPct } from '../src/bundled/report.js';
+import { openSession, ort } from '../src/runtime/session.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+const root = packageRoot();
+const dir = arg('model', defaultModelDir());
+const samples = Number(arg('samples', '100'));
+const seed = Number(arg('seed', '0'));
+const schedulers = list(arg('schedulers', 'ays,karras,normal,exponential,sgm_uniform,simple,beta,gits,optimized'));
+const samplers = list(arg('samplers', 'euler,dpmpp_2m,dpmpp_2m_sde,dpmpp_2s_ancestral,euler_ancestral'));
+const stepCounts = list(arg('steps', '4,6,8,10,20')).map(Number);
+const refSteps = Number(arg('ref-steps', '100'));
+const refScheduler = arg('ref-scheduler', 'karras');
+const pictureSampler = arg('picture-sampler', samplers.includes('dpmpp_2m') ? 'dpmpp_2m' : samplers[0]!);
+const cachePath = arg('cache', join(root, 'bench', 'bundled-model.json'));
+const mdPath = arg('md', join(root, 'bench', 'bundled-model.md'));
+const picturePath = arg('picture', join(root, 'bench', 'bundled-model.png'));
+
+const hashFile = (p: string) => (existsSync(p) ? createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 16) : 'none');
+const modelHash = hashFile(join(dir, UNET_FILE));
+const optimizedHash = hashFile(join(dir, OPTIMIZED_SCHEDULE_FILE));
+
+interface CachedCell {
+  scheduler: string;
+  sampler: string;
+  steps: number;
+  cfg: number;
+  count: number;
+  fid: number;
+  classAccuracy: number;
+  nfe: number;
+  seconds: number;
+  sigmas: number[];
+  /** The first 10 images, 8-bit, base64. */
+  shown: string;
+}
+interface Cache {
+  cells: Record<string, CachedCell>;
+  timings?: Record<string, number>;
+}
+const cache: Cache = existsSync(cachePath) && !process.argv.includes('--fresh') ? (JSON.parse(readFileSync(cachePath, 'utf8')) as Cache) : { cells: {} };
+const saveCache = () => writeFileSync(cachePath, JSON.stringify(cache) + '\n');
+
+const pipeline = await loadClassConditionalPipeline(dir);
+const evaluator = await loadEvaluator(dir);
+const cfg = Number(arg('cfg', String(pipeline.card.recommendedCfg)));
+const keyOf = (scheduler: string, sampler: string, steps: number) =>
+  [modelHash, scheduler === 'optimized' ? optimizedHash : '', scheduler, sampler, steps, cfg, samples, seed].join('|');
+
+function toCell(r: ConfigResult): CachedCell {
+  const bytes = Buffer.from(Uint8Array.from(r.shown.data, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)));
+  return { scheduler: r.scheduler, sampler: r.sampler, steps: r.steps, cfg: r.cfg, count: r.count, fid: r.fid, classAccuracy: r.classAccuracy, nfe: r.nfe, seconds: r.seconds, sigmas: r.sigmas, shown: bytes.toString('base64') };
+}
+function shownTensor(c: CachedCell): Tensor {
+  const bytes = Buffer.from(c.shown, 'base64');
+  return { data: Float32Array.from(bytes, (v) => v / 255), shape: [bytes.length / 784, 1, 28, 28] };
+}
+
+// ---- per-call timings (UNet alone, and the CFG denoiser = one session call on 2B rows) ----
+async function timeCalls(): Promise<Record<string, number>> {
+  const session = await openSession(join(dir, UNET_FILE));
+  const out: Record<string, number> = {};
+  for (const b of [1, 64]) {
+    const feeds = {
+      sample: new ort.Tensor('float32', new Float32Array(b * 784).map((_, i) => Math.sin(i)), [b, 1, 28, 28]),
+      timestep: new ort.Tensor('float32', new Float32Array(b).fill(500), [b]),
+      class_label: new ort.Tensor('int64', new BigInt64Array(b).fill(3n), [b]),
+    };
+    for (let i = 0; i < 3; i++) await session.run(feeds);
+    const reps = b === 1 ? 200 : 20;
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) await session.run(feeds);
+    out[`unet_batch_${b}_ms`] = (performance.now() - t0) / reps;
+  }
+  await session.release();
+  for (const b of [1, 64]) {
+    const den = pipeline.denoiser(new Array<number>(b).fill(7), cfg);
+    const x: Tensor = { data: new Float32Array(b * 784).map((_, i) => Math.sin(i) * 3), shape: [b, 1, 28, 28] };
+    for (let i = 0; i < 3; i++) await den(x, 3);
+    const reps = b === 1 ? 200 : 20;
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) await den(x, 3);
+    out[`cfg_denoiser_batch_${b}_ms`] = (performance.now() - t0) / reps;
+  }
+  return out;
+}
+
+const started = performance.now();
+cache.timings = await timeCalls();
+saveCache();
+console.log('timings (ms):', cache.timings);
+
+const todo: Array<[string, string, number]> = [];
+for (const sampler of samplers) {
+  todo.push([refScheduler, sampler, refSteps]);
+  for (const scheduler of schedulers) for (const steps of stepCounts) todo.push([scheduler, sampler, steps]);
+}
+const skipped: Record<string, string> = {};
+let done = 0;
+for (const [scheduler, sampler, steps] of todo) {
+  done++;
+  const key = keyOf(scheduler, sampler, steps);
+  if (cache.cells[key]) continue;
+  try {
+    pipeline.sigmasFor(scheduler, steps, { sampler });
+  } catch (err) {
+    skipped[scheduler] = err instanceof Error ? err.message : String(err);
+    continue;
+  }
+  const r = await evaluateConfig(pipeline, evaluator, { scheduler, sampler, steps, cfg }, { samples, seed, batch: samples });
+  cache.cells[key] = toCell(r);
+  saveCache();
+  const elapsed = (performance.now() - started) / 1000;
+  console.log(`[${done}/${todo.length}] ${sampler} ${scheduler} ${steps}: FID ${fmtFid(r.fid)} acc ${fmtPct(r.classAccuracy)} (${r.seconds.toFixed(1)} s; ${elapsed.toFixed(0)} s total)`);
+}
+
+// ---- report ----
+const cell = (scheduler: string, sampler: string, steps: number) => cache.cells[keyOf(scheduler, sampler, steps)];
+const ref = evaluator.reference;
+const lines: string[] = [];
+const t = cache.timings;
+lines.push('# The bundled Fashion-MNIST model: schedules x samplers x steps');
+lines.push('');
+lines.push(`Generated by \`npm run bench:bundled\` (bench/bundled-model.ts) on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} x ${cpus()[0]?.model.trim() ?? 'CPU'}, onnxruntime-node (CPU).`);
+lines.push('');
+lines.push(`Model: \`${pipeline.modelName}\` (models/fashion-mnist, unet.onnx sha256 ${modelHash}), eps-prediction on SD1.5's discrete schedule, cfg ${cfg} (the card's recommendation). Every cell: ${samples} images, classes balanced (image i has class i mod 10), the same seeded noise (torch.randn, seed ${seed}) in every cell; stochastic samplers use ComfyUI's noise seeding.`);
+lines.push('');
+lines.push(`**FID on classifier features**: the shipped classifier's ${ref.dim}-dimensional features of the generated images (quantized to 8 bits like a PNG, mapped to [-1, 1]) against the mean and covariance of the 10,000 real test images; Fréchet distance in float64 (src/bundled/frechet.ts). Lower is better. With only ${samples} images per cell the estimate is biased upwards (a finite-sample covariance), so read the numbers relative to each other and to the ${refSteps}-step baseline of the same sampler, which has the same bias; the real-vs-real floor between the two halves of the test set (5,000 vs 5,000) is ${ref.realVsReal !== undefined ? fmtFid(ref.realVsReal) : 'not stored'}.`);
+lines.push('');
+lines.push(`**Baseline**: ${refSteps} steps of the ${refScheduler} schedule with the same sampler (in the last column).`);
+lines.push('');
+if (t) {
+  lines.push('## Speed (one denoiser call, this machine)');
+  lines.push('');
+  lines.push('| batch | UNet session call | CFG denoiser call (cond + uncond in one session call of 2B rows) |');
+  lines.push('| ---: | ---: | ---: |');
+  for (const b of [1, 64]) lines.push(`| ${b} | ${t[`unet_batch_${b}_ms`]!.toFixed(1)} ms | ${t[`cfg_denoiser_batch_${b}_ms`]!.toFixed(1)} ms |`);
+  lines.push('');
+}
+for (const sampler of samplers) {
+  const base = cell(refScheduler, sampler, refSteps);
+  lines.push(`## ${sampler}`);
+  lines.push('');
+  lines.push(`FID on classifier features (class accuracy in parentheses); baseline ${refSteps} steps: **${base ? fmtFid(base.fid) : 'n/a'}** (${base ? fmtPct(base.classAccuracy) : 'n/a'}). Best schedule per column in bold.`);
+  lines.push('');
+  lines.push(`| schedule | ${stepCounts.map((s) => `${s} steps`).join(' | ')} |`);
+  lines.push(`| --- | ${stepCounts.map(() => '---:').join(' | ')} |`);
+  const best = stepCounts.map((steps) => Math.min(...schedulers.map((s) => cell(s, sampler, steps)?.fid ?? Infinity)));
+  for (const scheduler of schedulers) {
+    const row = stepCounts.map((steps, k) => {
+      const c = cell(scheduler, sampler, steps);
+      if (!c) return 'n/a';
+      const v = `${fmtFid(c.fid)} (${fmtPct(c.classAccuracy)})`;
+      return c.fid === best[k] ? `**${v}**` : v;
+    });
+    lines.push(`| ${scheduler} | ${row.join(' | ')} |`);
+  }
+  lines.push('');
+}
+
+// Plain statements on where AYS helps, computed from the table.
+lines.push('## Where AYS helps and where it does not');
+lines.push('');
+const others = schedulers.filter((s) => s !== 'ays' && s !== 'optimized');
+let wins = 0;
+let total = 0;
+const rankLines: string[] = [];
+for (const sampler of samplers) {
+  const ranks: string[] = [];
+  for (const steps of stepCounts) {
+    const a = cell('ays', sampler, steps);
+    if (!a) continue;
+    const rivals = others.map((s) => cell(s, sampler, steps)).filter((c): c is CachedCell => !!c);
+    const bestOther = rivals.reduce((m, c) => (c.fid < m.fid ? c : m), rivals[0]!);
+    const rank = 1 + rivals.filter((c) => c.fid < a.fid).length;
+    total++;
+    if (rank === 1) wins++;
+    ranks.push(`${steps} steps: rank ${rank} of ${rivals.length + 1} (AYS ${fmtFid(a.fid)} vs best other ${bestOther.scheduler} ${fmtFid(bestOther.fid)})`);
+  }
+  rankLines.push(`- **${sampler}**: ${ranks.join('; ')}.`);
+}
+lines.push(`AYS (NVIDIA's SD1.5 schedule, used as is on this SD1.5-scheduled model) has the lowest FID among the ${others.length + 1} fixed schedules (${['ays', ...others].join(', ')}) in ${wins} of ${total} sampler x step cells.`);
+lines.push('');
+lines.push(...rankLines);
+lines.push('');
+const opt = samplers.flatMap((sampler) => stepCounts.map((steps) => [cell('optimized', sampler, steps), cell('ays', sampler, steps)] as const)).filter(([o, a]) => o && a);
+if (opt.length > 0) {
+  const better = opt.filter(([o, a]) => o!.fid < a!.fid).length;
+  lines.push(`The schedule optimized for this model (models/fashion-mnist/optimized-schedule.json) beats NVIDIA's SD1.5 AYS schedule in ${better} of ${opt.length} cells.`);
+} else {
+  lines.push(`No optimized schedule was measured (${skipped.optimized ?? 'not requested'}).`);
+}
+lines.push('');
+lines.push(`Picture (${pictureSampler}; rows = schedules, columns = steps and the ${refSteps}-step baseline; one image per class, the same noise everywhere):`);
+lines.push('');
+lines.push(`![schedules x steps, ${pictureSampler}](${picturePath.split('/').pop()})`);
+lines.push('');
+lines.push(`Total benchmark time: ${((performance.now() - started) / 1000).toFixed(0)} s (cells cached from earlier runs are not recomputed).`);
+writeFileSync(mdPath, lines.join('\n') + '\n');
+
+const base = cell(refScheduler, pictureSampler, refSteps);
+const rows = schedulers.filter((s) => stepCounts.some((st) => cell(s, pictureSampler, st)));
+const png = await renderGrid({
+  title: `${pipeline.modelName}: ${pictureSampler}, cfg ${cfg}; rows = schedules, columns = steps`,
+  subtitle: `under each cell: FID on classifier features (${samples} images) · class accuracy`,
+  rowLabels: rows,
+  colLabels: [...stepCounts.map((s) => `${s} steps`), `${refSteps} (${refScheduler})`],
+  cells: rows.map((s) => [...stepCounts.map((st) => { const c = cell(s, pictureSampler, st); return c ? shownTensor(c) : null; }), base ? shownTensor(base) : null]),
+  captions: rows.map((s) => [...stepCounts.map((st) => { const c = cell(s, pictureSampler, st); return c ? `FID ${fmtFid(c.fid)} · ${fmtPct(c.classAccuracy)}` : 'n/a'; }), base ? `FID ${fmtFid(base.fid)} · ${fmtPct(base.classAccuracy)}` : 'n/a']),
+  tilesPerRow: 5,
+  scale: 2,
+});
+writeFileSync(picturePath, png);
+console.log(`wrote ${mdPath} and ${picturePath} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+await pipeline.dispose();
+await evaluator.release();

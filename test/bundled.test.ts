@@ -1,0 +1,174 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { defaultModelDir, packageRoot, readCard } from '../src/bundled/model-files.js';
+import { loadClassConditionalPipeline, type ClassConditionalPipeline } from '../src/pipelines/class-conditional.js';
+import { classAccuracy, loadEvaluator, toClassifierInput, type Evaluator } from '../src/bundled/evaluator.js';
+import { evaluateConfig } from '../src/bundled/run.js';
+import { renderGrid } from '../src/bundled/grid.js';
+import { readPngParameters } from '../src/image/png.js';
+import { execFile } from 'node:child_process';
+
+const MODEL_DIR = process.env.AYS_DEV_MODEL_DIR ?? defaultModelDir(); // TODO(dev): remove before final
+const scratch = mkdtempSync(join(tmpdir(), 'ays-bundled-'));
+let pipeline: ClassConditionalPipeline;
+let evaluator: Evaluator;
+
+before(async () => {
+  pipeline = await loadClassConditionalPipeline(MODEL_DIR);
+  evaluator = await loadEvaluator(MODEL_DIR);
+});
+after(async () => {
+  await pipeline?.dispose();
+  await evaluator?.release();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** Run the CLI as a child process (the test runner owns this process's stdout). */
+async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [cli, ...args], { cwd: scratch, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') return reject(err);
+      resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('the bundled model is found inside the package, whatever the working directory', () => {
+  const root = packageRoot();
+  assert.equal((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string }).name, 'ays');
+  assert.equal(defaultModelDir(), join(root, 'models', 'fashion-mnist'));
+  const cwd = process.cwd();
+  try {
+    process.chdir(tmpdir());
+    assert.equal(defaultModelDir(), join(root, 'models', 'fashion-mnist'));
+  } finally {
+    process.chdir(cwd);
+  }
+  for (const f of ['card.json', 'unet.onnx', 'classifier.onnx', 'test-features.json', 'check.json']) {
+    assert.ok(existsSync(join(defaultModelDir(), f)), `models/fashion-mnist/${f} is committed`);
+  }
+});
+
+test('the card describes a 10-class eps model on exactly SD1.5\'s schedule', () => {
+  const card = readCard(MODEL_DIR);
+  assert.equal(card.classes.length, 10);
+  assert.equal(card.classes[7], 'sneaker');
+  assert.equal(card.nullClass, 10);
+  assert.deepEqual(
+    { b: card.schedule.betaSchedule, s: card.schedule.betaStart, e: card.schedule.betaEnd, t: card.schedule.timesteps },
+    { b: 'scaled_linear', s: 0.00085, e: 0.012, t: 1000 },
+  );
+  assert.equal(pipeline.modelSampling.name, 'sd15');
+  assert.ok(card.recommendedCfg > 1);
+});
+
+test('classifier features match the stored real-test statistics in dimension; accuracy counts the intended class', async () => {
+  const r = await pipeline.sampleImages({ batchSize: 10, seed: 3, scheduler: 'karras', sampler: 'dpmpp_2m', steps: 8, cfg: 3 });
+  const c = await evaluator.classify(r.images);
+  assert.equal(c.featureDim, evaluator.reference.dim);
+  assert.equal(c.predicted.length, 10);
+  assert.ok(c.features.every(Number.isFinite));
+  assert.equal(classAccuracy([1, 2, 3, 0], [1, 2, 0, 0]), 0.75);
+  assert.equal(classAccuracy([1, 2], [1, 10]), 1, 'unconditional images (label 10) are not counted');
+  // the classifier sees images as a PNG stores them: 8-bit, then p / 127.5 - 1
+  const q = toClassifierInput({ data: Float32Array.from([0, 1, 0.5, 0.50196]), shape: [1, 1, 2, 2] });
+  assert.deepEqual(Array.from(q), [-1, 1, 128 / 127.5 - 1, 128 / 127.5 - 1].map(Math.fround));
+});
+
+test('evaluateConfig: balanced classes, finite metrics, independent of the batch split for the labels', async () => {
+  const config = { scheduler: 'ays', sampler: 'euler', steps: 4, cfg: 3 };
+  const a = await evaluateConfig(pipeline, evaluator, config, { samples: 20, seed: 9, batch: 20 });
+  const b = await evaluateConfig(pipeline, evaluator, config, { samples: 20, seed: 9, batch: 20 });
+  assert.equal(a.count, 20);
+  assert.ok(Number.isFinite(a.fid) && a.fid > 0);
+  assert.ok(a.classAccuracy >= 0 && a.classAccuracy <= 1);
+  assert.equal(a.shown.shape.join(','), '10,1,28,28');
+  assert.equal(a.fid, b.fid, 'same seed, same images, same metric');
+  assert.equal(a.nfe, 4);
+  assert.deepEqual(a.sigmas, pipeline.sigmasFor('ays', 4));
+});
+
+test('renderGrid lays out labelled cells at the requested scale', async () => {
+  const cellImages = (v: number) => ({ data: new Float32Array(2 * 784).fill(v), shape: [2, 1, 28, 28] });
+  const png = await renderGrid({
+    title: 'test grid',
+    rowLabels: ['ays', 'karras'],
+    colLabels: ['4 steps', '8 steps'],
+    cells: [
+      [cellImages(0), cellImages(1)],
+      [null, cellImages(0.5)],
+    ],
+    captions: [['a', 'b'], ['c', 'd']],
+    tilesPerRow: 2,
+    scale: 2,
+  });
+  const img = PNG.sync.read(Buffer.from(png));
+  assert.ok(img.width > 2 * 2 * 56 && img.height > 2 * 56);
+  // find the black first cell: a run of 112 dark pixels (2 tiles of 56 + a 1-pixel gap) on some row
+  let found = false;
+  for (let y = 0; y < img.height && !found; y++) {
+    let run = 0;
+    for (let x = 0; x < img.width; x++) {
+      const dark = img.data[(y * img.width + x) * 4]! === 0;
+      run = dark ? run + 1 : 0;
+      if (run === 56) found = true;
+    }
+  }
+  assert.ok(found, 'a 28-pixel image scaled x2 appears as a 56-pixel black run');
+  await assert.rejects(renderGrid({ rowLabels: ['a'], colLabels: ['b'], cells: [[null]] }), /every cell is empty/);
+  await assert.rejects(renderGrid({ rowLabels: ['a', 'b'], colLabels: ['b'], cells: [[cellImages(0)]] }), /cells must be 2 rows of 1/);
+});
+
+test('ays generate --class sneaker with the bundled model writes a PNG with its parameters', async () => {
+  const out = join(scratch, 'sneaker.png');
+  const args = ['generate', '--class', 'sneaker', '--scheduler', 'ays', '--sampler', 'dpmpp_2m', '--steps', '10', '--cfg', '3', '--seed', '1', '--out', out];
+  if (process.env.AYS_DEV_MODEL_DIR) args.push('--model', MODEL_DIR);
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  const png = readFileSync(out);
+  const p = readPngParameters(png)!;
+  assert.equal(p.prompt, 'sneaker');
+  assert.equal(p.settings['Schedule type'], 'ays');
+  const direct = await pipeline.generate({ classLabel: 'sneaker', seed: 1, scheduler: 'ays', sampler: 'dpmpp_2m', steps: 10, cfg: 3 });
+  assert.deepEqual(PNG.sync.read(png).data, PNG.sync.read(Buffer.from(direct.pngs[0]!)).data, 'the CLI and the library make the same image');
+});
+
+test('ays eval --json prints the metrics of one configuration', async () => {
+  const args = ['eval', '--scheduler', 'karras', '--sampler', 'euler', '--steps', '4', '--samples', '20', '--json'];
+  if (process.env.AYS_DEV_MODEL_DIR) args.push('--model', MODEL_DIR);
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { fid: number; class_accuracy: number; samples: number; steps: number; scheduler: string; sigmas: number[] };
+  assert.equal(j.samples, 20);
+  assert.equal(j.steps, 4);
+  assert.equal(j.scheduler, 'karras');
+  assert.equal(j.sigmas.length, 5);
+  assert.ok(Number.isFinite(j.fid) && j.class_accuracy >= 0 && j.class_accuracy <= 1);
+  const bad = await runCli(['eval', '--scheduler', 'nope', '--steps', '4', '--samples', '20', ...(process.env.AYS_DEV_MODEL_DIR ? ['--model', MODEL_DIR] : [])]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^ays: error: .*unknown scheduler "nope"/);
+});
+
+test('ays demo writes a labelled grid and never overwrites without --overwrite', async () => {
+  const out = join(scratch, 'demo.png');
+  const args = ['demo', '--samples', '10', '--steps', '4', '--schedulers', 'ays,karras', '--ref-steps', '8', '--out', out, '--json'];
+  if (process.env.AYS_DEV_MODEL_DIR) args.push('--model', MODEL_DIR);
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { cells: Array<{ scheduler: string; steps: number; fid: number }>; reference: { steps: number }; grid: string };
+  assert.deepEqual(j.cells.map((c) => `${c.scheduler}/${c.steps}`), ['ays/4', 'karras/4']);
+  assert.equal(j.reference.steps, 8);
+  assert.equal(j.grid, out);
+  const img = PNG.sync.read(readFileSync(out));
+  assert.ok(img.width > 100 && img.height > 100);
+  const again = await runCli(args);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already exists; pass --overwrite/);
+  const forced = await runCli([...args, '--overwrite']);
+  assert.equal(forced.code, 0, forced.stderr);
+});
