@@ -36,7 +36,10 @@ async function seeds2(name: string, defaults: { eta: number; r: number; solver: 
       const xd = x.data, dd = denoised.data, x2d = x2.data;
       for (let j = 0; j < n; j++) x2d[j] = a * xd[j]! - b * dd[j]!;
     }
-    if (noisy) addNoise(x2, sigmaS1 * Math.sqrt(-Math.expm1(-2 * r * h * eta)) * sNoise, run.draw(x, sigma, sigmaS1));
+    // The two draws are the Brownian increments over [sigma, s1] and [s1, sigma_next]; the final noise is
+    // the exact combination of both, so the stage-1 noise is reused with its decayed weight.
+    const n1 = noisy ? run.draw(x, sigma, sigmaS1) : null;
+    if (n1) addNoise(x2, sigmaS1 * Math.sqrt(-Math.expm1(-2 * r * h * eta)) * sNoise, n1);
     const denoised2 = await run.denoise(x2, sigmaS1);
     const a = (sigmaNext / sigma) * Math.exp(-h * eta);
     let c1: number, c2: number;
@@ -50,7 +53,11 @@ async function seeds2(name: string, defaults: { eta: number; r: number; solver: 
     }
     const xd = x.data, dd = denoised.data, d2 = denoised2.data;
     for (let j = 0; j < n; j++) xd[j] = a * xd[j]! - (c1 * dd[j]! + c2 * d2[j]!);
-    if (noisy) addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * h * eta)) * sNoise, run.draw(x, sigmaS1, sigmaNext));
+    if (n1) {
+      const n2 = run.draw(x, sigmaS1, sigmaNext);
+      addNoise(x, sigmaNext * Math.exp(-eta * (1 - r) * h) * Math.sqrt(-Math.expm1(-2 * eta * r * h)) * sNoise, n1);
+      addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * eta * (1 - r) * h)) * sNoise, n2);
+    }
   }
   return x;
 }
@@ -85,19 +92,31 @@ export async function sampleSeeds3(denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
       const a = (s1 / sigma) * Math.exp(-r1 * h * eta), b = eiPhi1(-r1 * hEta);
       for (let j = 0; j < n; j++) x2d[j] = a * xd[j]! - b * dd[j]!;
     }
-    if (noisy) addNoise(x2, s1 * Math.sqrt(-Math.expm1(-2 * r1 * h * eta)) * sNoise, run.draw(x, sigma, s1));
+    // Brownian increments over [sigma, s1], [s1, s2], [s2, sigma_next], combined exactly at each stage
+    const w1 = Math.sqrt(-Math.expm1(-2 * eta * r1 * h)), w2 = Math.sqrt(-Math.expm1(-2 * eta * (r2 - r1) * h));
+    const n1 = noisy ? run.draw(x, sigma, s1) : null;
+    if (n1) addNoise(x2, s1 * w1 * sNoise, n1);
     const den2 = (await run.denoise(x2, s1)).data;
     {
       const a32 = (r2 / r1) * eiPhi2(-r2 * hEta), a31 = eiPhi1(-r2 * hEta) - a32;
       const a = (s2 / sigma) * Math.exp(-r2 * h * eta);
       for (let j = 0; j < n; j++) x3d[j] = a * xd[j]! - (a31 * dd[j]! + a32 * den2[j]!);
     }
-    if (noisy) addNoise(x3, s2 * Math.sqrt(-Math.expm1(-2 * r2 * h * eta)) * sNoise, run.draw(x, s1, s2));
+    const n2 = noisy ? run.draw(x, s1, s2) : null;
+    if (n1 && n2) {
+      addNoise(x3, s2 * Math.exp(-eta * (r2 - r1) * h) * w1 * sNoise, n1);
+      addNoise(x3, s2 * w2 * sNoise, n2);
+    }
     const den3 = (await run.denoise(x3, s2)).data;
     const b3 = eiPhi2(-hEta) / r2, b1 = eiPhi1(-hEta) - b3;
     const a = (sigmaNext / sigma) * Math.exp(-h * eta);
     for (let j = 0; j < n; j++) xd[j] = a * xd[j]! - (b1 * dd[j]! + b3 * den3[j]!);
-    if (noisy) addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * h * eta)) * sNoise, run.draw(x, s2, sigmaNext));
+    if (n1 && n2) {
+      const n3 = run.draw(x, s2, sigmaNext);
+      addNoise(x, sigmaNext * Math.exp(-eta * (1 - r1) * h) * w1 * sNoise, n1);
+      addNoise(x, sigmaNext * Math.exp(-eta * (1 - r2) * h) * w2 * sNoise, n2);
+      addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * eta * (1 - r2) * h)) * sNoise, n3);
+    }
   }
   return x;
 }
