@@ -35,3 +35,17 @@ export { loadClipTokenizer } from './pipelines/tokenizer.js';
 export type { ClipTokenizer } from './pipelines/tokenizer.js';
 export { writeTinyModel, writeFixtureModels } from './fixtures/stable-diffusion-tiny.js';
 export type { TinyModelOptions } from './fixtures/stable-diffusion-tiny.js';
+// the bundled class-conditional model (Fashion-MNIST): pipeline, evaluator (class accuracy, FID on features), demo/eval runners
+export { loadClassConditionalPipeline, carriedSigmas, cardModelSampling } from './pipelines/class-conditional.js';
+export type { ClassConditionalPipeline, ClassConditionalOptions, ClassDenoiser, ClassSamples } from './pipelines/class-conditional.js';
+export { defaultModelDir, readCard, readCarriedSchedule } from './bundled/model-files.js';
+export type { ModelCard, CarriedSchedule } from './bundled/model-files.js';
+export { loadEvaluator, readReferenceStats, classAccuracy, MetricsAccumulator } from './bundled/evaluator.js';
+export type { Evaluator, ImageMetrics, ReferenceStats, Classification } from './bundled/evaluator.js';
+export { featureStats, frechetDistance } from './bundled/frechet.js';
+export type { FeatureStats } from './bundled/frechet.js';
+export { symmetricEigen, sqrtmPsd } from './bundled/linalg.js';
+export { evaluateConfig, runDemo } from './bundled/run.js';
+export type { SampleConfig, RunOptions, ConfigResult, DemoOptions, DemoResult } from './bundled/run.js';
+export { renderGrid } from './bundled/grid.js';
+export type { GridSpec } from './bundled/grid.js';
