@@ -40,8 +40,8 @@ function rowsOf(x: Tensor, dim: number, who: string): number {
 
 /**
  * Exact posterior mean D(x; sigma_r) for every row r of x (x = x0 + sigma n). `sigmas` is one number
- * for the whole batch or one per row. Log-sum-exp responsibilities; components whose log-weight is
- * more than 745 below the best underflow to zero exactly as exp would.
+ * for the whole batch or one per row. Log-sum-exp responsibilities; components more than 50 nats below the
+ * best are skipped (their weight, < 2e-22, cannot change a float64 sum).
  */
 export function mixtureDenoise(mix: GaussianMixture, x: Tensor, sigmas: number | ArrayLike<number>): Tensor {
   const { dim, means, stds, weights } = mix;
@@ -81,7 +81,7 @@ export function mixtureDenoise(mix: GaussianMixture, x: Tensor, sigmas: number |
     let norm = 0;
     for (let k = 0; k < K; k++) {
       const e = l[k]! - best;
-      if (e < -745) continue;
+      if (e < -50) continue; // below 2e-22 relative: invisible in float64 sums, and skips most exps
       const rk = Math.exp(e);
       norm += rk;
       // mu_k + s_k^2 / v_k (x - mu_k) = (1 - a) mu_k + a x with a = s_k^2 / v_k

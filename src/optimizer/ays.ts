@@ -1,7 +1,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { Denoiser } from '../samplers/types.js';
 import { createRng } from '../lab/rng.js';
-import { estimateKlubInterval, makeKlubDraws, type KlubDraws } from './klub.js';
+import { estimateBracketCosts, estimateKlubInterval, makeKlubDraws, type KlubDraws } from './klub.js';
 import {
   coordinateSweep,
   edmSchedule,
@@ -151,14 +151,28 @@ function intervalTerms(schedule: ArrayLike<number>, j: number, variant: KlubVari
   return [schedule[j - 1]!, schedule[j]!, up];
 }
 
+/**
+ * How candidate costs are estimated: 'bracket' shares one proposal over (sigma_{i-1}, sigma_{i+1}) across the
+ * candidates (about r + 2 instead of 4r batched evaluations per update; data/eps variants); 'interval' estimates
+ * KLUB(sigma_{i-1}, s) and KLUB(s, sigma_{i+1}) separately for each candidate with per-interval proposals.
+ */
+export type KlubEstimatorKind = 'bracket' | 'interval';
+
 /** Coordinate cost and total KLUB over shared draws (common random numbers for every candidate). */
-export function klubObjective(pair: DenoiserPair, draws: KlubDraws, variant: KlubVariant, c: number) {
+export function klubObjective(pair: DenoiserPair, draws: KlubDraws, variant: KlubVariant, c: number, estimator: KlubEstimatorKind = 'bracket') {
   let evaluations = 0;
   const interval = async (a: number, b: number, up: number | undefined): Promise<number> => {
     evaluations += draws.count * (up === undefined ? 2 : 3);
     return (await estimateKlubInterval(pair, draws, a, b, { variant, bUp: up, c })).value;
   };
   const cost: CoordinateCost = async (schedule, i, candidates) => {
+    if (estimator === 'bracket' && variant !== '2m') {
+      const a = schedule[i - 1]!;
+      const b = schedule[i + 1]!;
+      const est = await estimateBracketCosts(pair, draws, a, b, candidates, { variant, c });
+      evaluations += est.evaluations;
+      return Float64Array.from(est.estimates, (e) => e.value);
+    }
     const out = new Float64Array(candidates.length);
     const n = schedule.length - 1;
     const trial = Float64Array.from(schedule);
@@ -199,6 +213,8 @@ export interface AysOptions {
   samples?: number;
   seed?: number;
   variant?: KlubVariant;
+  /** Candidate-cost estimator; default 'bracket' (the 2M variant always uses 'interval'). */
+  estimator?: KlubEstimatorKind;
   /** Importance width c; default 0.5. */
   importanceC?: number;
   candidates?: number;
@@ -257,7 +273,7 @@ export async function optimizeAys(options: AysOptions): Promise<AysResult> {
   const data = typeof options.data === 'function' ? await options.data(samples, rng) : options.data;
   const draws = makeKlubDraws(data, rng, variant === '2m');
   const pair: DenoiserPair = { denoiser: options.denoiser, rowDenoiser: options.rowDenoiser, maxBatch: options.maxBatch };
-  const objective = klubObjective(pair, draws, variant, c);
+  const objective = klubObjective(pair, draws, variant, c, options.estimator ?? 'bracket');
   const grid = options.timestepSigmas ? { sigmas: options.timestepSigmas } : undefined;
   let init: Float64Array;
   if (options.init) init = Float64Array.from(options.init);

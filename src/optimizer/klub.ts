@@ -141,3 +141,94 @@ export async function estimateKlubInterval(
   const variance = Math.max(0, sumSq / M - mean * mean);
   return { value: z * mean, stderr: (z * Math.sqrt(variance / Math.max(1, M - 1))) };
 }
+
+/**
+ * J(s) = KLUB(a, s) + KLUB(s, b) for every candidate s in (a, b) at once, from ONE proposal over the whole bracket
+ * (spec §2, variance reduction 2, and the paper's Algorithm 2): sigma_k ~ q ∝ sigma^-3 g(sigma; b) on (a, b) by
+ * inverse CDF of the stratified u_k, weight Z(a, b) / g(sigma_k; b) (unsquared, closed-form Z). The partner of
+ * sample k is D(x_s; s) when sigma_k < s and D(x_b; b) otherwise, on the same forward path. D(x_sigma_k) and D(x_b)
+ * are shared by all candidates; each candidate costs one batched call on its rows below s. Unbiased for each s
+ * because the integrand is zero where q is not (q > 0 on all of (a, b)).
+ * Variants 'data' and 'eps' only (the 2M integrand spans three intervals).
+ */
+export async function estimateBracketCosts(
+  pair: DenoiserPair,
+  draws: KlubDraws,
+  a: number,
+  b: number,
+  candidates: ArrayLike<number>,
+  options: { variant?: 'data' | 'eps'; c?: number } = {},
+): Promise<{ estimates: KlubEstimate[]; evaluations: number }> {
+  if (!(a > 0 && b > a)) throw new RangeError(`KLUB: bad bracket (${a}, ${b}); need 0 < a < b`);
+  const variant = options.variant ?? 'data';
+  const c = options.c ?? 0.5;
+  const M = draws.count;
+  const d = draws.x0.length / M;
+  const z = klubNormaliser(a, b, c);
+  const sig = new Float64Array(M);
+  for (let k = 0; k < M; k++) sig[k] = importanceInverseCdf(draws.u[k]!, a, b, c, z);
+  const xs = new Float64Array(M * d);
+  const xb = new Float64Array(M * d);
+  for (let k = 0; k < M; k++) {
+    const s = sig[k]!;
+    const up = Math.sqrt(Math.max(0, (b - s) * (b + s)));
+    for (let j = k * d, e = j + d; j < e; j++) {
+      const v = draws.x0[j]! + s * draws.n1[j]!;
+      xs[j] = v;
+      xb[j] = v + up * draws.n2[j]!;
+    }
+  }
+  const shape = [M, ...draws.sampleShape];
+  const dS = await denoiseRows(pair, { data: xs, shape }, sig);
+  const dB = await denoiseAt(pair, { data: xb, shape }, b);
+  // squared difference of sample k against a partner prediction `p` (row-major, row index pr) at level up
+  const diff = (k: number, p: Float64Array, xp: Float64Array, pr: number, up: number): number => {
+    const s = sig[k]!;
+    let sum = 0;
+    if (variant === 'eps') {
+      for (let j = 0; j < d; j++) {
+        const t = (xs[k * d + j]! - dS[k * d + j]!) / s - (xp[pr * d + j]! - p[pr * d + j]!) / up;
+        sum += t * t;
+      }
+      return sum * s * s;
+    }
+    for (let j = 0; j < d; j++) {
+      const t = dS[k * d + j]! - p[pr * d + j]!;
+      sum += t * t;
+    }
+    return sum;
+  };
+  // samples are sorted by sigma (u_k is increasing), so "below s" is a prefix
+  const results: KlubEstimate[] = [];
+  let evaluations = 2 * M;
+  for (let ci = 0; ci < candidates.length; ci++) {
+    const s = candidates[ci]!;
+    if (!(s > a && s < b)) throw new RangeError(`KLUB: candidate ${s} outside the bracket (${a}, ${b})`);
+    let below = 0;
+    while (below < M && sig[below]! < s) below++;
+    let dP: Float64Array = new Float64Array(0);
+    const xP = new Float64Array(below * d);
+    if (below > 0) {
+      for (let k = 0; k < below; k++) {
+        const up = Math.sqrt(Math.max(0, (s - sig[k]!) * (s + sig[k]!)));
+        for (let j = 0; j < d; j++) xP[k * d + j] = xs[k * d + j]! + up * draws.n2[k * d + j]!;
+      }
+      dP = await denoiseAt(pair, { data: xP, shape: [below, ...draws.sampleShape] }, s);
+      evaluations += below;
+    }
+    let sum = 0;
+    let sumSq = 0;
+    for (let k = 0; k < M; k++) {
+      const g = importanceG(sig[k]!, b, c);
+      const num = k < below ? diff(k, dP, xP, k, s) : diff(k, dB, xb, k, b);
+      const r = g > 0 ? num / g : 0;
+      if (!Number.isFinite(r)) throw new RangeError(`KLUB: non-finite sample at sigma ${sig[k]} (did the denoiser return NaN?)`);
+      sum += r;
+      sumSq += r * r;
+    }
+    const mean = sum / M;
+    const variance = Math.max(0, sumSq / M - mean * mean);
+    results.push({ value: z * mean, stderr: z * Math.sqrt(variance / Math.max(1, M - 1)) });
+  }
+  return { estimates: results, evaluations };
+}

@@ -133,3 +133,13 @@ export function edmSchedule(sigmaMin: number, sigmaMax: number, n: number, rho =
   out[n] = sigmaMax;
   return out;
 }
+
+/** Uniform in log sigma (log-SNR) schedule, ascending, n+1 values. */
+export function logSnrSchedule(sigmaMin: number, sigmaMax: number, n: number): Float64Array {
+  const a = Math.log(sigmaMin);
+  const b = Math.log(sigmaMax);
+  const out = Float64Array.from({ length: n + 1 }, (_, i) => Math.exp(a + ((b - a) * i) / n));
+  out[0] = sigmaMin;
+  out[n] = sigmaMax;
+  return out;
+}

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import type { Tensor } from '../tensor/tensor.js';
+import type { ModelSampling } from '../model-sampling/types.js';
+import { edmModelSampling } from '../model-sampling/edm.js';
+import { getSigmas } from '../schedules/get-sigmas.js';
+import { samplerInfo } from '../samplers/registry.js';
+import { sample } from '../samplers/sample.js';
+import { readScheduleFile, sigmasForSteps } from '../optimizer/schedule-file.js';
+import { edmSchedule, loglinearInterp, logSnrSchedule } from '../optimizer/search.js';
+import { createRng } from './rng.js';
+import { labNoise } from './noise.js';
+import { solveProbabilityFlow } from './ode.js';
+import { gaussianSamplerKl, meanNll, rmse, slicedWasserstein2 } from './metrics.js';
+import { sampleMixture } from './mixture.js';
+import { testbed as getTestbed, type Testbed } from './testbeds.js';
+
+export type QualityMetric = 'nll' | 'rmse' | 'sw2' | 'kl';
+
+export interface QualityRow {
+  testbed: string;
+  sampler: string;
+  scheduler: string;
+  steps: number;
+  metric: QualityMetric;
+  value: number;
+  /** Standard error where the metric is a sample mean (nll). */
+  stderr?: number;
+}
+
+export interface QualityOptions {
+  testbed: string;
+  samplers: string[];
+  /** Scheduler names (getSigmas), or custom:FILE for a schedule written by `ays optimize`. */
+  schedulers: string[];
+  steps: number[];
+  /** Samples per run; default 8192. */
+  count?: number;
+  seed?: number;
+  finalStep?: FinalStep;
+  /** GITS coefficient for the gits scheduler; default ComfyUI's 1.20. */
+  gitsCoeff?: number;
+  /** ODE reference relative tolerance; default 1e-8 (checked against half of it by `odeCheck`). */
+  odeRtol?: number;
+  onRow?: (row: QualityRow) => void;
+  signal?: AbortSignal;
+}
+
+/** The model sampling a testbed's schedules are computed for (its own preset, else continuous EDM on its range). */
+export function testbedModelSampling(tb: Testbed): ModelSampling {
+  return tb.model ?? edmModelSampling({ sigmaMin: tb.sigmaMin, sigmaMax: tb.sigmaMax, sigmaData: 1 });
+}
+
+/**
+ * Where a run ends. 'zero': the lists as deployed (ComfyUI's, e.g. karras = n values down to sigma_min then 0;
+ * optimizer files use their 0-ended `sigmas`), scored under the data density. 'sigma-min': the paper's convention,
+ * n+1 values from sigma_max down to sigma_min for every schedule (karras = EDM rho 7, exponential = uniform
+ * log sigma, custom = the file's `table`), scored under the density at sigma_min. A last step to 0 returns the
+ * posterior mean, which shrinks samples towards the modes and flatters NLL; 'sigma-min' avoids that.
+ */
+export type FinalStep = 'zero' | 'sigma-min';
+
+/** Resolve a schedule spec (getSigmas name or custom:FILE) to the descending sigma list a sampler runs. */
+export function scheduleFor(spec: string, tb: Testbed, steps: number, sampler: string, finalStep: FinalStep = 'zero', gitsCoeff = 1.2): number[] {
+  if (spec.startsWith('custom:')) {
+    const file = spec.slice('custom:'.length);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      throw new RangeError(`cannot read schedule file "${file}"`);
+    }
+    const parsed = readScheduleFile(text, file);
+    if (finalStep === 'zero') return sigmasForSteps(parsed, steps);
+    return steps === parsed.steps && parsed.table[steps]! > 0 ? [...parsed.table] : Array.from(loglinearInterp(parsed.master_sigmas, steps + 1));
+  }
+  if (finalStep === 'sigma-min') {
+    if (spec === 'karras') return Array.from(edmSchedule(tb.sigmaMin, tb.sigmaMax, steps, 7)).reverse();
+    if (spec === 'exponential') return Array.from(logSnrSchedule(tb.sigmaMin, tb.sigmaMax, steps)).reverse();
+    throw new RangeError(`scheduler "${spec}" has no sigma-min form here; use karras, exponential or custom:FILE`);
+  }
+  const ms = testbedModelSampling(tb);
+  return getSigmas({ model: ms, scheduler: spec, steps, sampler, coeff: spec === 'gits' ? gitsCoeff : undefined });
+}
+
+function scaled(noise: Float64Array, s: number, shape: number[]): Tensor {
+  return { data: Float64Array.from(noise, (v) => v * s), shape };
+}
+
+/**
+ * Run every (sampler, schedule, steps) on a testbed from the same starting noise and the same noise stream, and
+ * score the outputs: NLL under the true density and sliced W2 to fresh true samples for every sampler, RMSE to a
+ * high-accuracy ODE solution for deterministic samplers, and exact KL on the Gaussian testbed.
+ */
+export async function runQuality(options: QualityOptions): Promise<QualityRow[]> {
+  const tb = getTestbed(options.testbed);
+  const count = options.count ?? 8192;
+  const seed = options.seed ?? 0;
+  const dim = tb.mixture.dim;
+  const shape = [count, dim];
+  const rng = createRng(seed);
+  const noise = rng.normals(count * dim);
+  const fresh = sampleMixture(tb.mixture, count, createRng(seed + 1));
+  const isGaussian = tb.mixture.stds.length === 1;
+  let reference: Tensor | null = null;
+  const rows: QualityRow[] = [];
+  const push = (row: QualityRow): void => {
+    rows.push(row);
+    options.onRow?.(row);
+  };
+  for (const samplerName of options.samplers) {
+    const info = samplerInfo(samplerName);
+    for (const spec of options.schedulers) {
+      for (const steps of options.steps) {
+        options.signal?.throwIfAborted();
+        const sigmas = scheduleFor(spec, tb, steps, samplerName, options.finalStep, options.gitsCoeff);
+        const x = scaled(noise, sigmas[0]!, shape);
+        const out = await sample(samplerName, tb.denoiser, x, sigmas, { noise: labNoise(seed + 2), signal: options.signal });
+        const base = { testbed: tb.name, sampler: samplerName, scheduler: spec, steps };
+        const nll = meanNll(tb.mixture, out, sigmas[sigmas.length - 1]!);
+        push({ ...base, metric: 'nll', value: nll.value, stderr: nll.stderr });
+        push({ ...base, metric: 'sw2', value: slicedWasserstein2(out, fresh, dim, 64, createRng(seed + 3)) });
+        if (!info.stochastic) {
+          if (!reference || reference.data.length !== out.data.length) {
+            reference = (await solveProbabilityFlow(tb.denoiser, scaled(noise, tb.sigmaMax, shape), tb.sigmaMax, { rtol: options.odeRtol ?? 1e-8 })).x0;
+          }
+          // the reference starts at the testbed's sigma_max; schedules starting elsewhere are not comparable
+          if (Math.abs(sigmas[0]! - tb.sigmaMax) <= 1e-6 * tb.sigmaMax) push({ ...base, metric: 'rmse', value: rmse(out, reference) });
+        }
+        if (isGaussian) {
+          const c = tb.mixture.stds[0]!;
+          const s = (d: any, xx: Tensor, sg: ArrayLike<number>, o?: any) => sample(samplerName, d, xx, sg, o);
+          push({ ...base, metric: 'kl', value: await gaussianSamplerKl(s, sigmas, c, dim) });
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+/** Accuracy check of the ODE reference: the largest RMS change when the tolerance is halved. */
+export async function odeCheck(testbedName: string, count = 1024, seed = 0, rtol = 1e-8): Promise<{ rtol: number; rmsChange: number; steps: number }> {
+  const tb = getTestbed(testbedName);
+  const dim = tb.mixture.dim;
+  const noise = createRng(seed).normals(count * dim);
+  const x = scaled(noise, tb.sigmaMax, [count, dim]);
+  const a = await solveProbabilityFlow(tb.denoiser, x, tb.sigmaMax, { rtol });
+  const b = await solveProbabilityFlow(tb.denoiser, x, tb.sigmaMax, { rtol: rtol / 2, atol: 5e-11 });
+  return { rtol, rmsChange: rmse(a.x0, b.x0), steps: a.steps };
+}
