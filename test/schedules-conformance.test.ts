@@ -71,12 +71,11 @@ const report = (t: { diagnostic: (m: string) => void }, name: string, tally: Tal
 };
 
 const schedules = load('schedules.json');
-const MODEL: Record<string, string> = { sd15: 'sd15', svd: 'svd' };
 
 test('schedules.json calculate_sigmas: every scheduler, model and step count', (t) => {
   const tally = newTally();
   for (const c of schedules.calculate_sigmas) {
-    const ms = modelSampling(MODEL[c.model]!);
+    const ms = modelSampling(c.model);
     if (c.sigmas.some((v: unknown) => decode(v) !== decode(v))) {
       // ComfyUI returns NaN here (kl_optimal at 1 step: 0/0). ays documents its choice instead:
       // the i = 0 end of the formula, a single step sigma_max -> 0.
@@ -96,7 +95,7 @@ test('schedules.json calculate_sigmas: every scheduler, model and step count', (
 test('schedules.json ksampler_sigmas: denoise and the penultimate-sigma samplers', (t) => {
   const tally = newTally();
   for (const c of schedules.ksampler_sigmas) {
-    const ms = modelSampling(MODEL[c.model]!);
+    const ms = modelSampling(c.model);
     assert.equal(schedules.discard_penultimate_sigma_samplers.includes(c.sampler), c.discard_penultimate);
     const got = ksamplerSigmas((n) => calculateSigmas(ms, c.scheduler, n), c.steps, c.denoise, c.sampler);
     check(tally, c.id, got, c.sigmas);
@@ -107,7 +106,7 @@ test('schedules.json ksampler_sigmas: denoise and the penultimate-sigma samplers
 test('schedules.json basic_scheduler_node: denoise 1, 0.5 and 0', (t) => {
   const tally = newTally();
   for (const c of schedules.basic_scheduler_node) {
-    const ms = modelSampling(MODEL[c.model]!);
+    const ms = modelSampling(c.model);
     const got = ksamplerSigmas((n) => calculateSigmas(ms, c.scheduler, n), c.steps, c.denoise, undefined, true);
     check(tally, c.id, got, c.sigmas);
   }
@@ -143,7 +142,7 @@ test('scheduler_nodes.json: parameterised nodes and sigma editing', (t) => {
   const seen = new Set<string>();
   for (const c of nodes.cases) {
     const p = c.params;
-    const ms = () => modelSampling(p.model === 'sd15' ? 'sd15' : p.model);
+    const ms = () => modelSampling(p.model);
     seen.add(c.node);
     switch (c.node) {
       case 'KarrasScheduler':

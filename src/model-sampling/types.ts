@@ -19,7 +19,8 @@ export interface ModelSampling {
   readonly sigmaMax: number;
   /** EDM sigma_data (1 for SD/SDXL/SVD conventions). */
   readonly sigmaData: number;
-  /** Discrete models: the float32 sigma table, index = timestep (1000 entries). */
+  /** The float32 sigma table ComfyUI keeps (ascending): discrete models index it by timestep (1000 entries);
+   * edm and flow samplings keep one too (1000, or 10000 for Flux), which table-based schedules use. */
   readonly sigmas?: Float32Array;
   /** Model time -> sigma (discrete: log-sigma interpolation between integer timesteps, clamped). */
   sigma(t: number): number;

@@ -110,6 +110,9 @@ export function betaPpf(p: number, a: number, b: number): number {
   if (!(a > 0 && b > 0)) throw new RangeError(`beta distribution needs alpha > 0 and beta > 0, got ${a}, ${b}`);
   if (p <= 0) return 0;
   if (p >= 1) return 1;
+  // exact where the answer is known in closed form, so ties like 0.5 * 999 = 499.5 round as intended
+  if (a === b && p === 0.5) return 0.5;
+  if (a === 1 && b === 1) return p;
   let lo = 0;
   let hi = 1;
   for (let i = 0; i < 200; i++) {
