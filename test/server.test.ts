@@ -227,3 +227,25 @@ test('a foreign Host header is refused (DNS-rebinding guard)', async () => {
   assert.equal(res.status, 403);
   assert.match(res.body, /not allowed/);
 });
+
+test('a model folder that cannot be loaded answers 503 with the reason; the rest of the API still works', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { createStudio } = await import('../src/server/app.js');
+  const { createBackend } = await import('../src/server/backend.js');
+  const out = mkdtempSync(join(tmpdir(), 'ays-studio-nomodel-'));
+  const broken = await createStudio({ outDir: out, backend: createBackend({ modelDir: join(out, 'no-such-model') }) });
+  try {
+    const model = await broken.app.inject({ method: 'GET', url: '/api/model' });
+    assert.equal(model.statusCode, 503);
+    assert.match(model.json().message, /could not be loaded: model folder not found/);
+    const grid = await broken.app.inject({ method: 'POST', url: '/api/generate', payload: goodGrid });
+    assert.equal(grid.statusCode, 503);
+    const sigmas = await broken.app.inject({ method: 'POST', url: '/api/sigmas', payload: { model: 'sdxl', schedulers: ['ays'], steps: [10] } });
+    assert.equal(sigmas.statusCode, 200);
+  } finally {
+    await broken.app.close();
+    rmSync(out, { recursive: true, force: true });
+  }
+});

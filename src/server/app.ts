@@ -72,19 +72,27 @@ function unknownName(kind: string, value: string, known: readonly string[]): Htt
   return new HttpError(400, `unknown ${kind} "${value}"; valid ${kind}s: ${known.join(', ')}`);
 }
 
-/** Names that look like `saved:x` resolve against the saved store. */
-function schedulerKnown(name: string, backend: StudioBackend, saved: SavedSchedules): boolean {
+/** Names that look like `saved:x` resolve against the saved store; `extra` are the studio model's own. */
+function schedulerKnown(name: string, backend: StudioBackend, saved: SavedSchedules, extra: readonly string[]): boolean {
   if (name.startsWith(SAVED_PREFIX)) return saved.get(name.slice(SAVED_PREFIX.length)) !== undefined;
-  return backend.schedulerNames().includes(name);
+  return backend.schedulerNames().includes(name) || extra.includes(name);
 }
 
-function checkSchedulers(names: readonly string[], backend: StudioBackend, saved: SavedSchedules): void {
+function checkSchedulers(names: readonly string[], backend: StudioBackend, saved: SavedSchedules, extra: readonly string[] = []): void {
   for (const n of names) {
-    if (!schedulerKnown(n, backend, saved)) {
-      throw unknownName('scheduler', n, [...backend.schedulerNames(), ...saved.list().map((s) => SAVED_PREFIX + s.name)]);
+    if (!schedulerKnown(n, backend, saved, extra)) {
+      throw unknownName('scheduler', n, [...backend.schedulerNames(), ...extra, ...saved.list().map((s) => SAVED_PREFIX + s.name)]);
     }
   }
 }
+
+/** Schedulers only the studio model has: `optimized` when it carries an optimized schedule (the bundled model may). */
+function modelSchedulers(pipeline: Pipeline): string[] {
+  const p = pipeline as Pipeline & { carriedSchedule?: unknown };
+  return p.carriedSchedule ? ['optimized'] : [];
+}
+
+type SigmasForPipeline = Pipeline & { sigmasFor?: (scheduler: string, steps: number) => number[] };
 
 /** Classes the pipeline knows by name, when it says (the bundled Fashion-MNIST model does). */
 function pipelineClassNames(pipeline: Pipeline): readonly string[] | undefined {
@@ -102,9 +110,9 @@ export async function createStudio(options: StudioOptions): Promise<Studio> {
   await output.ensure();
   const saved = new SavedSchedules(options.outDir);
   await saved.load();
-  const queue = new JobQueue({ concurrency: options.concurrency ?? 1, maxQueued: options.maxQueued ?? 8 });
   /** Files each job wrote, by job id then file name (the only files the job routes serve). */
   const jobFiles = new Map<string, Map<string, string>>();
+  const queue = new JobQueue({ concurrency: options.concurrency ?? 1, maxQueued: options.maxQueued ?? 8, onForget: (id) => jobFiles.delete(id) });
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -165,6 +173,7 @@ export async function createStudio(options: StudioOptions): Promise<Studio> {
       modelName: pipeline.modelName,
       kind: pipeline.kind,
       classes: pipelineClassNames(pipeline) ?? null,
+      schedulers: modelSchedulers(pipeline),
       modelSampling: describeModelSampling(STUDIO_MODEL, pipeline.modelSampling),
     };
   });
@@ -200,12 +209,17 @@ export async function createStudio(options: StudioOptions): Promise<Studio> {
     { schema: { body: sigmasBody } },
     async (request) => {
       const body = request.body;
-      checkSchedulers(body.schedulers, backend, saved);
+      const pipeline = body.model === STUDIO_MODEL ? await studioPipeline() : undefined;
+      const extra = pipeline ? modelSchedulers(pipeline) : [];
+      checkSchedulers(body.schedulers, backend, saved, extra);
       const model = await resolveModel(body.model);
       const results = [];
       for (const scheduler of body.schedulers) {
         for (const steps of body.steps) {
-          const sigmas = sigmasFor(model, scheduler, steps, body.denoise, body.coeff);
+          const sigmas =
+            pipeline && extra.includes(scheduler)
+              ? (pipeline as SigmasForPipeline).sigmasFor!(scheduler, steps)
+              : sigmasFor(model, scheduler, steps, body.denoise, body.coeff);
           if (sigmas.some((s) => !Number.isFinite(s))) throw new HttpError(500, `${scheduler} at ${steps} steps produced a non-finite sigma`);
           results.push({ scheduler, steps, sigmas, logSnr: sigmas.map((s) => logSnr(model, s)), exports: scheduleExports(model, sigmas) });
         }
@@ -254,9 +268,9 @@ export async function createStudio(options: StudioOptions): Promise<Studio> {
 
   app.post<{ Body: GenerateRequest }>('/api/generate', { schema: { body: generateBody } }, async (request, reply) => {
     const body = request.body;
-    checkSchedulers(body.schedulers, backend, saved);
-    for (const s of body.samplers) if (!backend.samplerNames().includes(s)) throw unknownName('sampler', s, backend.samplerNames());
     const pipeline = await studioPipeline();
+    checkSchedulers(body.schedulers, backend, saved, modelSchedulers(pipeline));
+    for (const s of body.samplers) if (!backend.samplerNames().includes(s)) throw unknownName('sampler', s, backend.samplerNames());
     const classNames = pipelineClassNames(pipeline);
     if (pipeline.kind === 'class-conditional') {
       if (!body.classes) throw new HttpError(400, 'this model is class-conditional: give "classes" (indices or names)');

@@ -83,6 +83,8 @@ export interface JobQueueOptions {
   keepFinished?: number;
   /** Events kept per job for late subscribers. */
   maxEvents?: number;
+  /** Called when a finished job is forgotten, to drop whatever else refers to it. */
+  onForget?: (id: string) => void;
 }
 
 /**
@@ -95,6 +97,7 @@ export class JobQueue {
   readonly maxQueued: number;
   readonly keepFinished: number;
   readonly maxEvents: number;
+  private readonly onForget?: (id: string) => void;
   private readonly jobs = new Map<string, Job>();
   private readonly waiting: Job[] = [];
   private running = 0;
@@ -106,6 +109,7 @@ export class JobQueue {
     this.maxQueued = options.maxQueued ?? 8;
     this.keepFinished = options.keepFinished ?? 50;
     this.maxEvents = options.maxEvents ?? 2000;
+    this.onForget = options.onForget;
   }
 
   get(id: string): Job | undefined {
@@ -255,6 +259,10 @@ export class JobQueue {
     }
     job.listeners.clear();
     this.finishedOrder.push(job.id);
-    while (this.finishedOrder.length > this.keepFinished) this.jobs.delete(this.finishedOrder.shift()!);
+    while (this.finishedOrder.length > this.keepFinished) {
+      const old = this.finishedOrder.shift()!;
+      this.jobs.delete(old);
+      this.onForget?.(old);
+    }
   }
 }

@@ -15,7 +15,7 @@ export function logSnr(model: ModelSampling, sigma: number): number | null {
     if (sigma >= 1) return null; // pure noise: -Infinity
     return 2 * Math.log((1 - sigma) / sigma);
   }
-  return -2 * Math.log(sigma);
+  return 0 - 2 * Math.log(sigma); // (0 - x, not -x: no -0 at sigma 1)
 }
 
 export interface ScheduleExports {

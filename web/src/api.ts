@@ -54,6 +54,8 @@ export interface StudioModel {
   modelName: string;
   kind: string;
   classes: string[] | null;
+  /** Schedulers only this model has (e.g. "optimized", its carried AYS schedule). */
+  schedulers: string[];
   modelSampling: ModelInfo;
 }
 

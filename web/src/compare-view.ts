@@ -17,7 +17,7 @@ interface Cell {
   nfe: number;
 }
 
-const preferredSchedulers = ['karras', 'align_your_steps', 'ays', 'exponential', 'normal'];
+const preferredSchedulers = ['optimized', 'karras', 'ays', 'exponential', 'normal'];
 const preferredSamplers = ['euler', 'dpmpp_2m', 'euler_ancestral'];
 
 /** Stops following the running job when the user leaves the view. */
@@ -26,7 +26,7 @@ let stopFollowing: (() => void) | null = null;
 export async function renderCompareView(root: HTMLElement): Promise<void> {
   stopFollowing?.();
   const [reg, model] = await Promise.all([loadRegistries(true), loadStudioModel()]);
-  const schedulers = allSchedulers(reg);
+  const schedulers = [...model.schedulers, ...allSchedulers(reg)];
   const schedList = checkList('schedulers', schedulers, preferredSchedulers.filter((s) => schedulers.includes(s)).slice(0, 2), { filter: true });
   const samplerList = checkList('samplers', reg.samplers, preferredSamplers.filter((s) => reg.samplers.includes(s)).slice(0, 1), { filter: true });
   const classes = model.classes ?? [];
