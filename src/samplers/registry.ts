@@ -4,6 +4,7 @@ import * as dpmpp from './dpmpp.js';
 import * as multistep from './multistep.js';
 import * as seeds from './seeds.js';
 import * as dpmSolver from './dpm-solver.js';
+import * as uniPc from './uni-pc.js';
 
 export interface SamplerInfo {
   /** ComfyUI's name. */
@@ -66,6 +67,8 @@ export const SAMPLERS: readonly SamplerInfo[] = [
   { name: 'seeds_2', sampler: seeds.sampleSeeds2, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r: 0.5, solver_type: 'phi_1' } },
   { name: 'seeds_3', sampler: seeds.sampleSeeds3, order: 3, stochastic: true, nfePerStep: '3 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r_1: 1 / 3, r_2: 2 / 3 } },
   { name: 'ddim', sampler: euler.sampleEuler, order: 1, stochastic: false, nfePerStep: '1', defaults: churnDefaults },
+  { name: 'uni_pc', sampler: uniPc.sampleUniPc, order: 3, stochastic: false, nfePerStep: '1 (none at the final point)', defaults: { variant: 'bh1' }, discardsPenultimateSigma: true },
+  { name: 'uni_pc_bh2', sampler: uniPc.sampleUniPcBh2, order: 3, stochastic: false, nfePerStep: '1 (none at the final point)', defaults: {}, discardsPenultimateSigma: true },
 ];
 
 const byName = new Map(SAMPLERS.map((s) => [s.name, s]));

@@ -1,0 +1,144 @@
+// UniPC (Zhao et al. 2023, "UniPC: A Unified Predictor-Corrector Framework for Fast Sampling of Diffusion
+// Models", arXiv:2302.04867), multistep, data prediction, B(h) = h (bh1) or e^h - 1 (bh2), after the
+// authors' MIT-licensed reference. As in ComfyUI it runs in the VP space x / sqrt(1 + sigma^2) with the
+// given sigmas as time points, order min(3, len(sigmas) - 2), lower orders at the end, and no model call
+// at the final point. A final sigma of 0 is replaced by 0.001 (ComfyUI does this, also changing the
+// caller's sigma tensor; we leave the caller's array alone); the result is mapped back by sqrt(1 + s^2).
+import type { Tensor } from '../tensor/tensor.js';
+import { zerosLike } from '../tensor/ops.js';
+import type { Denoiser, SamplerOptions } from './types.js';
+import { begin, type Run } from './common.js';
+
+const alphaOf = (s: number): number => 1 / Math.sqrt(1 + s * s);
+const stdOf = (s: number): number => s / Math.sqrt(1 + s * s);
+const lambdaOf = (s: number): number => -Math.log(s);
+
+/** Solve a small dense system A x = b (Gaussian elimination with partial pivoting). */
+function solve(A: number[][], b: number[]): number[] {
+  const n = b.length;
+  const M = A.map((row, i) => [...row.slice(0, n), b[i]!]);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(M[r]![c]!) > Math.abs(M[p]![c]!)) p = r;
+    [M[c], M[p]] = [M[p]!, M[c]!];
+    for (let r = c + 1; r < n; r++) {
+      const f = M[r]![c]! / M[c]![c]!;
+      for (let k = c; k <= n; k++) M[r]![k] = M[r]![k]! - f * M[c]![k]!;
+    }
+  }
+  const x = new Array<number>(n).fill(0);
+  for (let r = n - 1; r >= 0; r--) {
+    let s = M[r]![n]!;
+    for (let k = r + 1; k < n; k++) s -= M[r]![k]! * x[k]!;
+    x[r] = s / M[r]![r]!;
+  }
+  return x;
+}
+
+/** The data prediction at a VP state: D(x_vp * sqrt(1 + s^2), s), into out. */
+async function modelX0(run: Run, xVp: Tensor, s: number, scratch: Tensor, out: Tensor): Promise<void> {
+  const k = Math.sqrt(1 + s * s);
+  const sd = scratch.data, xd = xVp.data, n = sd.length;
+  for (let j = 0; j < n; j++) sd[j] = xd[j]! * k;
+  const den = await run.denoise(scratch, s);
+  out.data.set(den.data);
+}
+
+async function uniPc(name: string, variant: 'bh1' | 'bh2', denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
+  const ts = Float64Array.from(sigmas);
+  if (ts[ts.length - 1] === 0) ts[ts.length - 1] = 0.001;
+  const steps = ts.length - 1;
+  const order = Math.max(1, Math.min(3, ts.length - 2));
+  const n = x.data.length;
+  const scratch = zerosLike(x);
+  // VP state
+  const a0 = alphaOf(ts[0]!);
+  for (let j = 0; j < n; j++) x.data[j] = x.data[j]! * a0;
+  const models: Tensor[] = []; // newest last, at most `order`
+  const tPrev: number[] = [];
+  const spare: Tensor[] = [];
+  const take = (): Tensor => spare.pop() ?? zerosLike(x);
+  const first = take();
+  run.step = 0;
+  await modelX0(run, x, ts[0]!, scratch, first);
+  models.push(first);
+  tPrev.push(ts[0]!);
+  run.callback(0, ts[0]!, ts[0]!, x, first);
+  const xBase = zerosLike(x);
+  for (let step = 1; step <= steps; step++) {
+    run.step = step;
+    const t = ts[step]!;
+    const stepOrder = step < order ? step : Math.min(order, steps + 1 - step);
+    const useCorrector = step < steps;
+    // coefficients
+    const t0 = tPrev[tPrev.length - 1]!;
+    const m0 = models[models.length - 1]!.data;
+    const h = lambdaOf(t) - lambdaOf(t0);
+    const rks: number[] = [];
+    const dIdx: number[] = [];
+    for (let i = 1; i < stepOrder; i++) {
+      const ti = tPrev[tPrev.length - 1 - i]!;
+      rks.push((lambdaOf(ti) - lambdaOf(t0)) / h);
+      dIdx.push(models.length - 1 - i);
+    }
+    rks.push(1);
+    const hh = -h;
+    const hPhi1 = Math.expm1(hh);
+    let hPhiK = hPhi1 / hh - 1;
+    let factorial = 1;
+    const Bh = variant === 'bh1' ? hh : Math.expm1(hh);
+    const R: number[][] = [];
+    const b: number[] = [];
+    for (let i = 1; i <= stepOrder; i++) {
+      R.push(rks.map((r) => r ** (i - 1)));
+      b.push((hPhiK * factorial) / Bh);
+      factorial *= i + 1;
+      hPhiK = hPhiK / hh - 1 / factorial;
+    }
+    let rhosP: number[] = [];
+    if (dIdx.length > 0) {
+      rhosP = stepOrder === 2 ? [0.5] : solve(R.slice(0, -1).map((row) => row.slice(0, -1)), b.slice(0, -1));
+    }
+    const alphaT = alphaOf(t), stdT = stdOf(t), std0 = stdOf(t0);
+    // D1s_k = (m_k - m0) / r_k
+    const d1 = dIdx.map((idx) => models[idx]!.data);
+    const xd = x.data, xb = xBase.data;
+    const c0 = stdT / std0, c1 = alphaT * hPhi1, cB = alphaT * Bh;
+    for (let j = 0; j < n; j++) {
+      const base = c0 * xd[j]! - c1 * m0[j]!;
+      xb[j] = base;
+      let pred = 0;
+      for (let k = 0; k < d1.length; k++) pred += rhosP[k]! * ((d1[k]![j]! - m0[j]!) / rks[k]!);
+      xd[j] = base - cB * pred;
+    }
+    if (useCorrector) {
+      const rhosC = stepOrder === 1 ? [0.5] : solve(R, b);
+      const mt = take();
+      await modelX0(run, x, t, scratch, mt);
+      const md = mt.data;
+      const last = rhosC[rhosC.length - 1]!;
+      for (let j = 0; j < n; j++) {
+        let corr = 0;
+        for (let k = 0; k < d1.length; k++) corr += rhosC[k]! * ((d1[k]![j]! - m0[j]!) / rks[k]!);
+        xd[j] = xb[j]! - cB * (corr + last * (md[j]! - m0[j]!));
+      }
+      models.push(mt);
+      tPrev.push(t);
+      if (models.length > order) {
+        spare.push(models.shift()!);
+        tPrev.shift();
+      }
+      run.callback(step, t, t, x, mt);
+    } else {
+      run.callback(step, t, t, x, models[models.length - 1]!);
+    }
+  }
+  const aEnd = alphaOf(ts[ts.length - 1]!);
+  for (let j = 0; j < n; j++) x.data[j] = x.data[j]! / aEnd;
+  return x;
+}
+
+export const sampleUniPc = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) =>
+  uniPc('uni_pc', o?.variant === 'bh2' ? 'bh2' : 'bh1', d, x, s, o);
+export const sampleUniPcBh2 = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => uniPc('uni_pc_bh2', 'bh2', d, x, s, o);
