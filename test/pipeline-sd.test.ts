@@ -192,6 +192,9 @@ test('every sampler and every schedule runs on the fixture', async () => {
       const r = await p.generate({ ...o, sampler });
       assert.ok(r.images.data.every(Number.isFinite), sampler);
     }
+    const gits = await p.generate({ ...o, scheduler: 'gits', coeff: 0.8 });
+    assert.deepEqual(gits.sigmas, getSigmas({ model: p.modelSampling, scheduler: 'gits', steps: 3, coeff: 0.8 }));
+    assert.notDeepEqual(gits.sigmas, getSigmas({ model: p.modelSampling, scheduler: 'gits', steps: 3 }));
     const { schedulerNames } = await import('../src/schedules/index.js');
     for (const scheduler of schedulerNames) {
       const r = await p.generate({ ...o, scheduler, ...(scheduler === 'custom' ? { sigmas: [10, 2, 0.5, 0] } : {}) });

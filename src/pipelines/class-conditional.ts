@@ -71,6 +71,7 @@ export interface ClassConditionalPipeline extends Pipeline {
   readonly kind: 'class-conditional';
   readonly card: ModelCard;
   readonly dir: string;
+  /** Class names as typed on the command line (the card's class_cli_names), index = label. */
   readonly classNames: readonly string[];
   /** The model's own optimized schedule, when it carries one. */
   readonly carriedSchedule: CarriedSchedule | undefined;
@@ -167,7 +168,8 @@ export async function loadClassConditionalPipeline(dir: string, options: ClassCo
   const size = card.resolution;
   const channels = card.channels;
   const plane = channels * size * size;
-  const names = card.classes;
+  const names = card.classKeys;
+  const displayNames = card.classes;
 
   function resolveClass(label: string | number): number {
     if (typeof label === 'number') {
@@ -180,9 +182,9 @@ export async function loadClassConditionalPipeline(dir: string, options: ClassCo
     const key = normalizeName(text);
     if (UNCONDITIONAL_NAMES.has(key)) return card.nullClass;
     for (let i = 0; i < names.length; i++) {
-      const name = names[i]!;
-      // "t-shirt/top" also answers to "t-shirt", "tshirt" and "top".
-      if (normalizeName(name) === key || name.split('/').some((part) => normalizeName(part) === key)) return i;
+      // "T-shirt/top" (key "tshirt") also answers to "t-shirt", "T-shirt/top" and "top".
+      const spellings = [names[i]!, displayNames[i]!, ...displayNames[i]!.split('/')];
+      if (spellings.some((n) => normalizeName(n) === key)) return i;
     }
     throw new ModelError(`unknown class "${label}"; classes: ${names.map((n, i) => `${i} ${n}`).join(', ')} (or "none" for unconditional)`);
   }

@@ -23,10 +23,10 @@ export function checkSamplerName(name: string): void {
 }
 
 /** The schedule for `steps` (ComfyUI's rules, including denoise and the samplers that drop a sigma); [] for denoise 0. */
-export function scheduleSigmas(ms: ModelSampling, scheduler: string, steps: number, denoise: number, sampler: string): number[] {
+export function scheduleSigmas(ms: ModelSampling, scheduler: string, steps: number, denoise: number, sampler: string, coeff?: number): number[] {
   if (denoise === 0) return [];
   try {
-    return getSigmas({ model: ms, scheduler, steps, denoise, sampler });
+    return getSigmas({ model: ms, scheduler, steps, denoise, sampler, ...(coeff !== undefined ? { coeff } : {}) });
   } catch (err) {
     throw new GenerateOptionsError(err instanceof Error ? err.message : String(err));
   }

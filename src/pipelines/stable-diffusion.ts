@@ -279,8 +279,9 @@ function makeUnetFeeds(p: Parts, rows: number, latentShape: number[], context: F
     sample: new ort.Tensor(sampleType === 'float16' ? 'float16' : 'float32', sample, [rows, ...latentShape.slice(1)]),
   };
   const tInfo = p.unet.input('timestep')!;
-  const tCount = tInfo.shape.length === 0 ? 1 : rows;
-  const tShape = tInfo.shape.length === 0 ? [] : [rows];
+  // current optimum exports take a scalar timestep, older ones one per batch row (some with a fixed length)
+  const tCount = tInfo.shape.length === 0 ? 1 : (fixedDim(tInfo, 0) ?? rows);
+  const tShape = tInfo.shape.length === 0 ? [] : [tCount];
   let timestep: UnetFeeds['timestep'];
   switch (tInfo.type) {
     case 'int64':
@@ -309,6 +310,23 @@ function makeUnetFeeds(p: Parts, rows: number, latentShape: number[], context: F
   const outTensor = new ort.Tensor(outType, outType === 'float16' ? new Uint16Array(rows * per) : new Float32Array(rows * per), [rows, ...latentShape.slice(1)]);
   const out = outType === 'float32' ? (outTensor.data as Float32Array) : new Float32Array(rows * per);
   return { feeds, sample, timestep, outTensor, out };
+}
+
+/** Exports with fixed (static) batch or spatial sizes only run at those sizes: say which instead of failing inside onnxruntime. */
+function checkStaticShape(session: ModelSession, info: ValueInfo, need: number[], cfg: boolean, size: { width: number; height: number }): void {
+  const batch = fixedDim(info, 0);
+  if (batch !== undefined && batch !== need[0]) {
+    throw new GenerateOptionsError(
+      `${session.label} was exported with a fixed batch of ${batch}; this run needs ${need[0]} (batch size${cfg ? ' x 2 for CFG' : ''}). Re-export with a dynamic batch or change --batch/--cfg`,
+    );
+  }
+  const h = fixedDim(info, 2);
+  const w = fixedDim(info, 3);
+  if ((h !== undefined && h !== need[2]) || (w !== undefined && w !== need[3])) {
+    throw new GenerateOptionsError(
+      `${session.label} was exported for ${(w ?? need[3]!) * 8}x${(h ?? need[2]!) * 8} images only; asked for ${size.width}x${size.height}`,
+    );
+  }
 }
 
 function validate(options: GenerateOptions, folder: ModelFolder): { width: number; height: number; batch: number } {
@@ -448,11 +466,12 @@ function makePipeline(p: Parts): StableDiffusionPipeline {
       for (let r = 0; r < rows; r++) ids.set([height, width, 0, 0, height, width], r * 6);
       added = { textEmbeds: cfgBatch(pooled!, pooledWidth, batch, useCfg), pw: pooledWidth, timeIds: ids };
     }
+    checkStaticShape(p.unet, p.unet.input('sample')!, [rows, p.channels, height / 8, width / 8], useCfg, { width, height });
     const unetFeeds = makeUnetFeeds(p, rows, [rows, ...latentShape.slice(1)], ctxRows, added);
 
     // --- sigmas and starting latents ---
     const denoise = options.init ? (options.denoise ?? 1) : 1;
-    const sigmas = options.sigmas ? [...options.sigmas] : scheduleSigmas(p.ms, options.scheduler, options.steps, denoise, options.sampler);
+    const sigmas = options.sigmas ? [...options.sigmas] : scheduleSigmas(p.ms, options.scheduler, options.steps, denoise, options.sampler, options.coeff);
     const initLatent = options.init ? await encodeInit(options.init, batch, latentShape) : null;
     const x = initialLatents(p.ms, options.seed, latentShape, sigmas, initLatent);
 
