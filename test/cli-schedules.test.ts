@@ -66,6 +66,7 @@ test('ays sigmas rejects bad input with a one-line error and exit code 1', () =>
     [['sigmas', '--sigmas', '1,2,0'], /strictly descending/],
     [['sigmas', '--from', '/nonexistent/x.json'], /cannot read/],
     [['sigmas', '--scheduler', 'karras', '--steps', '5', '--denoise', '0'], /empty schedule/],
+    [['sigmas', '--scheduler', 'karras', '--sampler', 'dpm2'], /unknown sampler "dpm2"; valid: .*dpm_2/],
   ];
   for (const [args, re] of cases) {
     const r = run(args);

@@ -53,6 +53,7 @@ export function getSigmas(options: GetSigmasOptions): number[] {
   if (options.coeff !== undefined && (typeof options.coeff !== 'number' || !Number.isFinite(options.coeff))) {
     throw new RangeError(`coeff must be a finite number, got ${String(options.coeff)}`);
   }
+  if (options.sampler !== undefined && typeof options.sampler !== 'string') throw new TypeError('sampler must be a sampler name');
   const sigmas = entry.fn({ model: ms, steps, denoise, coeff: options.coeff, sampler: options.sampler, sigmas: options.sigmas });
   if (sigmas.length === 0) {
     throw new RangeError(`scheduler "${scheduler}" with steps=${steps} and denoise=${denoise} gives an empty schedule (no steps to run)`);

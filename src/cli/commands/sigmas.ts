@@ -5,6 +5,8 @@ import { getSigmas } from '../../schedules/get-sigmas.js';
 import { modelSampling, modelSamplingNames } from '../../model-sampling/presets.js';
 import { readFileSync } from 'node:fs';
 import { sigmasFromScheduleJson, parseSigmas } from '../../schedules/custom.js';
+import { discardPenultimateSigmaSamplers } from '../../schedules/comfy-schedulers.js';
+import { samplerNames } from '../../samplers/registry.js';
 
 interface SigmasOptions {
   model: string;
@@ -81,6 +83,10 @@ export function computeSigmas(opts: Omit<SigmasOptions, 'json'>, schedulerOverri
   const denoise = parseNumberOption('--denoise', opts.denoise ?? '1');
   const coeff = opts.coeff !== undefined ? parseNumberOption('--coeff', opts.coeff) : undefined;
   if (coeff !== undefined && scheduler !== 'gits') throw new UsageError('--coeff applies to --scheduler gits only');
+  if (opts.sampler !== undefined) {
+    const known = new Set([...samplerNames, ...discardPenultimateSigmaSamplers, 'ddim']);
+    if (!known.has(opts.sampler)) throw new UsageError(`unknown sampler "${opts.sampler}"; valid: ${[...known].join(', ')}`);
+  }
   const sigmas = asUsage(() => getSigmas({ model: opts.model, scheduler, steps, denoise, coeff, sampler: opts.sampler, sigmas: custom }));
   return { scheduler, steps: steps ?? sigmas.length - 1, denoise, coeff: scheduler === 'gits' ? (coeff ?? 1.2) : undefined, sigmas };
 }
