@@ -57,7 +57,8 @@ test('the bundled model is found inside the package, whatever the working direct
 test('the card describes a 10-class eps model on exactly SD1.5\'s schedule', () => {
   const card = readCard(MODEL_DIR);
   assert.equal(card.classes.length, 10);
-  assert.equal(card.classes[7], 'sneaker');
+  assert.equal(card.classKeys[7], 'sneaker');
+  assert.equal(card.classes[7]!.toLowerCase(), 'sneaker');
   assert.equal(card.nullClass, 10);
   assert.deepEqual(
     { b: card.schedule.betaSchedule, s: card.schedule.betaStart, e: card.schedule.betaEnd, t: card.schedule.timesteps },

@@ -276,6 +276,24 @@ test('bad model folders: missing file, corrupt .onnx, wrong input names, wrong l
   });
 });
 
+test('exports with a fixed batch or image size say what they support', async () => {
+  const dir = join(tmp, 'static');
+  writeTinyModel(dir, { kind: 'sd15', unetStaticShape: { batch: 2, height: 8, width: 8 } });
+  await withPipeline(dir, async (p) => {
+    const r = await p.generate({ ...base, width: 64, height: 64 });
+    assert.deepEqual(r.images.shape, [1, 3, 64, 64]);
+    await assert.rejects(p.generate({ ...base, width: 64, height: 64, cfg: 1 }), /unet\/model\.onnx was exported with a fixed batch of 2; this run needs 1/);
+    await assert.rejects(p.generate({ ...base, width: 64, height: 64, batchSize: 2 }), /fixed batch of 2; this run needs 4 \(batch size x 2 for CFG\)/);
+    await assert.rejects(p.generate({ ...base, width: 128, height: 64 }), /exported for 64x64 images only; asked for 128x64/);
+  });
+});
+
+test('the bundled model folder is found next to the installed package, not the working directory', async () => {
+  const { bundledModelDir } = await import('../src/cli/commands/generate.js');
+  const { fileURLToPath } = await import('node:url');
+  assert.equal(bundledModelDir(), fileURLToPath(new URL('../../models/fashion-mnist/', import.meta.url)));
+});
+
 test('older exports: VAE encoder with latent_sample output works for image-to-image', async () => {
   const dir = join(tmp, 'old-vae');
   writeTinyModel(dir, { kind: 'sd15', vaeEncoderOutput: 'latent_sample' });

@@ -76,6 +76,8 @@ async function setChecks(list: string, values: string[]): Promise<void> {
 
 async function shot(name: string): Promise<string> {
   const path = join(ARTIFACTS, name);
+  // full-page pictures from the top, so the sticky header sits where it belongs
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path, fullPage: true });
   assert.ok(statSync(path).size > 5000, `${name} looks empty`);
   return path;

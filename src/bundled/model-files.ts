@@ -53,8 +53,10 @@ export interface CardSchedule {
 
 export interface ModelCard {
   name: string;
-  /** Class names, index = class label. */
+  /** Class names as the card displays them, index = class label. */
   classes: string[];
+  /** The names to type on the command line (card's class_cli_names, else the display names lower-cased). */
+  classKeys: string[];
   /** The "no class" label used for classifier-free guidance. */
   nullClass: number;
   schedule: CardSchedule;
@@ -108,6 +110,11 @@ export function readCard(dir: string): ModelCard {
     throw new ModelError(`${label}: "classes" must be a non-empty list of class names`);
   }
   const classes = classesValue as string[];
+  const keysValue = pick(raw, 'class_cli_names', 'class_keys');
+  const classKeys =
+    Array.isArray(keysValue) && keysValue.length === classes.length && keysValue.every((k) => typeof k === 'string' && k.trim() !== '')
+      ? (keysValue as string[])
+      : classes.map((c) => c.toLowerCase());
   const nullClass = numberField(raw, classes.length, label, 'null_class', 'unconditional_class', 'nullClass', 'uncond_label');
   if (!Number.isInteger(nullClass) || nullClass < 0) throw new ModelError(`${label}: "null_class" must be a non-negative integer`);
 
@@ -139,6 +146,7 @@ export function readCard(dir: string): ModelCard {
   return {
     name: typeof raw.name === 'string' ? raw.name : 'fashion-mnist',
     classes,
+    classKeys,
     nullClass,
     schedule,
     resolution: numberField(raw, 28, label, 'resolution', 'image_size'),
