@@ -85,6 +85,8 @@ export interface DemoOptions extends RunOptions {
   referenceScheduler: string;
   sampler: string;
   cfg: number;
+  /** Called when a cell starts. */
+  onCellStart?: (scheduler: string, steps: number) => void;
   /** Called when a cell finishes. */
   onCell?: (result: ConfigResult | null, scheduler: string, steps: number) => void;
 }
@@ -109,6 +111,7 @@ export async function runDemo(pipeline: ClassConditionalPipeline, evaluator: Eva
   const start = performance.now();
   const skipped: Record<string, string> = {};
   const cells: Array<Array<ConfigResult | null>> = [];
+  options.onCellStart?.(options.referenceScheduler, options.referenceSteps);
   const reference = await evaluateConfig(
     pipeline,
     evaluator,
@@ -127,6 +130,7 @@ export async function runDemo(pipeline: ClassConditionalPipeline, evaluator: Eva
       continue;
     }
     for (const steps of options.stepCounts) {
+      options.onCellStart?.(scheduler, steps);
       const r = await evaluateConfig(pipeline, evaluator, { scheduler, sampler: options.sampler, steps, cfg: options.cfg }, options);
       row.push(r);
       options.onCell?.(r, scheduler, steps);

@@ -110,7 +110,7 @@ export function register(program: Command): void {
               cliProgress.Presets.shades_classic,
             )
           : null;
-        bar?.start(total, 0, { cell: `${opts.refScheduler} ${refSteps}` });
+        bar?.start(total, 0, { cell: '' });
         const result = await runDemo(pipeline, evaluator, {
           schedulers,
           stepCounts,
@@ -122,7 +122,7 @@ export function register(program: Command): void {
           seed,
           batch: samples,
           onSamplerStep: () => bar?.increment(),
-          onCell: (_r, scheduler, steps) => bar?.update({ cell: `${scheduler} ${steps}` }),
+          onCellStart: (scheduler, steps) => bar?.update({ cell: `${scheduler}, ${steps} steps` }),
         });
         bar?.stop();
 
