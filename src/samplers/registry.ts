@@ -5,6 +5,7 @@ import * as multistep from './multistep.js';
 import * as seeds from './seeds.js';
 import * as dpmSolver from './dpm-solver.js';
 import * as uniPc from './uni-pc.js';
+import * as saSolver from './sa-solver.js';
 
 export interface SamplerInfo {
   /** ComfyUI's name. */
@@ -17,7 +18,7 @@ export interface SamplerInfo {
   /** Denoiser calls per step, as text (e.g. "1", "2 (1 on the last step)", "adaptive"). */
   nfePerStep: string;
   /** ComfyUI's default hyperparameters. */
-  defaults: Readonly<Record<string, number | string | null>>;
+  defaults: Readonly<Record<string, number | string | boolean | null>>;
   /** Needs a cfg() guided denoiser (reads the unconditional prediction). */
   needsUncond?: boolean;
   /** ComfyUI computes steps+1 sigmas and drops the penultimate one for this sampler (KSampler). */
@@ -61,11 +62,13 @@ export const SAMPLERS: readonly SamplerInfo[] = [
   { name: 'res_multistep_cfg_pp', sampler: multistep.sampleResMultistepCfgPp, order: 2, stochastic: false, nfePerStep: '1', defaults: { s_noise: 1 }, needsUncond: true },
   { name: 'res_multistep_ancestral', sampler: multistep.sampleResMultistepAncestral, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 } },
   { name: 'res_multistep_ancestral_cfg_pp', sampler: multistep.sampleResMultistepAncestralCfgPp, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 }, needsUncond: true },
-  { name: 'gradient_estimation', sampler: multistep.sampleGradientEstimation, order: 2, stochastic: false, nfePerStep: '1', defaults: { ge_gamma: 2, cfg_pp: 0 } },
+  { name: 'gradient_estimation', sampler: multistep.sampleGradientEstimation, order: 2, stochastic: false, nfePerStep: '1', defaults: { ge_gamma: 2, cfg_pp: false } },
   { name: 'gradient_estimation_cfg_pp', sampler: multistep.sampleGradientEstimationCfgPp, order: 2, stochastic: false, nfePerStep: '1', defaults: { ge_gamma: 2 }, needsUncond: true },
   { name: 'er_sde', sampler: seeds.sampleErSde, order: 3, stochastic: true, nfePerStep: '1', defaults: { s_noise: 1, noise_scaler: null, max_stage: 3 } },
   { name: 'seeds_2', sampler: seeds.sampleSeeds2, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r: 0.5, solver_type: 'phi_1' } },
   { name: 'seeds_3', sampler: seeds.sampleSeeds3, order: 3, stochastic: true, nfePerStep: '3 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r_1: 1 / 3, r_2: 2 / 3 } },
+  { name: 'sa_solver', sampler: saSolver.sampleSaSolver, order: 3, stochastic: true, nfePerStep: '1', defaults: { tau_func: null, s_noise: 1, predictor_order: 3, corrector_order: 4, use_pece: false, simple_order_2: false } },
+  { name: 'sa_solver_pece', sampler: saSolver.sampleSaSolverPece, order: 3, stochastic: true, nfePerStep: '2 (1 on the first step)', defaults: { tau_func: null, s_noise: 1, predictor_order: 3, corrector_order: 4, simple_order_2: false } },
   { name: 'ddim', sampler: euler.sampleEuler, order: 1, stochastic: false, nfePerStep: '1', defaults: churnDefaults },
   { name: 'uni_pc', sampler: uniPc.sampleUniPc, order: 3, stochastic: false, nfePerStep: '1 (none at the final point)', defaults: { variant: 'bh1' }, discardsPenultimateSigma: true },
   { name: 'uni_pc_bh2', sampler: uniPc.sampleUniPcBh2, order: 3, stochastic: false, nfePerStep: '1 (none at the final point)', defaults: {}, discardsPenultimateSigma: true },

@@ -1,0 +1,131 @@
+// SA-Solver (Xue et al. 2023, "SA-Solver: Stochastic Adams Solver for Fast Sampling of Diffusion Models",
+// arXiv:2309.05019): stochastic Adams-Bashforth predictor and Adams-Moulton corrector in the data-prediction
+// form over lambda = -log(sigma), with noise amount tau(sigma). The default tau is 1 inside ComfyUI's
+// interval [percent_to_sigma(0.8), percent_to_sigma(0.2)] and 0 outside; pass `start_sigma`/`end_sigma`,
+// a `model_sampling` with percentToSigma, or a `tau_func`. Without them the SD1.x/SDXL interval is used.
+import type { Tensor } from '../tensor/tensor.js';
+import { zerosLike } from '../tensor/ops.js';
+import type { Denoiser, SamplerOptions } from './types.js';
+import { begin } from './common.js';
+
+/** ComfyUI's default tau interval for SD1.x/SDXL (percent_to_sigma(0.2) and (0.8) of the discrete schedule). */
+export const SD_TAU_INTERVAL = { startSigma: 5.092408180236816, endSigma: 0.5711888670921326 };
+
+// 16-point Gauss-Legendre nodes and weights on [-1, 1]
+const GL_X = [0.0950125098376374, 0.2816035507792589, 0.4580167776572274, 0.6178762444026438, 0.755404408355003, 0.8656312023878318, 0.9445750230732326, 0.9894009349916499];
+const GL_W = [0.1894506104550685, 0.1826034150449236, 0.1691565193950025, 0.1495959888165767, 0.1246289712555339, 0.0951585116824928, 0.0622535239386479, 0.0271524594117541];
+
+/**
+ * b_j = alpha_t * integral over [lambdaS, lambdaT] of (1 + tau^2) e^{-(1 + tau^2)(lambdaT - l)} L_j(l) dl, with L_j
+ * the Lagrange basis through `nodes` (alpha_t = 1 in the VE convention).
+ */
+export function stochasticAdamsCoefficients(nodes: readonly number[], lambdaS: number, lambdaT: number, tau: number): number[] {
+  const k = 1 + tau * tau;
+  const half = 0.5 * (lambdaT - lambdaS), mid = 0.5 * (lambdaT + lambdaS);
+  const out = new Array<number>(nodes.length).fill(0);
+  for (let q = 0; q < 16; q++) {
+    const xq = q < 8 ? -GL_X[7 - q]! : GL_X[q - 8]!;
+    const wq = q < 8 ? GL_W[7 - q]! : GL_W[q - 8]!;
+    const l = mid + half * xq;
+    const w = wq * half * k * Math.exp(-k * (lambdaT - l));
+    for (let j = 0; j < nodes.length; j++) {
+      let basis = 1;
+      for (let m = 0; m < nodes.length; m++) if (m !== j) basis *= (l - nodes[m]!) / (nodes[j]! - nodes[m]!);
+      out[j] = out[j]! + w * basis;
+    }
+  }
+  return out;
+}
+
+async function saSolver(name: string, usePece: boolean, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
+  const sNoise = run.num('s_noise', 1);
+  const predictorOrder = run.num('predictor_order', 3), correctorOrder = run.num('corrector_order', 4);
+  for (const [k, v] of [['predictor_order', predictorOrder], ['corrector_order', correctorOrder]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > 6) throw new RangeError(`${name}: ${k} must be an integer from 1 to 6, got ${v}`);
+  }
+  if (options?.simple_order_2) throw new RangeError(`${name}: simple_order_2 is not supported`);
+  let tauFunc = options?.tau_func as ((sigma: number) => number) | undefined | null;
+  if (tauFunc !== undefined && tauFunc !== null && typeof tauFunc !== 'function') throw new TypeError(`${name}: tau_func must be a function (sigma) => tau`);
+  if (!tauFunc) {
+    const ms = options?.model_sampling as { percentToSigma?: (p: number) => number } | undefined;
+    const start = run.num('start_sigma', ms?.percentToSigma ? ms.percentToSigma(0.2) : SD_TAU_INTERVAL.startSigma);
+    const end = run.num('end_sigma', ms?.percentToSigma ? ms.percentToSigma(0.8) : SD_TAU_INTERVAL.endSigma);
+    const eta = run.num('eta', 1);
+    tauFunc = (s: number) => (eta > 0 && start >= s && s >= end ? eta : 0);
+  }
+  const lambdas = Array.from(sigmas, (s) => -Math.log(s));
+  const maxOrder = Math.max(predictorOrder, correctorOrder);
+  const n = x.data.length;
+  const xPred = zerosLike(x);
+  xPred.data.set(x.data);
+  let noise: Tensor | null = null;
+  let h = 0, tau = 0;
+  const preds: Tensor[] = []; // newest last, copies
+  const spare: Tensor[] = [];
+  const lowerOrderToEnd = sigmas[sigmas.length - 1] === 0;
+  const N = sigmas.length;
+  const combine = (coeffs: number[], count: number, out: Tensor, scale: number, base: Tensor): void => {
+    const o = out.data, bd = base.data;
+    const ps = preds.slice(preds.length - count).map((p) => p.data);
+    for (let j = 0; j < n; j++) {
+      let acc = scale * bd[j]!;
+      for (let k = 0; k < count; k++) acc += coeffs[k]! * ps[k]![j]!;
+      o[j] = acc;
+    }
+  };
+  for (let i = 0; i < N - 1; i++) {
+    run.step = i;
+    let denoised = await run.denoise(xPred, sigmas[i]!);
+    run.callback(i, sigmas[i]!, sigmas[i]!, xPred, denoised);
+    const keep = spare.pop() ?? zerosLike(x);
+    keep.data.set(denoised.data);
+    preds.push(keep);
+    while (preds.length > maxOrder) spare.push(preds.shift()!);
+    let pOrder = Math.min(predictorOrder, preds.length);
+    let cOrder = i === 0 || (sigmas[i + 1] === 0 && !usePece) ? 0 : Math.min(correctorOrder, preds.length);
+    if (lowerOrderToEnd) {
+      pOrder = Math.min(pOrder, N - 2 - i);
+      cOrder = Math.min(cOrder, N - 1 - i);
+    }
+    // corrector (Adams-Moulton through the new prediction)
+    if (cOrder === 0) {
+      x.data.set(xPred.data);
+    } else {
+      const nodes = lambdas.slice(i - cOrder + 1, i + 1);
+      const b = stochasticAdamsCoefficients(nodes, lambdas[i - 1]!, lambdas[i]!, tau);
+      combine(b, cOrder, x, (sigmas[i]! / sigmas[i - 1]!) * Math.exp(-(tau * tau) * h), x);
+      if (tau > 0 && sNoise > 0 && noise) {
+        const xd = x.data, nd = noise.data;
+        for (let j = 0; j < n; j++) xd[j] = xd[j]! + nd[j]!;
+      }
+      if (usePece) {
+        denoised = await run.denoise(x, sigmas[i]!);
+        preds[preds.length - 1]!.data.set(denoised.data);
+      }
+    }
+    // predictor (Adams-Bashforth)
+    if (sigmas[i + 1] === 0) {
+      x.data.set(denoised.data);
+    } else {
+      tau = tauFunc(sigmas[i + 1]!);
+      const nodes = lambdas.slice(i - pOrder + 1, i + 1);
+      const b = stochasticAdamsCoefficients(nodes, lambdas[i]!, lambdas[i + 1]!, tau);
+      h = lambdas[i + 1]! - lambdas[i]!;
+      combine(b, pOrder, xPred, (sigmas[i + 1]! / sigmas[i]!) * Math.exp(-(tau * tau) * h), x);
+      if (tau > 0 && sNoise > 0) {
+        const z = run.draw(x, sigmas[i]!, sigmas[i + 1]!);
+        const c = sigmas[i + 1]! * Math.sqrt(-Math.expm1(-2 * tau * tau * h)) * sNoise;
+        const nz = zerosLike(x), nd = nz.data, zd = z.data;
+        for (let j = 0; j < n; j++) nd[j] = c * zd[j]!;
+        noise = nz;
+        const pd = xPred.data;
+        for (let j = 0; j < n; j++) pd[j] = pd[j]! + nd[j]!;
+      }
+    }
+  }
+  return x;
+}
+
+export const sampleSaSolver = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => saSolver('sa_solver', !!o?.use_pece, d, x, s, o);
+export const sampleSaSolverPece = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => saSolver('sa_solver_pece', true, d, x, s, o);
