@@ -43,6 +43,12 @@ test('float16: every finite half survives half -> float -> half', () => {
     const back = toHalfBits(fromHalfBits(h));
     if (back !== h) assert.fail(`0x${h.toString(16)} -> ${fromHalfBits(h)} -> 0x${back.toString(16)}`);
   }
+  const all = Uint16Array.from({ length: 65536 }, (_, h) => h);
+  const viaTable = float16ToFloat32(all);
+  for (let h = 0; h < 65536; h++) {
+    const want = fromHalfBits(h);
+    if (!(Object.is(viaTable[h], want) || (Number.isNaN(want) && Number.isNaN(viaTable[h]!)))) assert.fail(`table 0x${h.toString(16)}`);
+  }
   const xs = Float32Array.from([0.1, -3.5, 1000.25, 1e-5]);
   const round = float16ToFloat32(float32ToFloat16(xs));
   for (let i = 0; i < xs.length; i++) assert.ok(Math.abs(round[i]! - xs[i]!) <= Math.abs(xs[i]!) * 2 ** -11 + 2 ** -25);

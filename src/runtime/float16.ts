@@ -58,10 +58,17 @@ export function float32ToFloat16(src: ArrayLike<number>, out?: Uint16Array): Uin
   return dst;
 }
 
-/** Convert float16 bit patterns to float32, writing into `out` when given. */
+let halfTable: Float32Array | null = null;
+
+/** Convert float16 bit patterns to float32, writing into `out` when given (a 65536-entry table, built once). */
 export function float16ToFloat32(src: Uint16Array, out?: Float32Array): Float32Array {
   const dst = out ?? new Float32Array(src.length);
   if (dst.length !== src.length) throw new RangeError(`float16ToFloat32: output has ${dst.length} elements, input ${src.length}`);
-  for (let i = 0; i < src.length; i++) dst[i] = fromHalfBits(src[i]!);
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfTable[h] = fromHalfBits(h);
+  }
+  const table = halfTable;
+  for (let i = 0; i < src.length; i++) dst[i] = table[src[i]!]!;
   return dst;
 }
