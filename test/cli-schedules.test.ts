@@ -96,6 +96,11 @@ test('ays plot writes PNG and SVG, refuses to overwrite without --overwrite', ()
   assert.equal(run(['plot', '--model', 'sd15', '--scheduler', 'ays,gits,kl_optimal', '--steps', '8', '--out', svg]).status, 0);
   const text = readFileSync(svg, 'utf8');
   for (const label of ['>ays<', '>gits (coeff 1.20)<', '>kl_optimal<', 'sigma (log scale)', '>step<']) assert.ok(text.includes(label), label);
+  const mixed = join(dir, 'mixed.svg');
+  const m = run(['plot', '--model', 'sd15', '--scheduler', 'ays,custom', '--sigmas', '14.6,5,1,0', '--steps', '6', '--out', mixed]);
+  assert.equal(m.status, 0, m.stderr);
+  assert.ok(readFileSync(mixed, 'utf8').includes('>custom<'));
+  assert.match(run(['plot', '--scheduler', 'ays', '--sigmas', '3,1,0', '--out', join(dir, 'y.svg')]).stderr, /add custom to --scheduler/);
   const bad = run(['plot', '--scheduler', 'ays', '--out', join(dir, 'x.jpg')]);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /must end in \.png or \.svg/);

@@ -42,9 +42,18 @@ export function register(program: Command): void {
       const names = opts.scheduler.split(',').map((s) => s.trim()).filter((s) => s !== '');
       if (names.length === 0) throw new UsageError('--scheduler needs at least one name');
       if (new Set(names).size !== names.length) throw new UsageError(`--scheduler lists a name twice: ${opts.scheduler}`);
+      const hasCustomList = opts.sigmas !== undefined || opts.from !== undefined;
+      if (hasCustomList && !names.includes('custom')) throw new UsageError('--sigmas/--from are plotted as "custom": add custom to --scheduler');
       const series = names.map((name) => {
+        const isCustom = name === 'custom';
         const r = computeSigmas(
-          { ...opts, coeff: name === 'gits' ? opts.coeff : undefined, steps: name === 'custom' ? undefined : opts.steps },
+          {
+            ...opts,
+            coeff: name === 'gits' ? opts.coeff : undefined,
+            steps: isCustom ? undefined : opts.steps,
+            sigmas: isCustom ? opts.sigmas : undefined,
+            from: isCustom ? opts.from : undefined,
+          },
           name,
         );
         const label = name === 'gits' ? `gits (coeff ${r.coeff?.toFixed(2)})` : name;
