@@ -32,7 +32,7 @@ const TOLERANCE: Record<string, number> = { deis: 1e-6, er_sde: 1e-6 };
 
 // Samplers that do not match ComfyUI yet (reported to the lead; see the closing note). They are still run
 // and must not match silently: the test asserts the known state so a fix shows up.
-const KNOWN_MISMATCH = new Set(['dpm_fast']);
+const KNOWN_MISMATCH = new Set<string>([]);
 const NOT_IMPLEMENTED = new Set<string>([]);
 
 test('the registry covers ComfyUI sampler names (minus the ones not implemented yet)', () => {

@@ -69,3 +69,14 @@ test('every sampler keeps x untouched and returns x dtype and shape', async () =
     for (const v of out.data) assert.ok(Number.isFinite(v), `${name} output finite`);
   }
 });
+
+test('dpm_fast and dpm_adaptive report their NFE through onInfo', async () => {
+  const infos: Array<{ nfe: number; nAccept: number; nReject: number; steps: number }> = [];
+  const y: Tensor = { data: new Float64Array([0.5, -1, 2, 0.25]), shape: [1, 4] };
+  const den: Denoiser = async (t) => ({ data: t.data.map((v) => v * 0.3) as Float64Array, shape: [...t.shape] });
+  await sample('dpm_fast', den, y, [10, 5, 2, 1, 0.5, 0], { onInfo: (i: (typeof infos)[number]) => infos.push(i) });
+  assert.equal(infos[0]!.nfe, 5);
+  await sample('dpm_adaptive', den, y, [10, 5, 2, 1, 0.5, 0], { onInfo: (i: (typeof infos)[number]) => infos.push(i) });
+  assert.equal(infos[1]!.nfe, 3 * infos[1]!.steps);
+  assert.equal(infos[1]!.steps, infos[1]!.nAccept + infos[1]!.nReject);
+});

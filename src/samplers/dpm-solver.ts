@@ -7,6 +7,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/ops.js';
 import type { Denoiser, SamplerOptions } from './types.js';
 import { addNoise, ancestralStep, begin, type Run } from './common.js';
+import { sleefExpf } from './float32-libm.js';
 
 export interface DpmSolverInfo {
   nfe: number;
@@ -20,14 +21,16 @@ const f32 = Math.fround;
 /** Scalar arithmetic of one precision (float32 for dpm_fast, float64 for dpm_adaptive). */
 interface Arith {
   r(v: number): number;
+  exp(v: number): number;
+  expm1(v: number): number;
 }
-const F32: Arith = { r: f32 };
-const F64: Arith = { r: (v) => v };
+const F32: Arith = { r: f32, exp: sleefExpf, expm1: (v) => f32(Math.expm1(v)) };
+const F64: Arith = { r: (v) => v, exp: Math.exp, expm1: Math.expm1 };
 
 class Solver {
   constructor(private readonly run: Run, private readonly a: Arith, private readonly x: Tensor) {}
   sigma(t: number): number {
-    return this.a.r(Math.exp(-t));
+    return this.a.exp(-t);
   }
   /** eps = (x - D(x, sigma(t))) / sigma(t), written into out. */
   async eps(out: Tensor, x: Tensor, t: number): Promise<Tensor> {
@@ -52,7 +55,7 @@ async function dpmStep(sv: Solver, a: Arith, order: number, x: Tensor, out: Tens
   const R = a.r;
   const h = R(tNext - t);
   const xd = x.data, ed = eps.data, o = out.data, n = xd.length;
-  const sn = sv.sigma(tNext), emh = R(Math.expm1(h));
+  const sn = sv.sigma(tNext), emh = a.expm1(h);
   const c0 = R(sn * emh);
   if (order === 1) {
     for (let j = 0; j < n; j++) o[j] = xd[j]! - c0 * ed[j]!;
@@ -61,7 +64,7 @@ async function dpmStep(sv: Solver, a: Arith, order: number, x: Tensor, out: Tens
   const rr1 = R(r1);
   const s1 = R(t + R(rr1 * h));
   if (!cache.have1) {
-    const c = R(sv.sigma(s1) * R(Math.expm1(R(rr1 * h))));
+    const c = R(sv.sigma(s1) * a.expm1(R(rr1 * h)));
     const ud = cache.u.data;
     for (let j = 0; j < n; j++) ud[j] = xd[j]! - c * ed[j]!;
     await sv.eps(cache.e1, cache.u, s1);
@@ -75,7 +78,7 @@ async function dpmStep(sv: Solver, a: Arith, order: number, x: Tensor, out: Tens
   }
   const rr2 = R(r2);
   const s2 = R(t + R(rr2 * h));
-  const r2h = R(rr2 * h), em2 = R(Math.expm1(r2h));
+  const r2h = R(rr2 * h), em2 = a.expm1(r2h);
   const ss2 = sv.sigma(s2);
   const cu0 = R(ss2 * em2);
   const cu1 = R(R(ss2 * (r2 / r1)) * R(R(em2 / r2h) - 1));
