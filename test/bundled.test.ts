@@ -173,3 +173,24 @@ test('ays demo writes a labelled grid and never overwrites without --overwrite',
   const forced = await runCli([...args, '--overwrite']);
   assert.equal(forced.code, 0, forced.stderr);
 });
+
+test('the bundled model carries its optimized schedule, and --scheduler optimized uses it', async () => {
+  const carried = pipeline.carriedSchedule;
+  assert.ok(carried, 'models/fashion-mnist/optimized-schedule.json is committed');
+  const raw = JSON.parse(readFileSync(join(MODEL_DIR, 'optimized-schedule.json'), 'utf8')) as { how_made: { monte_carlo_samples: number } };
+  assert.ok(raw.how_made.monte_carlo_samples >= 64);
+  const ms = pipeline.modelSampling;
+  assert.ok(Math.abs(carried.masterSigmas[0]! - ms.sigmaMax) < 1e-4, 'starts at sigma_max');
+  for (const steps of [4, 10, 20]) {
+    const s = pipeline.sigmasFor('optimized', steps);
+    assert.equal(s.length, steps + 1);
+    assert.equal(s[steps], 0);
+    for (let i = 1; i < s.length; i++) assert.ok(s[i]! < s[i - 1]!, `optimized ${steps}: strictly decreasing`);
+  }
+  // at its own step count the schedule is the optimizer's list with the last value set to 0, as AYS
+  assert.deepEqual(pipeline.sigmasFor('optimized', carried.masterSigmas.length - 1).slice(0, -1), carried.masterSigmas.slice(0, -1));
+  const r = await pipeline.generate({ classLabel: 'bag', seed: 2, scheduler: 'optimized', sampler: 'dpmpp_2m', steps: 6, cfg: 3 });
+  const p = readPngParameters(r.pngs[0]!)!;
+  assert.equal(p.settings['Schedule type'], 'optimized');
+  assert.equal(p.settings.Sigmas!.split(' ').length, 7);
+});
