@@ -177,6 +177,59 @@ test('SDXL: two encoders, pooled text_embeds and time_ids, batch, and the zero-u
   });
 });
 
+test('SDXL pipeline = hand-wired sessions: penultimate states of both encoders side by side, pooled text_embeds, time_ids', async () => {
+  const te1 = await openSession(join(sdxl!, 'text_encoder/model.onnx'));
+  const te2 = await openSession(join(sdxl!, 'text_encoder_2/model.onnx'));
+  const unet = await openSession(join(sdxl!, 'unet/model.onnx'));
+  const dec = await openSession(join(sdxl!, 'vae_decoder/model.onnx'));
+  const ids1 = [...loadClipTokenizer(join(sdxl!, 'tokenizer')).encode('a dog'), ...loadClipTokenizer(join(sdxl!, 'tokenizer')).encode('a cat')];
+  const ids2 = [...loadClipTokenizer(join(sdxl!, 'tokenizer_2')).encode('a dog'), ...loadClipTokenizer(join(sdxl!, 'tokenizer_2')).encode('a cat')];
+  const big = (ids: number[]) => new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [2, 77]);
+  const o1 = await te1.run({ input_ids: big(ids1) });
+  const o2 = await te2.run({ input_ids: big(ids2) });
+  const h1 = readFloat(o1['hidden_states.1']!); // layers 0..2: the penultimate is 1
+  const h2 = readFloat(o2['hidden_states.2']!); // layers 0..3: the penultimate is 2
+  const pooled = readFloat(o2.text_embeds!);
+  const ctx = new Float32Array(2 * 77 * 40);
+  for (let r = 0; r < 2 * 77; r++) {
+    ctx.set(h1.subarray(r * 16, r * 16 + 16), r * 40);
+    ctx.set(h2.subarray(r * 24, r * 24 + 24), r * 40 + 16);
+  }
+  const ms = (await import('../src/model-sampling/discrete.js')).discreteModelSampling({});
+  const sigma = 6;
+  const n = 4 * 5 * 7;
+  const noise = prepareNoise(9, [1, 4, 5, 7]).data;
+  const x = Float32Array.from(noise, (e) => e * sigma);
+  const cIn = 1 / Math.sqrt(sigma * sigma + 1);
+  const inp = new Float32Array(2 * n);
+  for (let i = 0; i < n; i++) inp[i] = inp[n + i] = x[i]! * cIn;
+  const out = readFloat(
+    (
+      await unet.run({
+        sample: floatTensor('float32', inp, [2, 4, 5, 7]),
+        timestep: floatTensor('float32', [ms.timestep(sigma)], []),
+        encoder_hidden_states: floatTensor('float32', ctx, [2, 77, 40]),
+        text_embeds: floatTensor('float32', pooled, [2, 20]),
+        time_ids: floatTensor('float32', [40, 56, 0, 0, 40, 56, 40, 56, 0, 0, 40, 56], [2, 6]),
+      })
+    ).out_sample!,
+  );
+  const z = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = x[i]! - sigma * out[i]!;
+    const c = x[i]! - sigma * out[n + i]!;
+    z[i] = (u + (c - u) * 4) / 0.13025;
+  }
+  const img = readFloat((await dec.run({ latent_sample: floatTensor('float32', z, [1, 4, 5, 7]) })).sample!);
+  await Promise.all([te1.release(), te2.release(), unet.release(), dec.release()]);
+  await withPipeline(sdxl!, async (p) => {
+    const r = await p.generate({ prompt: 'a cat', negativePrompt: 'a dog', width: 56, height: 40, seed: 9, sigmas: [sigma, 0], scheduler: 'karras', sampler: 'euler', steps: 1, cfg: 4 });
+    let worst = 0;
+    for (let i = 0; i < img.length; i++) worst = Math.max(worst, Math.abs(Math.min(1, Math.max(0, img[i]! * 0.5 + 0.5)) - r.images.data[i]!));
+    assert.ok(worst < 1e-5, `max difference ${worst}`);
+  });
+});
+
 test('float16 model: runs end to end and stays close to the float32 model with the same weights', async () => {
   const a = await withPipeline(sd15!, (p) => p.generate(base));
   const b = await withPipeline(sd15fp16!, (p) => p.generate(base));
