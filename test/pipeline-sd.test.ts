@@ -344,7 +344,9 @@ test('exports with a fixed batch or image size say what they support', async () 
 test('the bundled model folder is found next to the installed package, not the working directory', async () => {
   const { bundledModelDir } = await import('../src/cli/commands/generate.js');
   const { fileURLToPath } = await import('node:url');
-  assert.equal(bundledModelDir(), fileURLToPath(new URL('../../models/fashion-mnist/', import.meta.url)));
+  assert.equal(bundledModelDir(), fileURLToPath(new URL('../../models/fashion-mnist', import.meta.url)));
+  const { defaultModelDir } = await import('../src/bundled/model-files.js');
+  assert.equal(bundledModelDir(), defaultModelDir(), 'the same folder the bundled-model code uses');
 });
 
 test('older exports: VAE encoder with latent_sample output works for image-to-image', async () => {

@@ -18,7 +18,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 
 /** The bundled model folder at the package root, wherever the package is installed (not the cwd). */
 export function bundledModelDir(): string {
-  return fileURLToPath(new URL('../../../../models/fashion-mnist/', import.meta.url));
+  return fileURLToPath(new URL('../../../../models/fashion-mnist', import.meta.url));
 }
 
 interface GenerateCliOptions {
