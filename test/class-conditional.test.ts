@@ -236,3 +236,14 @@ function mkdirp(p: string): void {
   rmSync(p, { recursive: true, force: true });
   mkdirSync(p, { recursive: true });
 }
+
+test('explicit sigmas are validated and followed; a cfg_pp sampler gets the unconditional prediction', async () => {
+  const sigmas = [14.6146, 3, 1, 0.3, 0];
+  const r = await pipeline.sampleImages({ classLabel: 'coat', seed: 4, scheduler: 'ays', sampler: 'euler', steps: 99, cfg: 3, sigmas });
+  assert.deepEqual(r.sigmas, sigmas);
+  assert.equal(r.nfe, 4);
+  await assert.rejects(pipeline.sampleImages({ seed: 4, scheduler: 'ays', sampler: 'euler', steps: 4, cfg: 3, sigmas: [1, 2, 0] }), /strictly descending/);
+  // cfg 1 with a cfg_pp sampler: the unconditional half still runs (ComfyUI turns off its cfg=1 shortcut for them)
+  const pp = await pipeline.sampleImages({ classLabel: 'coat', seed: 4, scheduler: 'karras', sampler: 'euler_cfg_pp', steps: 4, cfg: 1 });
+  assert.ok(pp.images.data.every((v) => v >= 0 && v <= 1));
+});

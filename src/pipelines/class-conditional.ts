@@ -28,8 +28,8 @@ import {
   type SessionOptions,
 } from '../runtime/session.js';
 import { encodePng, formatParameters } from '../image/png.js';
-import { discardPenultimateSigmaSamplers, getSigmas } from '../schedules/index.js';
-import { checkSamplerName, initialLatents, runSampler } from './sampling.js';
+import { discardPenultimateSigmaSamplers, getSigmas, validateSigmas } from '../schedules/index.js';
+import { checkSamplerName, initialLatents, runSampler, samplerNeedsUncond } from './sampling.js';
 import { loglinearInterp } from '../schedules/numerics.js';
 import {
   CARD_FILE,
@@ -314,11 +314,11 @@ export async function loadClassConditionalPipeline(dir: string, options: ClassCo
   async function sampleImages(o: GenerateOptions): Promise<ClassSamples> {
     checkOptions(o);
     const labels = resolveLabels(o.classLabel, o.batchSize);
-    const sigmas = o.sigmas ? [...o.sigmas] : sigmasFor(o.scheduler, o.steps, { sampler: o.sampler, coeff: o.coeff });
+    const sigmas = o.sigmas ? validateSigmas(o.sigmas) : sigmasFor(o.scheduler, o.steps, { sampler: o.sampler, coeff: o.coeff });
     if (sigmas.length < 2) throw new ModelError('the schedule has no steps (fewer than 2 sigmas)');
     const b = labels.length;
     const x = initialLatents(ms, o.seed, [b, channels, size, size], sigmas, null);
-    const den = denoiser(labels, o.cfg, { alwaysUncond: o.sampler.endsWith('_cfg_pp') });
+    const den = denoiser(labels, o.cfg, { alwaysUncond: samplerNeedsUncond(o.sampler) });
     let nfe = 0;
     const counted: GuidedDenoiser = Object.assign(
       async (xi: Tensor, sigma: number) => {
