@@ -1,7 +1,7 @@
 // DPM-Solver++ family (Lu et al. 2022, arXiv:2211.01095) in the data-prediction form over lambda = -log(sigma),
 // after k-diffusion (MIT): 2S ancestral, SDE, 2M, 2M SDE (midpoint / heun) and 3M SDE, plus ComfyUI's cfg_pp
 // variants (CFG++, Chung et al. 2024) and the linear multistep (LMS) sampler.
-import type { Tensor } from '../tensor/tensor.js';
+import type { Tensor, TensorData } from '../tensor/tensor.js';
 import { copyInto, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, SamplerOptions } from './types.js';
 import { addNoise, ancestralStep, begin } from './common.js';
@@ -307,11 +307,16 @@ export async function sampleLms(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayL
       continue;
     }
     const cur = Math.min(i + 1, order);
+    // one fused pass: x += sum_j c_j d_{i-j}
+    const cs = [0, 0, 0, 0];
+    const hs: TensorData[] = [dv, dv, dv, dv];
     for (let j = 0; j < cur; j++) {
-      const c = lmsCoefficient(cur, sigmas, i, j);
-      const dj = ds[ds.length - 1 - j]!.data;
-      for (let k = 0; k < n; k++) xd[k] = xd[k]! + c * dj[k]!;
+      cs[j] = lmsCoefficient(cur, sigmas, i, j);
+      hs[j] = ds[ds.length - 1 - j]!.data;
     }
+    const [c0, c1, c2, c3] = cs as [number, number, number, number];
+    const [d0, d1, d2, d3] = hs as [TensorData, TensorData, TensorData, TensorData];
+    for (let k = 0; k < n; k++) xd[k] = xd[k]! + c0 * d0[k]! + c1 * d1[k]! + c2 * d2[k]! + c3 * d3[k]!;
   }
   return x;
 }

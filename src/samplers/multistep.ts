@@ -37,21 +37,44 @@ class History {
   }
 }
 
-/** Adams-Bashforth-type step: x <- x + sum_k c[k] * d_k with d_0 the current derivative (given by x, denoised, sigma). */
+/**
+ * Adams-Bashforth-type step: d = (x - denoised) / sigma, x <- x + cCur * d + sum_k cPrev[k] * history.at(k),
+ * and d is written to dOut. One fused pass; a loop per history length keeps the inner loop branch-free.
+ */
 function multistepUpdate(x: Tensor, denoised: Tensor, sigma: number, cCur: number, hist: History, cPrev: readonly number[], dOut: Tensor): void {
   const xd = x.data, dd = denoised.data, o = dOut.data, n = xd.length, inv = 1 / sigma;
-  const p1 = cPrev.length > 0 ? hist.at(0).data : null;
-  const p2 = cPrev.length > 1 ? hist.at(1).data : null;
-  const p3 = cPrev.length > 2 ? hist.at(2).data : null;
-  const c1 = cPrev[0] ?? 0, c2 = cPrev[1] ?? 0, c3 = cPrev[2] ?? 0;
+  const m = cPrev.length;
+  if (m === 0) {
+    for (let j = 0; j < n; j++) {
+      const d = (xd[j]! - dd[j]!) * inv;
+      o[j] = d;
+      xd[j] = xd[j]! + cCur * d;
+    }
+    return;
+  }
+  const p1 = hist.at(0).data, c1 = cPrev[0]!;
+  if (m === 1) {
+    for (let j = 0; j < n; j++) {
+      const d = (xd[j]! - dd[j]!) * inv;
+      o[j] = d;
+      xd[j] = xd[j]! + cCur * d + c1 * p1[j]!;
+    }
+    return;
+  }
+  const p2 = hist.at(1).data, c2 = cPrev[1]!;
+  if (m === 2) {
+    for (let j = 0; j < n; j++) {
+      const d = (xd[j]! - dd[j]!) * inv;
+      o[j] = d;
+      xd[j] = xd[j]! + cCur * d + c1 * p1[j]! + c2 * p2[j]!;
+    }
+    return;
+  }
+  const p3 = hist.at(2).data, c3 = cPrev[2]!;
   for (let j = 0; j < n; j++) {
     const d = (xd[j]! - dd[j]!) * inv;
     o[j] = d;
-    let v = xd[j]! + cCur * d;
-    if (p1) v += c1 * p1[j]!;
-    if (p2) v += c2 * p2[j]!;
-    if (p3) v += c3 * p3[j]!;
-    xd[j] = v;
+    xd[j] = xd[j]! + cCur * d + c1 * p1[j]! + c2 * p2[j]! + c3 * p3[j]!;
   }
 }
 

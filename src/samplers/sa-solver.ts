@@ -4,7 +4,7 @@
 // interval [percent_to_sigma(0.8), percent_to_sigma(0.2)] and 0 outside; pass `start_sigma`/`end_sigma`,
 // a `model_sampling` with percentToSigma, or a `tau_func`. Without them the SD1.x/SDXL interval is used.
 import type { Tensor } from '../tensor/tensor.js';
-import { zerosLike } from '../tensor/ops.js';
+import { combineInto, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, SamplerOptions } from './types.js';
 import { begin } from './common.js';
 
@@ -66,13 +66,8 @@ async function saSolver(name: string, usePece: boolean, denoiser: Denoiser, x0: 
   const lowerOrderToEnd = sigmas[sigmas.length - 1] === 0;
   const N = sigmas.length;
   const combine = (coeffs: number[], count: number, out: Tensor, scale: number, base: Tensor): void => {
-    const o = out.data, bd = base.data;
     const ps = preds.slice(preds.length - count).map((p) => p.data);
-    for (let j = 0; j < n; j++) {
-      let acc = scale * bd[j]!;
-      for (let k = 0; k < count; k++) acc += coeffs[k]! * ps[k]![j]!;
-      o[j] = acc;
-    }
+    combineInto(out.data, [scale, ...coeffs.slice(0, count)], [base.data, ...ps]);
   };
   for (let i = 0; i < N - 1; i++) {
     run.step = i;
@@ -116,7 +111,8 @@ async function saSolver(name: string, usePece: boolean, denoiser: Denoiser, x0: 
       if (tau > 0 && sNoise > 0) {
         const z = run.draw(x, sigmas[i]!, sigmas[i + 1]!);
         const c = sigmas[i + 1]! * Math.sqrt(-Math.expm1(-2 * tau * tau * h)) * sNoise;
-        const nz = zerosLike(x), nd = nz.data, zd = z.data;
+        const nz: Tensor = noise ?? zerosLike(x);
+        const nd = nz.data, zd = z.data;
         for (let j = 0; j < n; j++) nd[j] = c * zd[j]!;
         noise = nz;
         const pd = xPred.data;

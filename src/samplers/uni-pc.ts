@@ -5,7 +5,7 @@
 // at the final point. A final sigma of 0 is replaced by 0.001 (ComfyUI does this, also changing the
 // caller's sigma tensor; we leave the caller's array alone); the result is mapped back by sqrt(1 + s^2).
 import type { Tensor } from '../tensor/tensor.js';
-import { zerosLike } from '../tensor/ops.js';
+import { combineInto, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, SamplerOptions } from './types.js';
 import { begin, type Run } from './common.js';
 
@@ -101,28 +101,26 @@ async function uniPc(name: string, variant: 'bh1' | 'bh2', denoiser: Denoiser, x
       rhosP = stepOrder === 2 ? [0.5] : solve(R.slice(0, -1).map((row) => row.slice(0, -1)), b.slice(0, -1));
     }
     const alphaT = alphaOf(t), stdT = stdOf(t), std0 = stdOf(t0);
-    // D1s_k = (m_k - m0) / r_k
-    const d1 = dIdx.map((idx) => models[idx]!.data);
+    // sum_k rho_k (m_k - m0) / r_k = sum_k w_k m_k - (sum_k w_k) m0 with w_k = rho_k / r_k
+    const hist = dIdx.map((idx) => models[idx]!.data);
+    const wP = rhosP.map((rho, k) => rho / rks[k]!);
     const xd = x.data, xb = xBase.data;
     const c0 = stdT / std0, c1 = alphaT * hPhi1, cB = alphaT * Bh;
-    for (let j = 0; j < n; j++) {
-      const base = c0 * xd[j]! - c1 * m0[j]!;
-      xb[j] = base;
-      let pred = 0;
-      for (let k = 0; k < d1.length; k++) pred += rhosP[k]! * ((d1[k]![j]! - m0[j]!) / rks[k]!);
-      xd[j] = base - cB * pred;
-    }
+    // x_t = base - cB * pred, base = c0 x - c1 m0
+    const coeffs = [c0, -c1 + cB * wP.reduce((a, b) => a + b, 0), ...wP.map((w) => -cB * w)];
+    xb.set(xd);
+    combineInto(xd, coeffs, [xb, m0, ...hist]);
+    for (let j = 0; j < n; j++) xb[j] = c0 * xb[j]! - c1 * m0[j]!;
     if (useCorrector) {
       const rhosC = stepOrder === 1 ? [0.5] : solve(R, b);
       const mt = take();
       await modelX0(run, x, t, scratch, mt);
       const md = mt.data;
       const last = rhosC[rhosC.length - 1]!;
-      for (let j = 0; j < n; j++) {
-        let corr = 0;
-        for (let k = 0; k < d1.length; k++) corr += rhosC[k]! * ((d1[k]![j]! - m0[j]!) / rks[k]!);
-        xd[j] = xb[j]! - cB * (corr + last * (md[j]! - m0[j]!));
-      }
+      const wC = rhosC.slice(0, -1).map((rho, k) => rho / rks[k]!);
+      // x_t = base - cB * (sum_k wC_k (m_k - m0) + last (m_t - m0))
+      const sumW = wC.reduce((a, b) => a + b, 0) + last;
+      combineInto(xd, [1, cB * sumW, -cB * last, ...wC.map((w) => -cB * w)], [xb, m0, md, ...hist]);
       models.push(mt);
       tPrev.push(t);
       if (models.length > order) {

@@ -82,15 +82,20 @@ export function addScaled(out: Tensor, a: number, x: Tensor): Tensor {
   return out;
 }
 
-/** True when every element is finite (one pass; x - x is NaN exactly for NaN and infinities). */
+/** True when every element is finite: v * 0 is NaN exactly for NaN and infinities. Four accumulators keep
+ * the loop from waiting on one chain of additions. */
 export function allFinite(x: Tensor): boolean {
   const d = x.data, n = d.length;
-  let acc = 0;
-  for (let i = 0; i < n; i++) {
-    const v = d[i]!;
-    acc += v - v;
+  let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    a0 += d[i]! * 0;
+    a1 += d[i + 1]! * 0;
+    a2 += d[i + 2]! * 0;
+    a3 += d[i + 3]! * 0;
   }
-  return acc === 0;
+  for (; i < n; i++) a0 += d[i]! * 0;
+  return a0 + a1 + a2 + a3 === 0;
 }
 
 /** Sum of squares over all elements (float64 accumulation). */
@@ -103,4 +108,30 @@ export function sumSquares(x: Tensor): number {
 
 export function numelOf(x: Tensor): number {
   return numel(x.shape);
+}
+
+/**
+ * out = sum_k c[k] * a[k] over raw arrays, one fused pass for up to 6 terms (more terms fall back to
+ * several passes). `out` may be one of the inputs.
+ */
+export function combineInto(out: TensorData, c: readonly number[], a: readonly TensorData[]): void {
+  const n = out.length;
+  const k = a.length;
+  if (k === 0) {
+    out.fill(0);
+    return;
+  }
+  if (k > 6) {
+    const tmp = out instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
+    combineInto(tmp, c.slice(0, 6), a.slice(0, 6));
+    combineInto(out, [1, ...c.slice(6)], [tmp, ...a.slice(6)]);
+    return;
+  }
+  const a0 = a[0]!, a1 = a[1] ?? a0, a2 = a[2] ?? a0, a3 = a[3] ?? a0, a4 = a[4] ?? a0, a5 = a[5] ?? a0;
+  const c0 = c[0]!, c1 = k > 1 ? c[1]! : 0, c2 = k > 2 ? c[2]! : 0, c3 = k > 3 ? c[3]! : 0, c4 = k > 4 ? c[4]! : 0, c5 = k > 5 ? c[5]! : 0;
+  if (k <= 3) {
+    for (let i = 0; i < n; i++) out[i] = c0 * a0[i]! + c1 * a1[i]! + c2 * a2[i]!;
+  } else {
+    for (let i = 0; i < n; i++) out[i] = c0 * a0[i]! + c1 * a1[i]! + c2 * a2[i]! + c3 * a3[i]! + c4 * a4[i]! + c5 * a5[i]!;
+  }
 }
