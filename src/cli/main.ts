@@ -11,6 +11,8 @@ import { register as registerPlot } from './commands/plot.js';
 import { register as registerDemo } from './commands/demo.js';
 import { register as registerEval } from './commands/eval.js';
 import { register as registerSamplers } from './commands/samplers.js';
+import { register as registerOptimize } from './commands/optimize.js';
+import { register as registerBench } from './commands/bench.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run "ays --help" for usage)');
   // registrations go here
   registerSamplers(program);
+  registerOptimize(program);
+  registerBench(program);
   registerGenerate(program);
   registerServe(program);
   registerSchedulers(program);

@@ -91,22 +91,31 @@ function impulseNoise(hit: number): NoiseSource & { count: number } {
 export type SampleFn = (denoiser: Denoiser, x: Tensor, sigmas: ArrayLike<number>, options?: SamplerOptions) => Promise<Tensor>;
 
 /**
- * Exact KL(true data N(0, c^2) || sampler output) per dimension x d on the Gaussian testbed, for any sampler that
- * draws its randomness only from options.noise: with D(x; s) = c^2/(s^2 + c^2) x every sampler is linear, so
- * the output is L x_T + sum_m M_m xi_m and its variance L^2 sigma_max^2 + sum M_m^2 is read off by running the
- * sampler on impulses (one run per noise draw). x_T ~ N(0, sigma_max^2) as the lab starts every sampler.
+ * Exact KL(true || sampler output) x d on the Gaussian testbed N(0, c^2 I), for any sampler that draws its
+ * randomness only from options.noise: with D(x; s) = c^2/(s^2 + c^2) x every sampler is linear, so the output is
+ * L x_T + sum_m M_m xi_m and its variance L^2 v_T + sum M_m^2 is read off by running the sampler on impulses (one
+ * run per noise draw). v_T defaults to sigma_max^2 (the lab starts from sigma_max n); the true variance is
+ * c^2 + sigma_last^2.
  */
-export async function gaussianSamplerKl(sample: SampleFn, sigmas: ArrayLike<number>, c: number, d: number, extra: SamplerOptions = {}): Promise<number> {
+export async function gaussianSamplerKl(
+  sample: SampleFn,
+  sigmas: ArrayLike<number>,
+  c: number,
+  d: number,
+  options: { startVariance?: number; extra?: SamplerOptions } = {},
+): Promise<number> {
   const denoiser: Denoiser = async (x, s) => ({ data: Float64Array.from(x.data, (v) => (c * c * v) / (s * s + c * c)), shape: [...x.shape] });
   const one = { data: Float64Array.of(1), shape: [1, 1] };
   const zero = { data: Float64Array.of(0), shape: [1, 1] };
+  const extra = options.extra ?? {};
   const counter = impulseNoise(-1);
   const L = (await sample(denoiser, one, sigmas, { ...extra, noise: counter })).data[0]!;
-  let v = L * L * Number(sigmas[0]) ** 2;
+  let v = L * L * (options.startVariance ?? Number(sigmas[0]) ** 2);
   for (let m = 0; m < counter.count; m++) {
     const y = (await sample(denoiser, zero, sigmas, { ...extra, noise: impulseNoise(m) })).data[0]!;
     v += y * y;
   }
-  const f = (c * c) / v;
+  const last = Number(sigmas[sigmas.length - 1]);
+  const f = (c * c + last * last) / v;
   return 0.5 * d * (f - 1 - Math.log(f));
 }

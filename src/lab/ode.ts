@@ -72,7 +72,7 @@ export async function solveProbabilityFlow(
   let rejected = 0;
   const k: Float64Array[] = new Array(7);
   const tmp = new Float64Array(n);
-  while (u > u1) {
+  while (u - u1 > 1e-12) {
     options.signal?.throwIfAborted();
     if (u + h < u1) h = u1 - u;
     k[0] = k1;
@@ -110,7 +110,7 @@ export async function solveProbabilityFlow(
     }
     const factor = worst === 0 ? 5 : Math.min(5, Math.max(0.2, 0.9 * Math.pow(worst, -0.2)));
     h *= factor;
-    if (Math.abs(h) < 1e-12) throw new RangeError('ODE reference: step size underflow');
+    if (Math.abs(h) < 1e-14) throw new RangeError('ODE reference: step size underflow');
   }
   const xEnd: Tensor = { data: x, shape };
   const d = await denoiser(xEnd, sigmaEnd);

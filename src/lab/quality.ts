@@ -13,8 +13,10 @@ import { solveProbabilityFlow } from './ode.js';
 import { gaussianSamplerKl, meanNll, rmse, slicedWasserstein2 } from './metrics.js';
 import { sampleMixture } from './mixture.js';
 import { testbed as getTestbed, type Testbed } from './testbeds.js';
+import { lineChartSvg } from '../plot/line-chart.js';
 
-export type QualityMetric = 'nll' | 'rmse' | 'sw2' | 'kl';
+/** nll_excess = nll minus the same estimate on fresh true samples (the entropy floor), for log-scale plots. */
+export type QualityMetric = 'nll' | 'nll_excess' | 'rmse' | 'sw2' | 'kl';
 
 export interface QualityRow {
   testbed: string;
@@ -102,6 +104,17 @@ export async function runQuality(options: QualityOptions): Promise<QualityRow[]>
   const fresh = sampleMixture(tb.mixture, count, createRng(seed + 1));
   const isGaussian = tb.mixture.stds.length === 1;
   let reference: Tensor | null = null;
+  const entropies = new Map<number, number>();
+  const entropyAt = (sigma: number): number => {
+    let h = entropies.get(sigma);
+    if (h === undefined) {
+      const extra = createRng(seed + 4).normals(count * dim);
+      const pts: Tensor = { data: Float64Array.from(fresh.data, (v, i) => v + sigma * extra[i]!), shape };
+      h = meanNll(tb.mixture, pts, sigma).value;
+      entropies.set(sigma, h);
+    }
+    return h;
+  };
   const rows: QualityRow[] = [];
   const push = (row: QualityRow): void => {
     rows.push(row);
@@ -118,6 +131,7 @@ export async function runQuality(options: QualityOptions): Promise<QualityRow[]>
         const base = { testbed: tb.name, sampler: samplerName, scheduler: spec, steps };
         const nll = meanNll(tb.mixture, out, sigmas[sigmas.length - 1]!);
         push({ ...base, metric: 'nll', value: nll.value, stderr: nll.stderr });
+        push({ ...base, metric: 'nll_excess', value: nll.value - entropyAt(sigmas[sigmas.length - 1]!) });
         push({ ...base, metric: 'sw2', value: slicedWasserstein2(out, fresh, dim, 64, createRng(seed + 3)) });
         if (!info.stochastic) {
           if (!reference || reference.data.length !== out.data.length) {
@@ -146,4 +160,65 @@ export async function odeCheck(testbedName: string, count = 1024, seed = 0, rtol
   const a = await solveProbabilityFlow(tb.denoiser, x, tb.sigmaMax, { rtol });
   const b = await solveProbabilityFlow(tb.denoiser, x, tb.sigmaMax, { rtol: rtol / 2, atol: 5e-11 });
   return { rtol, rmsChange: rmse(a.x0, b.x0), steps: a.steps };
+}
+
+function formatValue(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a >= 1e4 || a < 1e-3) ? v.toExponential(3) : v.toFixed(4);
+}
+
+/** Plain-text table: for each sampler, rows = scheduler, columns = steps. */
+export function qualityTable(rows: readonly QualityRow[], metric: QualityMetric): string {
+  const chosen = rows.filter((r) => r.metric === metric);
+  const samplers = [...new Set(chosen.map((r) => r.sampler))];
+  const steps = [...new Set(chosen.map((r) => r.steps))].sort((a, b) => a - b);
+  const lines: string[] = [];
+  for (const sampler of samplers) {
+    const mine = chosen.filter((r) => r.sampler === sampler);
+    const schedulers = [...new Set(mine.map((r) => r.scheduler))];
+    const width = Math.max(9, ...schedulers.map((s) => s.length));
+    lines.push(`${sampler} (${metric}, lower is better)`);
+    lines.push(['scheduler'.padEnd(width), ...steps.map((n) => `${n} steps`.padStart(12))].join(' '));
+    for (const sc of schedulers) {
+      const cells = steps.map((n) => {
+        const r = mine.find((q) => q.scheduler === sc && q.steps === n);
+        return (r ? formatValue(r.value) : '-').padStart(12);
+      });
+      lines.push([sc.padEnd(width), ...cells].join(' '));
+    }
+    lines.push('');
+  }
+  return `${lines.join('\n')}`;
+}
+
+/**
+ * Error against steps, log scale, one line per schedule, one panel per sampler (stacked in one SVG).
+ * NLL can be negative, so its panels plot nll_excess (NLL above the entropy floor).
+ */
+export function qualityPlotSvg(rows: readonly QualityRow[], testbedName: string, metric: QualityMetric): string {
+  const plotted: QualityMetric = metric === 'nll' ? 'nll_excess' : metric;
+  const chosen = rows.filter((r) => r.metric === plotted);
+  const samplers = [...new Set(chosen.map((r) => r.sampler))];
+  const width = 900;
+  const height = 520;
+  const panels = samplers.map((sampler, k) => {
+    const mine = chosen.filter((r) => r.sampler === sampler);
+    const schedulers = [...new Set(mine.map((r) => r.scheduler))];
+    const series = schedulers.map((sc) => ({
+      label: sc.startsWith('custom:') ? `${sc.slice(7).split('/').pop()}` : sc,
+      points: mine.filter((r) => r.scheduler === sc).sort((a, b) => a.steps - b.steps).map((r) => [r.steps, r.value] as [number, number]),
+    }));
+    const svg = lineChartSvg({
+      title: `${testbedName}: ${sampler}`,
+      xLabel: 'steps',
+      yLabel: plotted === 'nll_excess' ? 'NLL - entropy (log)' : `${plotted} (log)`,
+      logY: true,
+      series,
+      width,
+      height,
+    });
+    return svg.replace(/^<\?xml[^>]*>\s*/, '').replace(/^<svg /, `<svg x="0" y="${k * height}" `);
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height * samplers.length}" viewBox="0 0 ${width} ${height * samplers.length}">\n${panels.join('\n')}\n</svg>\n`;
 }

@@ -116,7 +116,8 @@ export function loglinearInterp(descending: ArrayLike<number>, K: number): Float
     const x = (k / (K - 1)) * (L - 1);
     const j = Math.min(L - 2, Math.floor(x));
     const f = x - j;
-    out[K - 1 - k] = Math.exp(ys[j]! + f * (ys[j + 1]! - ys[j]!));
+    // a new point that lands on an old one keeps its exact value (no exp(log) round trip)
+    out[K - 1 - k] = f === 0 ? descending[L - 1 - j]! : Math.exp(ys[j]! + f * (ys[j + 1]! - ys[j]!));
   }
   out[0] = descending[0]!;
   out[K - 1] = descending[L - 1]!;
