@@ -80,3 +80,17 @@ test('dpm_fast and dpm_adaptive report their NFE through onInfo', async () => {
   assert.equal(infos[1]!.nfe, 3 * infos[1]!.steps);
   assert.equal(infos[1]!.steps, infos[1]!.nAccept + infos[1]!.nReject);
 });
+
+test('options.seed gives ComfyUI default noise: seed + 1 stream, Brownian tree for SDE samplers', async () => {
+  const y: Tensor = { data: new Float32Array(32).fill(0.3), shape: [2, 16] };
+  const den: Denoiser = async (t) => ({ data: t.data.map((v) => v * 0.2) as Float32Array, shape: [...t.shape] });
+  const sig = [8, 4, 2, 1, 0.5, 0];
+  const a = await sample('euler_ancestral', den, y, sig, { seed: 5 });
+  const b = await sample('euler_ancestral', den, y, sig, { noise: comfyDefaultNoise(5) });
+  assert.deepEqual(a.data, b.data);
+  const c = await sample('dpmpp_2m_sde', den, y, sig, { seed: 5 });
+  const d = await sample('dpmpp_2m_sde', den, y, sig, { seed: 5 });
+  const e = await sample('dpmpp_2m_sde', den, y, sig, { seed: 6 });
+  assert.deepEqual(c.data, d.data);
+  assert.notDeepEqual(c.data, e.data);
+});

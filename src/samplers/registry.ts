@@ -23,6 +23,8 @@ export interface SamplerInfo {
   needsUncond?: boolean;
   /** ComfyUI computes steps+1 sigmas and drops the penultimate one for this sampler (KSampler). */
   discardsPenultimateSigma?: boolean;
+  /** ComfyUI's default noise for this sampler is a Brownian tree (torchsde) rather than fresh randn. */
+  brownian?: boolean;
 }
 
 const churnDefaults = { s_churn: 0, s_tmin: 0, s_tmax: Infinity, s_noise: 1 } as const;
@@ -43,16 +45,16 @@ export const SAMPLERS: readonly SamplerInfo[] = [
   { name: 'dpm_adaptive', sampler: dpmSolver.sampleDpmAdaptive, order: 3, stochastic: false, nfePerStep: 'adaptive (3 per attempt)', defaults: { order: 3, rtol: 0.05, atol: 0.0078, h_init: 0.05, pcoeff: 0, icoeff: 1, dcoeff: 0, accept_safety: 0.81, eta: 0, s_noise: 1 } },
   { name: 'dpmpp_2s_ancestral', sampler: dpmpp.sampleDpmpp2sAncestral, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1 } },
   { name: 'dpmpp_2s_ancestral_cfg_pp', sampler: dpmpp.sampleDpmpp2sAncestralCfgPp, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1 }, needsUncond: true },
-  { name: 'dpmpp_sde', sampler: dpmpp.sampleDpmppSde, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r: 0.5 } },
-  { name: 'dpmpp_sde_gpu', sampler: dpmpp.sampleDpmppSde, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r: 0.5 } },
+  { name: 'dpmpp_sde', sampler: dpmpp.sampleDpmppSde, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r: 0.5 }, brownian: true },
+  { name: 'dpmpp_sde_gpu', sampler: dpmpp.sampleDpmppSde, order: 2, stochastic: true, nfePerStep: '2 (1 on the last step)', defaults: { eta: 1, s_noise: 1, r: 0.5 }, brownian: true },
   { name: 'dpmpp_2m', sampler: dpmpp.sampleDpmpp2m, order: 2, stochastic: false, nfePerStep: '1', defaults: {} },
   { name: 'dpmpp_2m_cfg_pp', sampler: dpmpp.sampleDpmpp2mCfgPp, order: 2, stochastic: false, nfePerStep: '1', defaults: {}, needsUncond: true },
-  { name: 'dpmpp_2m_sde', sampler: dpmpp.sampleDpmpp2mSde, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1, solver_type: 'midpoint' } },
-  { name: 'dpmpp_2m_sde_gpu', sampler: dpmpp.sampleDpmpp2mSde, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1, solver_type: 'midpoint' } },
-  { name: 'dpmpp_2m_sde_heun', sampler: dpmpp.sampleDpmpp2mSdeHeun, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1, solver_type: 'heun' } },
-  { name: 'dpmpp_2m_sde_heun_gpu', sampler: dpmpp.sampleDpmpp2mSdeHeun, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1, solver_type: 'heun' } },
-  { name: 'dpmpp_3m_sde', sampler: dpmpp.sampleDpmpp3mSde, order: 3, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 } },
-  { name: 'dpmpp_3m_sde_gpu', sampler: dpmpp.sampleDpmpp3mSde, order: 3, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 } },
+  { name: 'dpmpp_2m_sde', sampler: dpmpp.sampleDpmpp2mSde, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1, solver_type: 'midpoint' }, brownian: true },
+  { name: 'dpmpp_2m_sde_gpu', sampler: dpmpp.sampleDpmpp2mSde, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1, solver_type: 'midpoint' }, brownian: true },
+  { name: 'dpmpp_2m_sde_heun', sampler: dpmpp.sampleDpmpp2mSdeHeun, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1, solver_type: 'heun' }, brownian: true },
+  { name: 'dpmpp_2m_sde_heun_gpu', sampler: dpmpp.sampleDpmpp2mSdeHeun, order: 2, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1, solver_type: 'heun' }, brownian: true },
+  { name: 'dpmpp_3m_sde', sampler: dpmpp.sampleDpmpp3mSde, order: 3, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 }, brownian: true },
+  { name: 'dpmpp_3m_sde_gpu', sampler: dpmpp.sampleDpmpp3mSde, order: 3, stochastic: true, nfePerStep: '1', defaults: { eta: 1, s_noise: 1 }, brownian: true },
   { name: 'ddpm', sampler: euler.sampleDdpm, order: 1, stochastic: true, nfePerStep: '1', defaults: {} },
   { name: 'lcm', sampler: euler.sampleLcm, order: 1, stochastic: true, nfePerStep: '1', defaults: { s_noise: 1, s_noise_end: null, noise_clip_std: 0 } },
   { name: 'ipndm', sampler: multistep.sampleIpndm, order: 4, stochastic: false, nfePerStep: '1', defaults: { max_order: 4 } },
