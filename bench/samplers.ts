@@ -64,7 +64,7 @@ async function timeSampler(name: string, shape: number[]): Promise<number> {
   await info.sampler(denoiser, x, SIGMAS, opts); // warm-up
   await info.sampler(denoiser, x, SIGMAS, opts);
   let best = Infinity;
-  const runs = shape[2]! >= 128 ? 5 : 9;
+  const runs = shape[2]! >= 128 ? 12 : 20;
   for (let r = 0; r < runs; r++) {
     const t0 = process.hrtime.bigint();
     await info.sampler(denoiser, x, SIGMAS, opts);

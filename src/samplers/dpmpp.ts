@@ -128,10 +128,10 @@ export async function sampleDpmpp2m(denoiser: Denoiser, x0: Tensor, sigmasIn: Ar
         }
       } else {
         const r = (t - tOf(sigmas[i - 1]!)) / h;
-        const c1 = 1 + 1 / (2 * r), c2 = 1 / (2 * r);
+        const c1 = b * (1 + 1 / (2 * r)), c2 = b * (1 / (2 * r));
         for (let j = 0; j < n; j++) {
           const d = dd[j]!;
-          xd[j] = a * xd[j]! + b * (c1 * d - c2 * od[j]!);
+          xd[j] = a * xd[j]! + c1 * d - c2 * od[j]!;
           od[j] = d;
         }
       }
