@@ -24,7 +24,7 @@ export async function startTestStudio(options: { concurrency?: number; maxQueued
     concurrency: options.concurrency ?? 1,
     maxQueued: options.maxQueued ?? 8,
     allowedHosts: ['127.0.0.1', 'localhost'],
-    optimize: createOptimizeSupport(backend, { samples: options.optimizeSamples ?? 256 }),
+    optimize: createOptimizeSupport({ samples: options.optimizeSamples ?? 256, modelDir: process.env.AYS_DEV_MODEL_DIR }),
   });
   await studio.app.listen({ host: '127.0.0.1', port: 0 });
   const address = studio.app.server.address();

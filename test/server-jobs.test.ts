@@ -172,6 +172,24 @@ test('optimize: AYS on a testbed streams sweeps (KLUB, metric, sigmas) and retur
   assert.deepEqual(used.body.results[0].sigmas, result.sigmas);
 });
 
+test('optimize: GITS on a testbed reports the EDM start and its path, and its path scores better', async () => {
+  const res = await json(studio.base, 'POST', '/api/optimize', { method: 'gits', target: 'gmm2d-8x8', steps: 6 });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const events = await readEvents(studio.base, res.body.job.id);
+  assert.equal(events[events.length - 1]!.event, 'done', JSON.stringify(events[events.length - 1]));
+  const sweeps = events.filter((e) => e.event === 'sweep').map((e) => e.data);
+  assert.equal(sweeps.length, 2);
+  assert.match(sweeps[0].note, /EDM/);
+  assert.ok(sweeps[1].metric < sweeps[0].metric, `GITS ${sweeps[1].metric} vs EDM ${sweeps[0].metric}`);
+  const result = events[events.length - 1]!.data.result;
+  assert.equal(result.method, 'gits');
+  assert.equal(result.sigmas.length, 7);
+  assert.equal(result.sigmas[6], 0);
+  const bad = await json(studio.base, 'POST', '/api/optimize', { method: 'ays', target: 'bundled', steps: 6 });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.message, /supports gits, not ays/);
+});
+
 test('optimize: cancel stops the worker', async () => {
   const res = await json(studio.base, 'POST', '/api/optimize', { method: 'ays', target: 'gmm2d-8x8', steps: 20, maxSweeps: 12 });
   const id = res.body.job.id;

@@ -193,7 +193,16 @@ test('Optimize view: AYS on a testbed, live KLUB/metric chart, save under a name
   // let the toast finish fading in before the picture
   await page.waitForFunction(() => window.getComputedStyle(document.querySelector('#toast')).opacity === '1');
   await shot('optimize.png');
-  // the Schedules view offers it now
+  // GITS: the studio model is offered, and a testbed run shows the EDM start against the GITS path
+  await page.selectOption('#method', 'gits');
+  const gitsTargets = await page.$$eval('#target option', (options) => (options as Array<{ value: string }>).map((o) => o.value));
+  assert.ok(gitsTargets.includes('bundled'));
+  await page.selectOption('#target', 'gmm2d-8x8');
+  await page.click('#start-opt');
+  await page.waitForFunction(() => /^done/.test(document.querySelector('#opt-status')?.textContent ?? ''));
+  assert.equal(await page.locator('#sweep-table tbody tr').count(), 2);
+  await shot('optimize-gits.png');
+  // the Schedules view offers the saved one now
   await open('schedules');
   assert.equal(await page.locator('.checklist[data-name="schedulers"] input[value="saved:studio-gmm-6"]').count(), 1);
   assert.deepEqual(pageErrors, [], 'no script errors on any page');

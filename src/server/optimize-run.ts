@@ -1,22 +1,54 @@
 /**
  * What an optimization run does, target by target. Runs inside the optimize worker (see
  * optimize-worker.ts); kept free of server code so it can be called directly too.
+ *
+ * - testbeds (the lab's mixtures with exact denoisers): AYS (KLUB coordinate search with early stopping) or GITS;
+ * - `bundled`, the studio's class-conditional model: GITS only. AYS needs data samples x0, and the training set
+ *   is not shipped; GITS needs only noise and the model.
  */
+import type { Denoiser } from '../samplers/types.js';
 import { optimizeAys } from '../optimizer/ays.js';
+import { optimizeGits } from '../optimizer/gits.js';
+import { edmSchedule } from '../optimizer/search.js';
 import { outputDistanceEarlyStop } from '../optimizer/early-stop.js';
+import type { EarlyStopMetric } from '../optimizer/ays.js';
 import { testbed, testbedNames, testbedDescription } from '../lab/testbeds.js';
+import { createRng } from '../lab/rng.js';
+import { sample } from '../samplers/sample.js';
+import { getSigmas } from '../schedules/index.js';
 import type { OptimizeOutcome, OptimizeRequest, OptimizeTarget, SweepReport } from './optimize.js';
 
 /** Monte Carlo samples per KLUB estimate in the studio: fewer than the paper's 8192, so a run takes seconds. */
 export const STUDIO_SAMPLES = 2048;
 
-export function testbedTargets(): OptimizeTarget[] {
-  return testbedNames.map((name) => ({
-    name,
-    description: testbedDescription(name) ?? name,
-    model: testbed(name).model?.name ?? 'edm',
-    methods: ['ays'],
-  }));
+/** The studio's own model as an optimize target. */
+export const BUNDLED_TARGET = 'bundled';
+
+/**
+ * GITS on the studio model: a small teacher (the model runs on the CPU), enough to rank paths. The metric's
+ * reference is a 40-step DPM-Solver++(2M) run on the karras schedule rather than an adaptive ODE solve, which
+ * would cost minutes here.
+ */
+const BUNDLED_GITS = { warmup: 8, teacherSteps: 24, teacherRtol: 1e-2, metricCount: 4, referenceSteps: 40 };
+
+/** Testbed metric reference tolerance: the few-step errors it ranks are ~1e-2, so 1e-5 is ample (1e-7 costs ~40 s on gmm16). */
+const TESTBED_REFERENCE_RTOL = 1e-5;
+
+export function optimizeTargets(): OptimizeTarget[] {
+  return [
+    ...testbedNames.map((name) => ({
+      name,
+      description: testbedDescription(name) ?? name,
+      model: testbed(name).model?.name ?? 'edm',
+      methods: ['ays', 'gits'] as Array<'ays' | 'gits'>,
+    })),
+    {
+      name: BUNDLED_TARGET,
+      description: `the studio model, GITS with ${BUNDLED_GITS.warmup} teacher trajectories on ${BUNDLED_GITS.teacherSteps + 1} points (AYS needs training data, which is not shipped)`,
+      model: BUNDLED_TARGET,
+      methods: ['gits'],
+    },
+  ];
 }
 
 /** Stage plan for a step count: 10 -> 20 -> 40 as in the paper, fewer stages for few steps. */
@@ -26,7 +58,7 @@ export function stagesFor(steps: number): { baseSteps: number; stages: 1 | 2 | 3
   return { baseSteps: 10, stages: 3 };
 }
 
-/** Deployed AYS lists end in 0 (the final denoised image); the optimizer's list ends at sigma_min. */
+/** Deployed AYS lists end in 0 (the final denoised image); the optimizers' lists end at sigma_min. */
 function finalZero(sigmas: number[]): number[] {
   return [...sigmas.slice(0, -1), 0];
 }
@@ -35,21 +67,146 @@ export interface RunCallbacks {
   onSweep: (report: SweepReport) => void;
   /** Fraction of the planned work done (an estimate), with where the search is. */
   onProgress?: (fraction: number, where: string) => void;
+  signal?: AbortSignal;
 }
 
-export async function runOptimization(request: OptimizeRequest & { samples?: number }, callbacks: RunCallbacks): Promise<OptimizeOutcome> {
-  if (request.method !== 'ays') throw new RangeError(`method "${request.method}" is not available for target "${request.target}"`);
-  if (!testbedNames.includes(request.target)) throw new RangeError(`unknown target "${request.target}"`);
-  const bed = testbed(request.target);
+export interface RunOptions extends OptimizeRequest {
+  samples?: number;
+  /** Folder of the studio model, for the `bundled` target. */
+  modelDir?: string;
+}
+
+interface Problem {
+  denoiser: Denoiser;
+  sigmaMin: number;
+  sigmaMax: number;
+  sampleShape: number[];
+  timestepSigmas?: ArrayLike<number>;
+  metric: EarlyStopMetric;
+  release(): Promise<void>;
+}
+
+async function testbedProblem(name: string, seed: number): Promise<Problem & { tb: ReturnType<typeof testbed> }> {
+  const tb = testbed(name);
+  const metric = await outputDistanceEarlyStop({
+    denoiser: tb.denoiser,
+    sigmaMax: tb.sigmaMax,
+    sampleShape: [tb.mixture.dim],
+    count: 64,
+    seed,
+    referenceRtol: TESTBED_REFERENCE_RTOL,
+  });
+  return {
+    tb,
+    denoiser: tb.denoiser,
+    sigmaMin: tb.sigmaMin,
+    sigmaMax: tb.sigmaMax,
+    sampleShape: [tb.mixture.dim],
+    timestepSigmas: tb.model?.kind === 'discrete' ? tb.model.sigmas : undefined,
+    metric,
+    release: async () => undefined,
+  };
+}
+
+async function bundledProblem(modelDir: string | undefined, seed: number, batch: number): Promise<Problem> {
+  const { loadPipeline } = await import('../pipelines/load.js');
+  const { defaultModelDir } = await import('../bundled/model-files.js');
+  const pipeline = (await loadPipeline(modelDir ?? defaultModelDir())) as import('../pipelines/class-conditional.js').ClassConditionalPipeline;
+  if (pipeline.kind !== 'class-conditional') {
+    await pipeline.dispose();
+    throw new RangeError(`GITS in the studio runs on a class-conditional model; the studio model is ${pipeline.kind}`);
+  }
+  const ms = pipeline.modelSampling;
+  const size = pipeline.card.resolution;
+  const shape = [pipeline.card.channels, size, size];
+  const cfg = pipeline.card.recommendedCfg;
+  // One label per row, cycling through the classes, so the schedule serves every class.
+  const labels = (n: number) => Array.from({ length: n }, (_, i) => i % pipeline.classNames.length);
+  const teacher = pipeline.denoiser(labels(batch), cfg);
+  const scorer = pipeline.denoiser(labels(BUNDLED_GITS.metricCount), cfg);
+  const metric = await referenceDistance(scorer, [BUNDLED_GITS.metricCount, ...shape], ms.sigmaMax, seed, (steps) =>
+    getSigmas({ model: ms, scheduler: 'karras', steps }),
+  );
+  return {
+    denoiser: teacher,
+    sigmaMin: ms.sigmaMin,
+    sigmaMax: ms.sigmaMax,
+    sampleShape: shape,
+    timestepSigmas: ms.kind === 'discrete' ? ms.sigmas : undefined,
+    metric,
+    release: () => pipeline.dispose(),
+  };
+}
+
+/**
+ * Mean squared distance of a schedule's Euler outputs to a fine DPM-Solver++(2M) reference from the same noise
+ * (the early-stopping metric of the spec, with a sampler reference instead of an adaptive ODE solve).
+ */
+async function referenceDistance(
+  denoiser: Denoiser,
+  shape: number[],
+  sigmaMax: number,
+  seed: number,
+  fine: (steps: number) => number[],
+): Promise<EarlyStopMetric> {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const noise = createRng(seed + 7919).normals(n);
+  const start = (s0: number) => ({ data: Float64Array.from(noise, (v) => v * s0), shape });
+  const reference = await sample('dpmpp_2m', denoiser, start(sigmaMax), fine(BUNDLED_GITS.referenceSteps));
+  return async (descending) => {
+    const sigmas = [...descending.slice(0, -1), 0];
+    const out = await sample('euler', denoiser, start(sigmas[0]!), sigmas);
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += (out.data[i]! - reference.data[i]!) ** 2;
+    return sum / n;
+  };
+}
+
+async function runGits(problem: Problem, request: RunOptions, callbacks: RunCallbacks, gits: { warmup?: number; teacherSteps?: number; teacherRtol?: number }): Promise<OptimizeOutcome> {
+  // Sweep 0 is the EDM (karras, rho 7) schedule GITS starts its teacher grid from; sweep 1 is GITS's path.
+  const start = Array.from(edmSchedule(problem.sigmaMin, problem.sigmaMax, request.steps, 7)).reverse();
+  callbacks.onSweep({ sweep: 0, klub: null, metric: await problem.metric(start), sigmas: start, note: 'EDM rho 7 (start)' });
+  const result = await optimizeGits({
+    denoiser: problem.denoiser,
+    sigmaMin: problem.sigmaMin,
+    sigmaMax: problem.sigmaMax,
+    sampleShape: problem.sampleShape,
+    steps: request.steps,
+    seed: request.seed ?? 0,
+    timestepSigmas: problem.timestepSigmas,
+    warmup: gits.warmup,
+    teacherSteps: gits.teacherSteps,
+    teacherRtol: gits.teacherRtol,
+    signal: callbacks.signal,
+    onProgress: (p) => callbacks.onProgress?.(p.phase === 'teacher' ? (0.95 * p.done) / p.total : 0.95 + 0.05 * (p.done / p.total), `${p.phase} ${p.done}/${p.total}`),
+  });
+  callbacks.onSweep({ sweep: 1, klub: null, metric: await problem.metric(result.sigmas), sigmas: result.sigmas, note: `GITS path, DP cost ${result.cost.toPrecision(4)}` });
+  return { sigmas: finalZero(result.sigmas), sweeps: 1, note: `GITS over ${result.grid.length} teacher points; ${result.seconds.toFixed(1)} s` };
+}
+
+export async function runOptimization(request: RunOptions, callbacks: RunCallbacks): Promise<OptimizeOutcome> {
   const seed = request.seed ?? 0;
+  if (request.target === BUNDLED_TARGET) {
+    if (request.method !== 'gits') throw new RangeError('the bundled model supports GITS only (AYS needs training data, which is not shipped)');
+    const problem = await bundledProblem(request.modelDir, seed, BUNDLED_GITS.warmup);
+    try {
+      return await runGits(problem, request, callbacks, BUNDLED_GITS);
+    } finally {
+      await problem.release();
+    }
+  }
+  if (!testbedNames.includes(request.target)) throw new RangeError(`unknown target "${request.target}"`);
+  const problem = await testbedProblem(request.target, seed);
+  if (request.method === 'gits') return runGits(problem, request, callbacks, {});
+
+  const bed = problem.tb;
   const { baseSteps, stages } = stagesFor(request.steps);
-  const metric = await outputDistanceEarlyStop({ denoiser: bed.denoiser, sigmaMax: bed.sigmaMax, sampleShape: [bed.mixture.dim], count: 64, seed });
   // The optimizer scores the current schedule with the metric after every stage-1 sweep; keep what it scored
   // so the sweep report can carry the schedule along with its KLUB and metric.
   let scored: number[] = [];
   const earlyStop = async (descendingSigmas: number[]) => {
     scored = [...descendingSigmas];
-    return metric(descendingSigmas);
+    return problem.metric(descendingSigmas);
   };
   let reported = 0;
   let lastFraction = -1;
@@ -59,7 +216,7 @@ export async function runOptimization(request: OptimizeRequest & { samples?: num
     data: (n, rng) => bed.sampleData(n, rng),
     sigmaMin: bed.sigmaMin,
     sigmaMax: bed.sigmaMax,
-    timestepSigmas: bed.model?.kind === 'discrete' ? bed.model.sigmas : undefined,
+    timestepSigmas: problem.timestepSigmas,
     steps: request.steps,
     baseSteps,
     stages,
@@ -67,6 +224,7 @@ export async function runOptimization(request: OptimizeRequest & { samples?: num
     seed,
     maxSweeps: request.maxSweeps ?? 6,
     earlyStop,
+    signal: callbacks.signal,
     onProgress: (p) => {
       if (p.coordinate === undefined) {
         // End of a stage-1 sweep, or of a later stage (which has no early-stopping metric).

@@ -1,22 +1,21 @@
 import { Worker } from 'node:worker_threads';
-import type { StudioBackend } from './backend.js';
 import type { OptimizeOutcome, OptimizeSupport, SweepReport } from './optimize.js';
-import { testbedTargets } from './optimize-run.js';
+import { optimizeTargets } from './optimize-run.js';
 
 /**
  * Optimizations run one per worker thread (see optimize-worker.ts): the server stays responsive, and
  * cancelling terminates the worker, which frees its memory at once.
  */
-export function createOptimizeSupport(_backend?: StudioBackend, options: { samples?: number } = {}): OptimizeSupport {
+export function createOptimizeSupport(options: { samples?: number; modelDir?: string } = {}): OptimizeSupport {
   return {
-    targets: () => testbedTargets(),
+    targets: () => optimizeTargets(),
     run(request, { signal, onSweep, onProgress }) {
       return new Promise<OptimizeOutcome>((resolve, reject) => {
         if (signal.aborted) {
           reject(new Error('cancelled'));
           return;
         }
-        const worker = new Worker(new URL('./optimize-worker.js', import.meta.url), { workerData: { ...request, samples: options.samples } });
+        const worker = new Worker(new URL('./optimize-worker.js', import.meta.url), { workerData: { ...request, samples: options.samples, modelDir: options.modelDir } });
         let settled = false;
         const settle = (fn: () => void) => {
           if (settled) return;
@@ -37,7 +36,7 @@ export function createOptimizeSupport(_backend?: StudioBackend, options: { sampl
         });
         worker.on('error', (err) => settle(() => reject(err)));
         worker.on('exit', (code) => settle(() => reject(new Error(`the optimizer stopped unexpectedly (exit code ${code})`))));
-      }).finally(() => undefined);
+      });
     },
   };
 }

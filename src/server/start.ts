@@ -31,7 +31,7 @@ export async function startStudio(options: StartOptions): Promise<RunningStudio>
     logger: options.logger,
     webRoot: options.webRoot,
     allowedHosts: isLoopback(options.host) ? ['127.0.0.1', 'localhost', '::1', options.host] : [],
-    optimize: createOptimizeSupport(backend),
+    optimize: createOptimizeSupport({ modelDir: options.modelDir }),
   });
   await studio.app.listen({ host: options.host, port: options.port });
   const address = studio.app.server.address();

@@ -92,8 +92,17 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
     const t = targets.find((x) => x.name === targetSelect.value);
     targetInfo.textContent = t ? `${t.description} (model sampling: ${t.model}; methods: ${t.methods.join(', ')})` : '';
   };
+  /** Offer only the targets the chosen method runs on (the studio model takes GITS only). */
+  const offerTargets = () => {
+    const keep = targetSelect.value;
+    clear(targetSelect);
+    for (const t of targets.filter((x) => x.methods.includes(methodSelect.value))) targetSelect.append(h('option', { value: t.name, selected: t.name === keep }, t.name));
+    describe();
+    sweepsInput.disabled = methodSelect.value !== 'ays';
+  };
   targetSelect.addEventListener('change', describe);
-  describe();
+  methodSelect.addEventListener('change', offerTargets);
+  offerTargets();
 
   let jobId: string | null = null;
   let sweeps: Sweep[] = [];
