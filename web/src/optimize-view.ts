@@ -109,7 +109,14 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
   let initial: number[] | null = null;
   let final: { sigmas: number[]; model: string; method: string; target: string; sweeps: number } | null = null;
 
+  let runMethod = 'ays';
+  /** The name field holds our suggestion (replace it on the next result) until the user types in it. */
+  let suggestedName = true;
+  nameInput.addEventListener('input', () => (suggestedName = nameInput.value === ''));
+
   function drawSweeps() {
+    const title = metricsBox.querySelector('.u-title');
+    if (title) title.textContent = runMethod === 'gits' ? 'GITS: metric of the EDM start and of the GITS path' : 'KLUB and early-stopping metric per sweep';
     const x = sweeps.map((s) => s.sweep);
     metricsChart.set(
       [{ label: 'KLUB', color: '#4361ee' }, { label: 'metric', color: '#e63946', scale: 'y2', dash: [6, 4] }],
@@ -158,6 +165,7 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
       return;
     }
     sweeps = [];
+    runMethod = body.method;
     initial = null;
     final = null;
     saveButton.disabled = true;
@@ -175,11 +183,12 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
       } else if (event === 'done') {
         final = data.result;
         setRunning(false);
-        statusText.textContent = `done after ${final!.sweeps} sweeps${data.result.note ? ` · ${data.result.note}` : ''}`;
+        const how = final!.method === 'gits' ? 'done' : `done after ${final!.sweeps} sweeps`;
+        statusText.textContent = `${how}${data.result.note ? ` · ${data.result.note}` : ''}`;
         resultText.value = JSON.stringify(final!.sigmas.map((s) => Number(s.toPrecision(8))));
         drawSweeps();
         saveButton.disabled = false;
-        if (!nameInput.value) nameInput.value = `${final!.method}-${final!.target}-${final!.sigmas.length - 1}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '-');
+        if (suggestedName) nameInput.value = `${final!.method}-${final!.target}-${final!.sigmas.length - 1}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '-');
       } else if (event === 'cancelled') {
         setRunning(false);
         statusText.textContent = 'cancelled';

@@ -2,7 +2,7 @@ import type uPlot from 'uplot';
 import { post, type SigmaResult } from './api.js';
 import { LineChart, type SeriesSpec } from './charts.js';
 import { checkList, clear, field, fmt, h, palette, parseSteps, toast } from './dom.js';
-import { allSchedulers, loadRegistries } from './state.js';
+import { allSchedulers, loadRegistries, loadStudioModel } from './state.js';
 import { exposeChart } from './testing.js';
 
 const preferred = ['karras', 'exponential', 'align_your_steps', 'ays', 'normal', 'simple', 'beta'];
@@ -27,7 +27,12 @@ function alignedData(results: SigmaResult[], pick: (r: SigmaResult, i: number) =
 
 export async function renderSchedulesView(root: HTMLElement): Promise<void> {
   const reg = await loadRegistries(true);
-  const schedulers = allSchedulers(reg);
+  // The studio model's own schedules (its carried "optimized" one); they apply to that model only.
+  const modelOnly = await loadStudioModel().then(
+    (m) => m.schedulers,
+    () => [] as string[],
+  );
+  const schedulers = [...allSchedulers(reg), ...modelOnly];
   const defaults = preferred.filter((s) => schedulers.includes(s)).slice(0, 3);
   const models = [...reg.models.map((m) => m.name), reg.studio];
   const modelSelect = h('select', { id: 'model', name: 'model' }, ...models.map((m) => h('option', { value: m, selected: m === 'sd15' }, m === reg.studio ? `${m} (studio model)` : m)));
@@ -106,7 +111,11 @@ export async function renderSchedulesView(root: HTMLElement): Promise<void> {
       toast((err as Error).message, 'error');
       return;
     }
-    const chosen = schedList.values();
+    let chosen = schedList.values();
+    if (modelSelect.value !== reg.studio && chosen.some((c) => modelOnly.includes(c))) {
+      toast(`${modelOnly.join(', ')}: the studio model's own schedule, shown with model "${reg.studio}" only`);
+      chosen = chosen.filter((c) => !modelOnly.includes(c));
+    }
     if (chosen.length === 0) {
       toast('pick at least one scheduler', 'error');
       return;
