@@ -38,7 +38,7 @@ function copyFloor(n: number): number {
   };
   for (let i = 0; i < 50; i++) copy();
   let best = Infinity;
-  for (let batch = 0; batch < 15; batch++) {
+  for (let batch = 0; batch < 300; batch++) {
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < 20; i++) copy();
     best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9 / 20);
@@ -64,7 +64,7 @@ async function timeSampler(name: string, shape: number[]): Promise<number> {
   await info.sampler(denoiser, x, SIGMAS, opts); // warm-up
   await info.sampler(denoiser, x, SIGMAS, opts);
   let best = Infinity;
-  const runs = shape[2]! >= 128 ? 12 : 20;
+  const runs = shape[2]! >= 128 ? 25 : 40;
   for (let r = 0; r < runs; r++) {
     const t0 = process.hrtime.bigint();
     await info.sampler(denoiser, x, SIGMAS, opts);

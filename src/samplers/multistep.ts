@@ -172,6 +172,19 @@ export async function sampleIpndmV(denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
  * we use float64). Row i is empty for first-order steps.
  */
 export function deisCoefficients(sigmas: Float64Array, maxOrd: number): number[][] {
+  const key = `${maxOrd}:${Array.from(sigmas).join(',')}`;
+  const hit = deisCache.get(key);
+  if (hit) return hit;
+  const rows = computeDeisCoefficients(sigmas, maxOrd);
+  deisCache.set(key, rows);
+  if (deisCache.size > 16) deisCache.delete(deisCache.keys().next().value!);
+  return rows;
+}
+
+/** Recently used DEIS tables (the 10000-point integrals cost more than a step on small latents). */
+const deisCache = new Map<string, number[][]>();
+
+function computeDeisCoefficients(sigmas: Float64Array, maxOrd: number): number[][] {
   const epsS = 1e-3, sMin = 0.002, sMax = 80;
   const betaD = (2 * (Math.log(sMin * sMin + 1) / epsS - Math.log(sMax * sMax + 1))) / (epsS - 1);
   const betaMin = Math.log(sMax * sMax + 1) - 0.5 * betaD;

@@ -35,13 +35,12 @@ function solve(A: number[][], b: number[]): number[] {
   return x;
 }
 
-/** The data prediction at a VP state: D(x_vp * sqrt(1 + s^2), s), into out. */
-async function modelX0(run: Run, xVp: Tensor, s: number, scratch: Tensor, out: Tensor): Promise<void> {
+/** scratch <- x_vp * sqrt(1 + s^2): the VE state the denoiser expects. */
+function toVe(xVp: Tensor, s: number, scratch: Tensor): Tensor {
   const k = Math.sqrt(1 + s * s);
   const sd = scratch.data, xd = xVp.data, n = sd.length;
   for (let j = 0; j < n; j++) sd[j] = xd[j]! * k;
-  const den = await run.denoise(scratch, s);
-  out.data.set(den.data);
+  return scratch;
 }
 
 async function uniPc(name: string, variant: 'bh1' | 'bh2', denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
@@ -61,7 +60,7 @@ async function uniPc(name: string, variant: 'bh1' | 'bh2', denoiser: Denoiser, x
   const take = (): Tensor => spare.pop() ?? zerosLike(x);
   const first = take();
   run.step = 0;
-  await modelX0(run, x, ts[0]!, scratch, first);
+  first.data.set((await run.denoise(toVe(x, ts[0]!, scratch), ts[0]!)).data);
   models.push(first);
   tPrev.push(ts[0]!);
   run.callback(0, ts[0]!, ts[0]!, x, first);
@@ -106,15 +105,34 @@ async function uniPc(name: string, variant: 'bh1' | 'bh2', denoiser: Denoiser, x
     const wP = rhosP.map((rho, k) => rho / rks[k]!);
     const xd = x.data, xb = xBase.data;
     const c0 = stdT / std0, c1 = alphaT * hPhi1, cB = alphaT * Bh;
-    // x_t = base - cB * pred, base = c0 x - c1 m0
-    const coeffs = [c0, -c1 + cB * wP.reduce((a, b) => a + b, 0), ...wP.map((w) => -cB * w)];
-    xb.set(xd);
-    combineInto(xd, coeffs, [xb, m0, ...hist]);
-    for (let j = 0; j < n; j++) xb[j] = c0 * xb[j]! - c1 * m0[j]!;
+    // base = c0 x - c1 m0 (kept for the corrector); x_t = base - cB * sum_k wP_k (m_k - m0), one pass
+    const sumP = wP.reduce((a, b) => a + b, 0);
+    const cm0 = -c1 + cB * sumP;
+    if (hist.length === 0) {
+      for (let j = 0; j < n; j++) {
+        const base = c0 * xd[j]! - c1 * m0[j]!;
+        xb[j] = base;
+        xd[j] = base;
+      }
+    } else if (hist.length === 1) {
+      const h1 = hist[0]!, w1 = -cB * wP[0]!;
+      for (let j = 0; j < n; j++) {
+        const xv = xd[j]!, mv = m0[j]!;
+        xb[j] = c0 * xv - c1 * mv;
+        xd[j] = c0 * xv + cm0 * mv + w1 * h1[j]!;
+      }
+    } else {
+      const h1 = hist[0]!, h2 = hist[1]!, w1 = -cB * wP[0]!, w2 = -cB * wP[1]!;
+      for (let j = 0; j < n; j++) {
+        const xv = xd[j]!, mv = m0[j]!;
+        xb[j] = c0 * xv - c1 * mv;
+        xd[j] = c0 * xv + cm0 * mv + w1 * h1[j]! + w2 * h2[j]!;
+      }
+    }
     if (useCorrector) {
       const rhosC = stepOrder === 1 ? [0.5] : solve(R, b);
       const mt = take();
-      await modelX0(run, x, t, scratch, mt);
+      mt.data.set((await run.denoise(toVe(x, t, scratch), t)).data);
       const md = mt.data;
       const last = rhosC[rhosC.length - 1]!;
       const wC = rhosC.slice(0, -1).map((rho, k) => rho / rks[k]!);

@@ -87,14 +87,15 @@ export function addScaled(out: Tensor, a: number, x: Tensor): Tensor {
 export function allFinite(x: Tensor): boolean {
   const d = x.data, n = d.length;
   let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  let i = 0;
-  for (; i + 3 < n; i += 4) {
+  // the remainder first: a tail loop that rarely runs makes V8 deoptimise this function on every call
+  const r = n & 3;
+  for (let i = 0; i < r; i++) a0 += d[i]! * 0;
+  for (let i = r; i < n; i += 4) {
     a0 += d[i]! * 0;
     a1 += d[i + 1]! * 0;
     a2 += d[i + 2]! * 0;
     a3 += d[i + 3]! * 0;
   }
-  for (; i < n; i++) a0 += d[i]! * 0;
   return a0 + a1 + a2 + a3 === 0;
 }
 
