@@ -200,3 +200,39 @@ test('optimize: cancel stops the worker', async () => {
   assert.equal(events[events.length - 1]!.event, 'cancelled');
   assert.equal(studio.queue.active, 0);
 });
+
+test('a text-to-image ONNX folder given at start-up (the tiny SD1.5 fixture): prompt grid renders, classes refused', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { writeTinyModel } = await import('../src/fixtures/stable-diffusion-tiny.js');
+  const { createStudio } = await import('../src/server/app.js');
+  const { createBackend } = await import('../src/server/backend.js');
+  const root = mkdtempSync(join(tmpdir(), 'ays-studio-sd-'));
+  const modelDir = join(root, 'sd15-tiny');
+  writeTinyModel(modelDir, { kind: 'sd15' });
+  const sd = await createStudio({ outDir: join(root, 'out'), backend: createBackend({ modelDir }) });
+  await sd.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = sd.app.server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  try {
+    const model = await json(base, 'GET', '/api/model');
+    assert.equal(model.body.kind, 'stable-diffusion');
+    assert.equal(model.body.classes, null);
+    const refused = await json(base, 'POST', '/api/generate', { ...smallGrid, steps: [2] });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.message, /text-conditional: give a "prompt"/);
+    const body = { schedulers: ['karras'], samplers: ['euler', 'dpmpp_2m'], steps: [2], prompt: 'a photo of a cat', seed: 5, cfg: 5, width: 64, height: 48 };
+    const res = await json(base, 'POST', '/api/generate', body);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const events = await readEvents(base, res.body.job.id);
+    assert.equal(events[events.length - 1]!.event, 'done', JSON.stringify(events[events.length - 1]));
+    const cells = events.filter((e) => e.event === 'cell').map((e) => e.data);
+    assert.equal(cells.length, 2);
+    const png = PNG.sync.read(Buffer.from(await (await fetch(base + cells[0].url)).arrayBuffer()));
+    assert.deepEqual([png.width, png.height], [64, 48]);
+    assert.match(cells[0].parameters, /^a photo of a cat/);
+  } finally {
+    await sd.app.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});

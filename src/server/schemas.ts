@@ -68,8 +68,8 @@ export const generateBody = {
     negativePrompt: { type: 'string', maxLength: limits.promptChars },
     seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
     cfg: { type: 'number', minimum: 0, maximum: 30 },
-    width: { type: 'integer', minimum: 64, maximum: 1024, multipleOf: 8 },
-    height: { type: 'integer', minimum: 64, maximum: 1024, multipleOf: 8 },
+    width: { type: 'integer', minimum: 16, maximum: 1024, multipleOf: 8 },
+    height: { type: 'integer', minimum: 16, maximum: 1024, multipleOf: 8 },
   },
 } as const;
 

@@ -33,6 +33,9 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
   const classList = classes.length ? checkList('classes', classes, classes.slice(0, 1), { compact: true }) : null;
   const promptInput = classes.length ? null : h('textarea', { id: 'prompt', rows: 3, placeholder: 'a photo of a cat' });
   const stepsInput = h('input', { id: 'steps', type: 'text', value: '4, 10', autocomplete: 'off' });
+  // Text models only: image size (multiples of 8); small sizes keep CPU renders quick.
+  const widthInput = h('input', { id: 'width', type: 'number', value: '512', min: 16, max: 1024, step: 8 });
+  const heightInput = h('input', { id: 'height', type: 'number', value: '512', min: 16, max: 1024, step: 8 });
   const seedInput = h('input', { id: 'seed', type: 'number', value: '1', min: 0, max: 4294967295, step: 1 });
   const cfgInput = h('input', { id: 'cfg', type: 'number', value: '2', min: 0, max: 30, step: 0.5 });
   const renderButton = h('button', { type: 'button', class: 'primary', id: 'render', onclick: () => start() }, 'Render grid');
@@ -54,6 +57,7 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
         field('Samplers (rows)', samplerList.el),
         field('Steps (columns)', stepsInput, 'comma separated, up to 100'),
         classList ? field('Classes (columns)', classList.el) : field('Prompt', promptInput!),
+        classList ? null : h('div', { class: 'row2' }, field('Width', widthInput), field('Height', heightInput)),
         h('div', { class: 'row2' }, field('Seed', seedInput), field('CFG', cfgInput)),
         h('div', { class: 'buttons' }, renderButton, cancelButton),
       ),
@@ -141,7 +145,11 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
         cfg: Number(cfgInput.value),
       };
       if (classList) body.classes = classList.values().map((c) => classes.indexOf(c));
-      else body.prompt = promptInput!.value;
+      else {
+        body.prompt = promptInput!.value;
+        body.width = Number(widthInput.value);
+        body.height = Number(heightInput.value);
+      }
     } catch (err) {
       toast((err as Error).message, 'error');
       return;
