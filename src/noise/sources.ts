@@ -89,28 +89,34 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** Fill `out` with standard normals from a xoshiro128** stream keyed by (k0, k1, k2, k3). */
+/**
+ * Fill `out` with standard normals from a xoshiro128** stream keyed by (k0, k1, k2, k3): Box-Muller on a
+ * 53-bit uniform in (0, 1] for the radius and a 32-bit uniform for the angle.
+ */
 function fillNormals(out: Float64Array, k0: number, k1: number, k2: number, k3: number): void {
   let s0 = fmix32(k0 ^ 0x9e3779b9), s1 = fmix32(k1 ^ 0x7f4a7c15), s2 = fmix32(k2 ^ 0x94d049bb), s3 = fmix32(k3 ^ 0xbf58476d);
   if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
-  const next = (): number => {
-    const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-    const t = s1 << 9;
-    s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl(s3, 11);
-    return r;
-  };
   const n = out.length;
+  const r = [0, 0, 0];
   for (let i = 0; i < n; i += 2) {
-    // 53-bit uniforms in (0, 1]
-    const u1 = ((next() >>> 5) * 67108864 + (next() >>> 6) + 1) / 9007199254740992;
-    const u2 = ((next() >>> 5) * 67108864 + (next() >>> 6)) / 9007199254740992;
-    const r = Math.sqrt(-2 * Math.log(u1));
-    out[i] = r * Math.cos(2 * Math.PI * u2);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
+    for (let k = 0; k < 3; k++) {
+      const x = Math.imul(s1, 5);
+      const rot = (x << 7) | (x >>> 25);
+      r[k] = Math.imul(rot, 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+    }
+    const u1 = ((r[0]! >>> 5) * 67108864 + (r[1]! >>> 6) + 1) / 9007199254740992;
+    const angle = 2 * Math.PI * (r[2]! / 4294967296);
+    const rad = Math.sqrt(-2 * Math.log(u1));
+    out[i] = rad * Math.cos(angle);
+    if (i + 1 < n) out[i + 1] = rad * Math.sin(angle);
   }
-}
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
 }
 
 export interface BrownianNoiseOptions {
@@ -118,7 +124,7 @@ export interface BrownianNoiseOptions {
   /** Interval of noise levels the tree covers (sigma_min > 0 of the schedule ... sigma_max). */
   sigmaMin: number;
   sigmaMax: number;
-  /** Depth of the dyadic tree (default 24: leaves are (sigmaMax - sigmaMin) / 2^24 wide). */
+  /** Depth of the dyadic tree (default 16: leaves are (sigmaMax - sigmaMin) / 2^16 wide). */
   depth?: number;
 }
 
@@ -133,7 +139,7 @@ export interface BrownianNoiseOptions {
  */
 export function brownianTreeNoise(options: BrownianNoiseOptions): NoiseSource {
   const { seed, sigmaMin, sigmaMax } = options;
-  const depth = options.depth ?? 24;
+  const depth = options.depth ?? 16;
   if (!(sigmaMin >= 0 && sigmaMax > sigmaMin)) {
     throw new RangeError(`brownianTreeNoise: need 0 <= sigmaMin < sigmaMax, got [${sigmaMin}, ${sigmaMax}]`);
   }
