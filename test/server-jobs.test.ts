@@ -49,6 +49,12 @@ test('a 2x2 grid: 202 with a job, cells arrive over SSE, files are unique PNGs, 
   // The same class, seed and sampler at different schedules give different images.
   const bytes = await Promise.all(cells.map(async (c) => Buffer.from(await (await fetch(studio.base + c.url)).arrayBuffer())));
   assert.notDeepEqual(bytes[0], bytes[1]);
+  // GET /api/jobs/:id with Accept: text/event-stream replays the stream too
+  const replay = await fetch(`${studio.base}/api/jobs/${id}`, { headers: { accept: 'text/event-stream' } });
+  assert.match(replay.headers.get('content-type') ?? '', /^text\/event-stream/);
+  const replayText = await replay.text();
+  assert.equal((replayText.match(/^event: cell$/gm) ?? []).length, 4);
+  assert.match(replayText, /event: done\n/);
   const snapshot = await json(studio.base, 'GET', `/api/jobs/${id}`);
   assert.equal(snapshot.body.status, 'done');
   assert.equal(snapshot.body.result.cells, 4);
