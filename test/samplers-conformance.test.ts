@@ -21,6 +21,7 @@ const data = JSON.parse(readFileSync(fixture, 'utf8')) as {
     model_calls_sigma: number[];
     nfe: number;
     output: number[][];
+    callbacks: Array<{ i: number; sigma?: number; sigma_hat?: number; x: number[][]; denoised: number[][] }>;
   }>;
 };
 
@@ -59,7 +60,12 @@ for (const run of data.runs) {
     if (info.needsUncond) Object.defineProperty(denoiser, 'lastUncond', { get: () => guided.lastUncond });
     const draws = run.noise_draws.map((n) => T(n.noise));
     const noise = replayNoise(draws);
-    const options: Record<string, unknown> = { noise };
+    const steps: Array<{ i: number; sigma: number; sigmaHat: number; x: number[]; denoised: number[] }> = [];
+    const options: Record<string, unknown> = {
+      noise,
+      onStep: (s: { i: number; sigma: number; sigmaHat: number; x: Tensor; denoised: Tensor }) =>
+        steps.push({ i: s.i, sigma: s.sigma, sigmaHat: s.sigmaHat, x: Array.from(s.x.data), denoised: Array.from(s.denoised.data) }),
+    };
     for (const [k, v] of Object.entries(run.hyperparameters)) options[k] = num(v);
     const out = await info.sampler(denoiser, T(run.x_init), run.sigmas, options);
     const ref = run.output.flat();
@@ -80,5 +86,19 @@ for (const run of data.runs) {
       assert.ok(Math.abs(calls[i]! - s) <= 1e-12 * s, `model call ${i}: sigma ${calls[i]} vs ${s}`);
     });
     assert.equal(noise.used, draws.length, 'every recorded noise draw is consumed');
+    // the callback stream: step index, sigma, sigma_hat, x and denoised of every ComfyUI callback
+    assert.equal(steps.length, run.callbacks.length, 'number of callbacks');
+    run.callbacks.forEach((c, k) => {
+      const m = steps[k]!;
+      assert.equal(m.i, c.i, `callback ${k}: i`);
+      if (c.sigma !== undefined) assert.ok(Math.abs(m.sigma - c.sigma) <= 1e-12 * c.sigma, `callback ${k}: sigma ${m.sigma} vs ${c.sigma}`);
+      if (c.sigma_hat !== undefined) assert.ok(Math.abs(m.sigmaHat - c.sigma_hat) <= 1e-12 * c.sigma_hat, `callback ${k}: sigma_hat`);
+      const rx = c.x.flat(), rd = c.denoised.flat();
+      const scale = Math.max(...rx.map(Math.abs));
+      for (let j = 0; j < rx.length; j++) {
+        assert.ok(Math.abs(m.x[j]! - rx[j]!) <= tol * scale, `callback ${k}: x[${j}]`);
+        assert.ok(Math.abs(m.denoised[j]! - rd[j]!) <= tol * scale, `callback ${k}: denoised[${j}]`);
+      }
+    });
   });
 }

@@ -145,9 +145,10 @@ async function uniPc(name: string, variant: 'bh1' | 'bh2', denoiser: Denoiser, x
         spare.push(models.shift()!);
         tPrev.shift();
       }
-      run.callback(step, t, t, x, mt);
+      // ComfyUI reports steps 0 .. steps-2 after their update and then the final state as step steps-1
+      if (step < steps - 1) run.callback(step, t, t, x, mt);
     } else {
-      run.callback(step, t, t, x, models[models.length - 1]!);
+      run.callback(steps - 1, t, t, x, models[models.length - 1]!);
     }
   }
   const aEnd = alphaOf(ts[ts.length - 1]!);
