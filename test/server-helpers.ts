@@ -16,15 +16,14 @@ export interface TestStudio extends Studio {
 
 export async function startTestStudio(options: { concurrency?: number; maxQueued?: number; optimizeSamples?: number } = {}): Promise<TestStudio> {
   const outDir = mkdtempSync(join(tmpdir(), 'ays-studio-test-'));
-  // TODO(dev): AYS_DEV_MODEL_DIR stands in for the bundled model until models/fashion-mnist lands; remove then.
-  const backend = createBackend({ modelDir: process.env.AYS_DEV_MODEL_DIR });
+  const backend = createBackend();
   const studio = await createStudio({
     outDir,
     backend,
     concurrency: options.concurrency ?? 1,
     maxQueued: options.maxQueued ?? 8,
     allowedHosts: ['127.0.0.1', 'localhost'],
-    optimize: createOptimizeSupport({ samples: options.optimizeSamples ?? 256, modelDir: process.env.AYS_DEV_MODEL_DIR }),
+    optimize: createOptimizeSupport({ samples: options.optimizeSamples ?? 256 }),
   });
   await studio.app.listen({ host: '127.0.0.1', port: 0 });
   const address = studio.app.server.address();

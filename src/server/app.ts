@@ -94,10 +94,10 @@ function modelSchedulers(pipeline: Pipeline): string[] {
 
 type SigmasForPipeline = Pipeline & { sigmasFor?: (scheduler: string, steps: number) => number[] };
 
-/** Classes the pipeline knows by name, when it says (the bundled Fashion-MNIST model does). */
+/** Class names to show, when the pipeline has them: the card's display names ("T-shirt/top"), else its own names. */
 function pipelineClassNames(pipeline: Pipeline): readonly string[] | undefined {
-  const p = pipeline as Pipeline & { classNames?: readonly string[]; labels?: readonly string[] };
-  return p.classNames ?? p.labels;
+  const p = pipeline as Pipeline & { classNames?: readonly string[]; card?: { classes?: readonly string[] } };
+  return p.card?.classes ?? p.classNames;
 }
 
 function describeModelSampling(name: string, ms: ModelSampling, description?: string) {
