@@ -30,20 +30,34 @@ const TARGET = new Set(['euler', 'ddim', 'euler_cfg_pp', 'euler_ancestral', 'eul
   'res_multistep_ancestral_cfg_pp', 'gradient_estimation', 'gradient_estimation_cfg_pp', 'dpmpp_2m_sde', 'dpmpp_2m_sde_gpu',
   'dpmpp_2m_sde_heun', 'dpmpp_2m_sde_heun_gpu', 'dpmpp_3m_sde', 'dpmpp_3m_sde_gpu', 'er_sde', 'sa_solver', 'uni_pc', 'uni_pc_bh2']);
 
-/** Copy bandwidth (bytes read + written per second): best of several timed batches of a plain loop copy. */
-function copyFloor(n: number): number {
-  const a = new Float32Array(n).fill(1), b = new Float32Array(n);
-  const copy = (): void => {
-    for (let i = 0; i < n; i++) b[i] = a[i]!;
-  };
-  for (let i = 0; i < 50; i++) copy();
+/** A plain element-by-element typed-array copy, written like the samplers' loops (arrays as parameters). */
+function copyLoop(dst: Float32Array, src: Float32Array): void {
+  const n = dst.length;
+  for (let i = 0; i < n; i++) dst[i] = src[i]!;
+}
+
+/** Best-of-many-batches time of f, in seconds per call. */
+function bestTime(f: () => void, perBatch: number, batches: number): number {
+  for (let i = 0; i < 20; i++) f();
   let best = Infinity;
-  for (let batch = 0; batch < 300; batch++) {
+  for (let batch = 0; batch < batches; batch++) {
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < 20; i++) copy();
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9 / 20);
+    for (let i = 0; i < perBatch; i++) f();
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9 / perBatch);
   }
-  return (2 * n * 4) / best;
+  return best;
+}
+
+/**
+ * Copy bandwidths (bytes read + written per second) for a latent of n float32 values: the loop copy (the
+ * floor we compare against: the same kind of JS loop the samplers run) and TypedArray.set (memcpy, the
+ * machine's raw bandwidth, shown for reference).
+ */
+function copyFloors(n: number): { loop: number; memcpy: number } {
+  const a = new Float32Array(n).fill(1), b = new Float32Array(n);
+  const loop = bestTime(() => copyLoop(b, a), 20, 300);
+  const memcpy = bestTime(() => b.set(a), 20, 300);
+  return { loop: (2 * n * 4) / loop, memcpy: (2 * n * 4) / memcpy };
 }
 
 /** A noise source that hands out one prepared tensor (noise generation is not the sampler's own cost). */
@@ -84,9 +98,12 @@ async function main(): Promise<void> {
   console.log('Sampler overhead per step (denoiser costs nothing), float32, best of several runs; 10-step AYS-like schedule.');
   for (const shape of SHAPES) {
     const n = shape.reduce((a, b) => a * b, 1);
-    const bw = copyFloor(n);
+    const floors = copyFloors(n);
+    const bw = floors.loop;
     const latentBytes = n * 4;
-    console.log(`\nshape ${shape.join('x')} (${(latentBytes / 1024).toFixed(0)} KiB per latent); copy floor ${(bw / 1e9).toFixed(2)} GB/s read+write`);
+    console.log(
+      `\nshape ${shape.join('x')} (${(latentBytes / 1024).toFixed(0)} KiB per latent); floor = loop copy ${(bw / 1e9).toFixed(2)} GB/s read+write (memcpy via TypedArray.set: ${(floors.memcpy / 1e9).toFixed(2)} GB/s)`,
+    );
     console.log(`${'sampler'.padEnd(31)} ${'ms/step'.padStart(8)} ${'MB/step'.padStart(8)} ${'floor ms'.padStart(9)} ${'x floor'.padStart(8)}  target`);
     for (const info of SAMPLERS) {
       const perStep = await timeSampler(info.name, shape);

@@ -24,8 +24,16 @@ export interface StepInfo {
 
 export interface SamplerOptions {
   noise?: NoiseSource;
+  /**
+   * Called once per sampler step with the state before (most samplers) the update, as ComfyUI's callback.
+   * The tensors are the sampler's working buffers: copy them to keep them.
+   */
   onStep?: (info: StepInfo) => void;
   signal?: AbortSignal;
+  /** dpm_fast and dpm_adaptive report their step control here when they finish (NFE, accepted/rejected steps). */
+  onInfo?: (info: { nfe: number; steps: number; nAccept: number; nReject: number }) => void;
+  /** With `sample()` and no `noise`: ComfyUI's default noise for this seed (seed + 1 stream, Brownian tree for SDE samplers). */
+  seed?: number | bigint;
   /** Sampler hyperparameters (eta, s_noise, s_churn, r, order, ...); ComfyUI's defaults apply when absent. */
   [key: string]: unknown;
 }
