@@ -11,7 +11,7 @@ export { replayNoise, comfyDefaultNoise, torchGeneratorNoise, prepareNoise, brow
 export type { BrownianNoiseOptions } from './noise/sources.js';
 export { cfg } from './denoisers/cfg.js';
 export { gaussianMixtureDenoiser } from './denoisers/gaussian-mixture.js';
-export type { GaussianMixture } from './denoisers/gaussian-mixture.js';
+export type { GaussianMixture as GaussianMixtureDenoiserOptions } from './denoisers/gaussian-mixture.js';
 export { modelDenoiser, initialLatent } from './denoisers/model.js';
 export type { RawModel } from './denoisers/model.js';
 // model samplings, schedules and plotting
