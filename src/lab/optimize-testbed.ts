@@ -21,6 +21,8 @@ export interface TestbedOptimizeOptions {
   /** The sampler the schedule is for (any registry name). */
   solver: string;
   steps: number;
+  /** AYS stage-1 step count (default 10, the paper's); the master then has 4x as many steps. */
+  baseSteps?: number;
   seed?: number;
   samples?: number;
   variant?: KlubVariant;
@@ -82,7 +84,7 @@ export async function optimizeForTestbed(options: TestbedOptimizeOptions): Promi
     earlyStop = await outputDistanceEarlyStop({ denoiser: tb.denoiser, sigmaMax: tb.sigmaMax, sampleShape: [dim], seed, solver });
   } else if (kind === 'nll') {
     // held-out noise (seeds far from the bench's) so the stop does not see the evaluation samples
-    const count = 2048;
+    const count = 4096;
     const noise = createRng(seed + 104729).normals(count * dim);
     earlyStop = async (desc) => {
       const sigmas = [...desc];
@@ -99,13 +101,14 @@ export async function optimizeForTestbed(options: TestbedOptimizeOptions): Promi
     sigmaMin: tb.sigmaMin,
     sigmaMax: tb.sigmaMax,
     steps: options.steps,
+    baseSteps: options.baseSteps,
     samples: options.samples,
     seed,
     variant,
     timestepSigmas,
     earlyStop,
-    maxSweeps: options.maxSweeps ?? (kind === 'nll' ? 20 : 8),
-    patience: options.patience ?? (kind === 'nll' ? 3 : 1),
+    maxSweeps: options.maxSweeps ?? (kind === 'nll' ? 25 : 8),
+    patience: options.patience ?? (kind === 'nll' ? 4 : 1),
     onProgress: options.onProgress,
     signal: options.signal,
   });
@@ -124,6 +127,7 @@ export async function optimizeForTestbed(options: TestbedOptimizeOptions): Promi
       samples: options.samples ?? 8192,
       seed,
       stages: 3,
+      base_steps: options.baseSteps ?? 10,
       early_stop: kind,
       stopped_by: res.stoppedBy,
       stage1_sigmas: res.stage1,

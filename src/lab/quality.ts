@@ -84,6 +84,9 @@ export function scheduleFor(spec: string, tb: Testbed, steps: number, sampler: s
   return getSigmas({ model: ms, scheduler: spec, steps, sampler, coeff: spec === 'gits' ? gitsCoeff : undefined });
 }
 
+/** ODE references by testbed, count, seed and tolerance: they depend on nothing else, and are the slow part. */
+const referenceCache = new Map<string, Tensor>();
+
 function scaled(noise: Float64Array, s: number, shape: number[]): Tensor {
   return { data: Float64Array.from(noise, (v) => v * s), shape };
 }
@@ -134,8 +137,13 @@ export async function runQuality(options: QualityOptions): Promise<QualityRow[]>
         push({ ...base, metric: 'nll_excess', value: nll.value - entropyAt(sigmas[sigmas.length - 1]!) });
         push({ ...base, metric: 'sw2', value: slicedWasserstein2(out, fresh, dim, 64, createRng(seed + 3)) });
         if (!info.stochastic) {
-          if (!reference || reference.data.length !== out.data.length) {
-            reference = (await solveProbabilityFlow(tb.denoiser, scaled(noise, tb.sigmaMax, shape), tb.sigmaMax, { rtol: options.odeRtol ?? 1e-8 })).x0;
+          if (!reference) {
+            const key = `${tb.name}|${count}|${seed}|${options.odeRtol ?? 1e-8}`;
+            reference = referenceCache.get(key) ?? null;
+            if (!reference) {
+              reference = (await solveProbabilityFlow(tb.denoiser, scaled(noise, tb.sigmaMax, shape), tb.sigmaMax, { rtol: options.odeRtol ?? 1e-8 })).x0;
+              referenceCache.set(key, reference);
+            }
           }
           // the reference starts at the testbed's sigma_max; schedules starting elsewhere are not comparable
           if (Math.abs(sigmas[0]! - tb.sigmaMax) <= 1e-6 * tb.sigmaMax) push({ ...base, metric: 'rmse', value: rmse(out, reference) });

@@ -12,6 +12,7 @@ interface OptimizeCliOptions {
   testbed: string;
   solver: string;
   steps: string;
+  baseSteps: string;
   out: string;
   seed: string;
   samples: string;
@@ -21,6 +22,7 @@ interface OptimizeCliOptions {
   maxSweeps?: string;
   patience?: string;
   coeff?: string;
+  final: string;
   overwrite?: boolean;
   json?: boolean;
 }
@@ -44,15 +46,17 @@ export function register(program: Command): void {
     .requiredOption('--testbed <name>', `testbed: ${testbedNames.join(', ')}`)
     .option('--solver <name>', 'sampler the schedule is for (sets the early-stop solver)', 'dpmpp_2m')
     .option('-n, --steps <n>', 'steps of the written schedule (AYS interpolates its 40-step master)', '10')
+    .option('--base-steps <n>', 'AYS stage-1 steps (master = 4x)', '10')
     .requiredOption('-o, --out <file>', 'output JSON file')
     .option('--seed <n>', 'random seed', '0')
     .option('--samples <n>', 'Monte Carlo data samples for the KLUB estimator', '8192')
     .option('--method <name>', 'ays or gits', 'ays')
     .option('--variant <name>', 'KLUB variant: data (first-order, paper), eps, 2m (default data)')
     .option('--early-stop <kind>', 'stage-1 early stopping: distance (output MSE to an ODE reference), nll (testbed NLL), none', 'distance')
-    .option('--max-sweeps <n>', 'stage-1 sweep cap (default 8; 20 with --early-stop nll)')
-    .option('--patience <n>', 'sweeps without improvement before stopping (default 1; 3 with nll)')
+    .option('--max-sweeps <n>', 'stage-1 sweep cap (default 8; 25 with --early-stop nll)')
+    .option('--patience <n>', 'sweeps without improvement before stopping (default 1; 4 with nll)')
     .option('--coeff <x>', 'GITS coefficient (default 1.20)')
+    .option('--final <kind>', 'runs scored by --early-stop nll end at zero (deployed lists) or sigma-min (paper convention)', 'zero')
     .option('--overwrite', 'replace --out if it exists')
     .option('--json', 'print the result JSON on stdout (no progress bar)')
     .action(async (opts: OptimizeCliOptions) => {
@@ -61,7 +65,9 @@ export function register(program: Command): void {
       if (opts.method !== 'ays' && opts.method !== 'gits') throw new UsageError(`--method must be ays or gits, got "${opts.method}"`);
       if (opts.variant !== undefined && !['data', 'eps', '2m'].includes(opts.variant)) throw new UsageError(`--variant must be data, eps or 2m, got "${opts.variant}"`);
       if (!['distance', 'nll', 'none'].includes(opts.earlyStop)) throw new UsageError(`--early-stop must be distance, nll or none, got "${opts.earlyStop}"`);
+      if (opts.final !== 'zero' && opts.final !== 'sigma-min') throw new UsageError(`--final must be zero or sigma-min, got "${opts.final}"`);
       const steps = int(opts.steps, '--steps', 1, 1000);
+      const baseSteps = int(opts.baseSteps, '--base-steps', 2, 250);
       const seed = int(opts.seed, '--seed', 0);
       const samples = int(opts.samples, '--samples', 2, 10_000_000);
       const maxSweeps = opts.maxSweeps === undefined ? undefined : int(opts.maxSweeps, '--max-sweeps', 1, 1000);
@@ -87,6 +93,7 @@ export function register(program: Command): void {
           method: opts.method,
           solver: opts.solver,
           steps,
+          baseSteps,
           seed,
           samples,
           variant: opts.variant as KlubVariant | undefined,
@@ -94,6 +101,7 @@ export function register(program: Command): void {
           maxSweeps,
           patience,
           coeff,
+          finalStep: opts.final as 'zero' | 'sigma-min',
           onProgress: (p) => {
             if (!bar) return;
             if ('phase' in p) bar.update(Math.round((1000 * p.done) / p.total), { stage: p.phase, sweep: '-', klub: '-', metric: '-' });
