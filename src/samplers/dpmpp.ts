@@ -61,8 +61,12 @@ async function dpmpp2sAncestral(name: string, cfgPp: boolean, denoiser: Denoiser
 }
 
 /** DPM-Solver++(2S) with SDE noise at both stages (k-diffusion sample_dpmpp_sde). */
-export async function sampleDpmppSde(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('dpmpp_sde', denoiser, x0, sigmasIn, options);
+export const sampleDpmppSde = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmppSde('dpmpp_sde', d, x, s, o);
+/** ComfyUI's _gpu variants differ only in where torchsde builds its Brownian tree. */
+export const sampleDpmppSdeGpu = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmppSde('dpmpp_sde_gpu', d, x, s, o);
+
+async function dpmppSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1), r = run.num('r', 0.5);
   const x2 = zerosLike(x);
   const n = x.data.length;
@@ -213,9 +217,14 @@ async function dpmpp2mSde(name: string, defaultSolver: 'midpoint' | 'heun', deno
 
 export const sampleDpmpp2mSde = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp2mSde('dpmpp_2m_sde', 'midpoint', d, x, s, o);
 export const sampleDpmpp2mSdeHeun = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp2mSde('dpmpp_2m_sde_heun', 'heun', d, x, s, o);
+export const sampleDpmpp2mSdeGpu = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp2mSde('dpmpp_2m_sde_gpu', 'midpoint', d, x, s, o);
+export const sampleDpmpp2mSdeHeunGpu = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp2mSde('dpmpp_2m_sde_heun_gpu', 'heun', d, x, s, o);
 
-export async function sampleDpmpp3mSde(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('dpmpp_3m_sde', denoiser, x0, sigmasIn, options);
+export const sampleDpmpp3mSde = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp3mSde('dpmpp_3m_sde', d, x, s, o);
+export const sampleDpmpp3mSdeGpu = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp3mSde('dpmpp_3m_sde_gpu', d, x, s, o);
+
+async function dpmpp3mSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
   let d1 = zerosLike(x), d2 = zerosLike(x); // previous two predictions
   let h1: number | null = null, h2: number | null = null;

@@ -31,8 +31,12 @@ function derivative(d: Tensor, x: Tensor, denoised: Tensor, sigma: number): void
   for (let i = 0; i < n; i++) o[i] = (xd[i]! - dd[i]!) * inv;
 }
 
-export async function sampleEuler(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('euler', denoiser, x0, sigmasIn, options);
+export const sampleEuler = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => euler('euler', d, x, s, o);
+/** ComfyUI's "ddim" runs the Euler sampler. */
+export const sampleDdim = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => euler('ddim', d, x, s, o);
+
+async function euler(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
     const gamma = churnGamma(run, sigmas, i);
