@@ -74,11 +74,11 @@ async function setChecks(list: string, values: string[]): Promise<void> {
   );
 }
 
-async function shot(name: string): Promise<string> {
+async function shot(name: string, fullPage = true): Promise<string> {
   const path = join(ARTIFACTS, name);
   // full-page pictures from the top, so the sticky header sits where it belongs
   await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage });
   assert.ok(statSync(path).size > 5000, `${name} looks empty`);
   return path;
 }
@@ -148,7 +148,7 @@ test('Compare view: a 2x2 grid with the bundled model, four images arrive, a cel
   await page.click('#grid .cell[data-index="3"]');
   await page.waitForSelector('#cell-dialog[open] img.large');
   assert.match(await page.textContent('#cell-parameters') ?? '', /Steps: 8/);
-  await shot('compare-cell.png');
+  await shot('compare-cell.png', false); // the modal's backdrop covers the viewport only
   await page.keyboard.press('Escape');
 });
 
@@ -159,13 +159,16 @@ test('Compare view: cancel a running job', async () => {
   await setChecks('classes', [classes[1]!, classes[8]!, classes[3]!]);
   await page.fill('#steps', '40, 60');
   await page.click('#render');
-  await page.waitForSelector('.progress[data-state="running"]');
+  // cancel once the first row segment has arrived, so finished and skipped cells show side by side
+  await page.waitForSelector('#grid .cell img');
   await page.click('#cancel');
   await page.waitForSelector('.progress[data-state="cancelled"]');
   const id = await page.evaluate(() => (window as any).__ays.lastJob as string);
   const snap = await json(studio.base, 'GET', `/api/jobs/${id}`);
   assert.equal(snap.body.status, 'cancelled');
   assert.ok((await page.locator('#grid .cell.skipped').count()) > 0, 'unfinished cells are marked');
+  const finished = await page.locator('#grid .cell img').count();
+  assert.ok(finished >= 1 && finished < 24, `${finished} cells finished before the cancel`);
   assert.equal(await page.isEnabled('#render'), true);
   await shot('compare-cancelled.png');
 });

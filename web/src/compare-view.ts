@@ -67,6 +67,8 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
   );
 
   let jobId: string | null = null;
+  /** Seed and CFG of the grid on screen (the inputs may have changed since). */
+  let rendered = { seed: 0, cfg: 0 };
   let plan: { rows: string[]; cols: string[]; cells: number } | null = null;
   const cells = new Map<number, Cell>();
 
@@ -75,7 +77,9 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
     cancelButton.disabled = !running;
   }
 
+  let shownFraction = 0;
   function setProgress(fraction: number, text: string, state = '') {
+    shownFraction = fraction;
     bar.style.width = `${Math.round(fraction * 100)}%`;
     progressText.textContent = text;
     progress.dataset.state = state;
@@ -118,6 +122,7 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
           h('dl', {},
             h('dt', {}, 'steps'), h('dd', {}, String(cell.steps)),
             h('dt', {}, 'class'), h('dd', {}, cell.label),
+            h('dt', {}, 'seed · cfg'), h('dd', {}, `${rendered.seed} · ${rendered.cfg}`),
             h('dt', {}, 'model calls'), h('dd', {}, String(cell.nfe)),
           ),
           h('div', { class: 'field-label' }, 'sigmas'),
@@ -156,6 +161,7 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
     }
     try {
       const { job } = await post<{ job: JobSnapshot }>('/api/generate', body);
+      rendered = { seed: body.seed as number, cfg: body.cfg as number };
       follow(job.id);
     } catch (err) {
       toast((err as Error).message, 'error');
@@ -188,7 +194,7 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
         setProgress(1, `done · ${cells.size} cells`, 'done');
       } else if (event === 'cancelled') {
         setRunning(false);
-        setProgress(0, `cancelled · ${cells.size} cells finished`, 'cancelled');
+        setProgress(shownFraction, `cancelled · ${cells.size} cells finished`, 'cancelled');
         for (const el of gridBox.querySelectorAll('.cell.pending')) {
           el.classList.replace('pending', 'skipped');
           clear(el);
@@ -205,7 +211,7 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
     if (!jobId) return;
     try {
       await del(`/api/jobs/${jobId}`);
-      setProgress(0, 'cancelling…', 'cancelling');
+      setProgress(shownFraction, 'cancelling…', 'cancelling');
     } catch (err) {
       toast((err as Error).message, 'error');
     }
