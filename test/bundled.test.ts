@@ -12,7 +12,7 @@ import { renderGrid } from '../src/bundled/grid.js';
 import { readPngParameters } from '../src/image/png.js';
 import { execFile } from 'node:child_process';
 
-const MODEL_DIR = process.env.AYS_DEV_MODEL_DIR ?? defaultModelDir(); // TODO(dev): remove before final
+const MODEL_DIR = defaultModelDir();
 const scratch = mkdtempSync(join(tmpdir(), 'ays-bundled-'));
 let pipeline: ClassConditionalPipeline;
 let evaluator: Evaluator;
@@ -128,7 +128,6 @@ test('renderGrid lays out labelled cells at the requested scale', async () => {
 test('ays generate --class sneaker with the bundled model writes a PNG with its parameters', async () => {
   const out = join(scratch, 'sneaker.png');
   const args = ['generate', '--class', 'sneaker', '--scheduler', 'ays', '--sampler', 'dpmpp_2m', '--steps', '10', '--cfg', '3', '--seed', '1', '--out', out];
-  if (process.env.AYS_DEV_MODEL_DIR) args.push('--model', MODEL_DIR);
   const r = await runCli(args);
   assert.equal(r.code, 0, r.stderr);
   const png = readFileSync(out);
@@ -141,7 +140,6 @@ test('ays generate --class sneaker with the bundled model writes a PNG with its 
 
 test('ays eval --json prints the metrics of one configuration', async () => {
   const args = ['eval', '--scheduler', 'karras', '--sampler', 'euler', '--steps', '4', '--samples', '20', '--json'];
-  if (process.env.AYS_DEV_MODEL_DIR) args.push('--model', MODEL_DIR);
   const r = await runCli(args);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as { fid: number; class_accuracy: number; samples: number; steps: number; scheduler: string; sigmas: number[] };
@@ -150,7 +148,7 @@ test('ays eval --json prints the metrics of one configuration', async () => {
   assert.equal(j.scheduler, 'karras');
   assert.equal(j.sigmas.length, 5);
   assert.ok(Number.isFinite(j.fid) && j.class_accuracy >= 0 && j.class_accuracy <= 1);
-  const bad = await runCli(['eval', '--scheduler', 'nope', '--steps', '4', '--samples', '20', ...(process.env.AYS_DEV_MODEL_DIR ? ['--model', MODEL_DIR] : [])]);
+  const bad = await runCli(['eval', '--scheduler', 'nope', '--steps', '4', '--samples', '20']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^ays: error: .*unknown scheduler "nope"/);
 });
@@ -158,7 +156,6 @@ test('ays eval --json prints the metrics of one configuration', async () => {
 test('ays demo writes a labelled grid and never overwrites without --overwrite', async () => {
   const out = join(scratch, 'demo.png');
   const args = ['demo', '--samples', '10', '--steps', '4', '--schedulers', 'ays,karras', '--ref-steps', '8', '--out', out, '--json'];
-  if (process.env.AYS_DEV_MODEL_DIR) args.push('--model', MODEL_DIR);
   const r = await runCli(args);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as { cells: Array<{ scheduler: string; steps: number; fid: number }>; reference: { steps: number }; grid: string };

@@ -9,7 +9,7 @@ import { loadEvaluator, type Evaluator } from '../src/bundled/evaluator.js';
 import { openSession, ort, readFloat } from '../src/runtime/session.js';
 import { readPngParameters } from '../src/image/png.js';
 
-const MODEL_DIR = process.env.AYS_DEV_MODEL_DIR ?? defaultModelDir(); // TODO(dev): remove before final
+const MODEL_DIR = defaultModelDir();
 let pipeline: ClassConditionalPipeline;
 let evaluator: Evaluator;
 const scratch = mkdtempSync(join(tmpdir(), 'ays-class-cond-'));

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../errors.js';
+import { defaultThreads } from '../../bundled/threads.js';
 import { configJson, fmtFid, fmtPct, formatDemoTables } from '../../bundled/report.js';
 import { writeFileSafe } from '../../image/png.js';
 
@@ -63,7 +64,7 @@ export function register(program: Command): void {
     .option('--out <file>', 'grid PNG to write (default: ays-demo.png, or ays-demo-2.png ... when that exists)')
     .option('--overwrite', 'replace --out when it exists')
     .option('--json', 'print the results as JSON (no table, no progress bar)')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)')
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores, or 1 when the machine is already busy)')
     .action(async (opts: DemoOpts) => {
       // loaded on use: onnxruntime-node and sharp are heavy and other commands do not need them
       const { loadClassConditionalPipeline } = await import('../../pipelines/class-conditional.js');
@@ -78,7 +79,7 @@ export function register(program: Command): void {
       const schedulers = parseList('--schedulers', opts.schedulers);
       const stepCounts = parseList('--steps', opts.steps).map((s) => positiveInt('--steps', s));
       const refSteps = positiveInt('--ref-steps', opts.refSteps);
-      const threads = opts.threads === undefined ? undefined : positiveInt('--threads', opts.threads);
+      const threads = opts.threads === undefined ? defaultThreads() : positiveInt('--threads', opts.threads);
       const out = opts.out ? resolve(opts.out) : freshName(resolve('ays-demo.png'));
       if (opts.out && existsSync(out) && !opts.overwrite) throw new UsageError(`${out} already exists; pass --overwrite to replace it or choose another --out`);
 

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../errors.js';
+import { defaultThreads } from '../../bundled/threads.js';
 import { configJson, fmtFid, fmtPct } from '../../bundled/report.js';
 
 function positiveInt(name: string, value: string): number {
@@ -36,7 +37,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the first batch (batch k uses seed + k)', '0')
     .option('--batch <n>', 'images per batch', '250')
     .option('--json', 'print JSON (no progress bar)')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)')
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores, or 1 when the machine is already busy)')
     .action(async (opts: EvalOpts) => {
       // loaded on use: onnxruntime-node is heavy and other commands do not need it
       const { loadClassConditionalPipeline } = await import('../../pipelines/class-conditional.js');
@@ -49,7 +50,7 @@ export function register(program: Command): void {
       const batch = positiveInt('--batch', opts.batch);
       const seed = Number(opts.seed);
       if (!/^\d+$/.test(opts.seed) || !Number.isSafeInteger(seed)) throw new UsageError(`--seed must be a non-negative integer, got "${opts.seed}"`);
-      const threads = opts.threads === undefined ? undefined : positiveInt('--threads', opts.threads);
+      const threads = opts.threads === undefined ? defaultThreads() : positiveInt('--threads', opts.threads);
       const dir = opts.model ? resolve(opts.model) : defaultModelDir();
       const pipeline = await loadClassConditionalPipeline(dir, { threads });
       const evaluator = await loadEvaluator(dir, { threads });
