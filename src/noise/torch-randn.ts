@@ -1,5 +1,6 @@
 import { Mt19937 } from './mt19937.js';
 import { numel, type Tensor } from '../tensor/tensor.js';
+import { cosCorrect, logCorrect, sinCorrect } from './dd-trig.js';
 
 const f32 = Math.fround;
 const TWO_POW_M24 = 2 ** -24;
@@ -57,10 +58,11 @@ export class TorchGenerator {
     }
     const u1 = this.uniformDouble();
     const u2 = this.uniformDouble();
-    const r = Math.sqrt(-2 * Math.log1p(-u2));
+    // 1 - u2 is exact for a 53-bit uniform; libm-exact log, sin and cos as glibc computes them
+    const r = Math.sqrt(-2 * logCorrect(1 - u2));
     const theta = 2 * Math.PI * u1;
-    this.cachedNormal = r * Math.sin(theta);
-    return r * Math.cos(theta);
+    this.cachedNormal = r * sinCorrect(theta);
+    return r * cosCorrect(theta);
   }
 
   /** torch.rand(n) in float32 (24-bit uniforms). */
@@ -198,10 +200,11 @@ function boxMuller16Double(d: Float64Array, o: number): void {
   for (let j = 0; j < 8; j++) {
     const u1 = 1 - d[o + j]!;
     const u2 = d[o + j + 8]!;
-    const radius = Math.sqrt(-2 * Math.log(u1));
+    const radius = Math.sqrt(-2 * logCorrect(u1));
     const theta = 2 * Math.PI * u2;
-    d[o + j] = radius * Math.cos(theta);
-    d[o + j + 8] = radius * Math.sin(theta);
+    // glibc's log, cos and sin round correctly; V8's can be an ulp off
+    d[o + j] = radius * cosCorrect(theta);
+    d[o + j + 8] = radius * sinCorrect(theta);
   }
 }
 
