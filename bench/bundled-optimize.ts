@@ -8,10 +8,11 @@
  * their labels; the denoiser is the model with classifier-free guidance at the card's recommended scale,
  * conditioned on each image's own label, as the paper optimizes text-to-image models on captioned data with CFG.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { loadClassConditionalPipeline } from '../src/pipelines/class-conditional.js';
-import { defaultModelDir, OPTIMIZED_SCHEDULE_FILE } from '../src/bundled/model-files.js';
+import { defaultModelDir, OPTIMIZED_SCHEDULE_FILE, UNET_FILE } from '../src/bundled/model-files.js';
 import { loadFashionMnist } from '../src/bundled/fashion-mnist-data.js';
 import { optimizeAys } from '../src/optimizer/ays.js';
 import { createRng } from '../src/lab/rng.js';
@@ -84,6 +85,8 @@ const result = await optimizeAys({
   },
 });
 
+const training = pipeline.card.raw.training as { steps?: number } | undefined;
+const trainingSteps = training?.steps;
 const file = {
   description: 'Align Your Steps schedule optimized for this model by the ays optimizer (src/optimizer), used by --scheduler optimized.',
   sigmas: result.sigmas,
@@ -93,6 +96,8 @@ const file = {
   how_made: {
     tool: 'bench/bundled-optimize.ts (npm run bench:bundled-optimize)',
     optimizer: `optimizeAys: KLUB variant "${variant}", ${stages} stage(s), ${candidates} candidates per coordinate, at most ${sweeps} sweeps, no early stopping, candidates snapped to the model's 1000 discrete sigmas`,
+    model: `${pipeline.modelName}, unet.onnx sha256 ${createHash('sha256').update(readFileSync(join(dir, UNET_FILE))).digest('hex')}` +
+      (trainingSteps !== undefined ? `, training step ${trainingSteps}` : ''),
     monte_carlo_samples: samples,
     data: `${samples} Fashion-MNIST training images drawn at random (seed ${seed}) from Debian's dataset-fashion-mnist, each with its own label`,
     denoiser: `the bundled UNet with classifier-free guidance at cfg ${cfg} (null class ${pipeline.card.nullClass}), eps-prediction on SD1.5's discrete schedule`,
