@@ -56,6 +56,8 @@ after(async () => {
 });
 
 async function open(view: string): Promise<void> {
+  // A fresh document each time: going to the URL already shown would only be a same-page hash visit.
+  await page.goto('about:blank');
   await page.goto(`${studio.base}/#/${view}`);
   await page.waitForSelector(`body[data-view="${view}"][data-ready="true"]`);
 }
@@ -160,6 +162,7 @@ test('Compare view: cancel a running job', async () => {
   await page.fill('#steps', '40, 60');
   await page.click('#render');
   // cancel once the first row segment has arrived, so finished and skipped cells show side by side
+  await page.waitForSelector('.progress[data-state="running"]');
   await page.waitForSelector('#grid .cell img');
   await page.click('#cancel');
   await page.waitForSelector('.progress[data-state="cancelled"]');

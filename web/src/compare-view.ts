@@ -173,6 +173,8 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
     exposeJob(id);
     cells.clear();
     plan = null;
+    clear(gridBox);
+    gridBox.append(h('div', { class: 'empty' }, 'Waiting for the queue…'));
     download.hidden = true;
     setRunning(true);
     setProgress(0, 'queued…', 'queued');
