@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { loadClassConditionalPipeline } from '../src/pipelines/class-conditional.js';
 import { defaultModelDir, packageRoot, UNET_FILE, OPTIMIZED_SCHEDULE_FILE } from '../src/bundled/model-files.js';
 import { loadEvaluator } from '../src/bundled/evaluator.js';
-import { evaluateConfig, type ConfigResult } from '../src/bundled/run.js';
+import { evaluateConfig, rmsDifference, type ConfigResult } from '../src/bundled/run.js';
 import { MetricsAccumulator } from '../src/bundled/evaluator.js';
 import { loadFashionMnist } from '../src/bundled/fashion-mnist-data.js';
 import { createRng } from '../src/lab/rng.js';
@@ -61,6 +61,8 @@ interface CachedCell {
   sigmas: number[];
   /** The first 10 images, 8-bit, base64. */
   shown: string;
+  /** RMS pixel difference to this sampler's baseline from the same noise. */
+  rmse?: number;
 }
 interface Cache {
   cells: Record<string, CachedCell>;
@@ -156,6 +158,14 @@ cache.timings = await timeCalls();
 saveCache();
 console.log('timings (ms):', cache.timings);
 
+/** True when every cell of this sampler already has its RMS difference cached (the baseline images are then not needed). */
+function samplerDone(sampler: string): boolean {
+  return schedulers.every((s) => stepCounts.every((st) => {
+    const c = cache.cells[keyOf(s, sampler, st)];
+    return c?.rmse !== undefined || (s === 'optimized' && !existsSync(join(dir, OPTIMIZED_SCHEDULE_FILE)));
+  }));
+}
+
 const todo: Array<[string, string, number]> = [];
 for (const sampler of samplers) {
   todo.push([refScheduler, sampler, refSteps]);
@@ -163,24 +173,30 @@ for (const sampler of samplers) {
 }
 const skipped: Record<string, string> = {};
 let done = 0;
+// Baseline images per sampler, kept in memory for the paired RMS difference (recomputed when not cached with it).
+const baselineImages = new Map<string, Tensor>();
 for (const [scheduler, sampler, steps] of todo) {
   done++;
   const key = keyOf(scheduler, sampler, steps);
-  if (cache.cells[key]) continue;
+  const isBaseline = scheduler === refScheduler && steps === refSteps;
+  if (cache.cells[key] && (isBaseline ? baselineImages.has(sampler) || samplerDone(sampler) : cache.cells[key]!.rmse !== undefined)) continue;
   try {
     pipeline.sigmasFor(scheduler, steps, { sampler });
   } catch (err) {
     skipped[scheduler] = err instanceof Error ? err.message : String(err);
     continue;
   }
-  const r = await evaluateConfig(pipeline, evaluator, { scheduler, sampler, steps, cfg }, { samples, seed, batch: samples });
-  cache.cells[key] = toCell(r);
+  const r = await evaluateConfig(pipeline, evaluator, { scheduler, sampler, steps, cfg }, { samples, seed, batch: samples, keepImages: true });
+  if (isBaseline) baselineImages.set(sampler, r.images!);
+  const base = baselineImages.get(sampler);
+  cache.cells[key] = { ...toCell(r), ...(base ? { rmse: rmsDifference(r.images!, base) } : {}) };
   saveCache();
   const elapsed = (performance.now() - started) / 1000;
   console.log(`[${done}/${todo.length}] ${sampler} ${scheduler} ${steps}: FID ${fmtFid(r.fid)} acc ${fmtPct(r.classAccuracy)} (${r.seconds.toFixed(1)} s; ${elapsed.toFixed(0)} s total)`);
 }
 
 // ---- report ----
+const deterministic = ['euler', 'dpmpp_2m', 'heun', 'lms', 'ipndm', 'deis', 'dpmpp_3m', 'uni_pc'];
 const cell = (scheduler: string, sampler: string, steps: number) => cache.cells[keyOf(scheduler, sampler, steps)];
 const ref = evaluator.reference;
 const lines: string[] = [];
@@ -225,6 +241,22 @@ for (const sampler of samplers) {
     lines.push(`| ${scheduler} | ${row.join(' | ')} |`);
   }
   lines.push('');
+  if (deterministic.includes(sampler)) {
+    lines.push(`RMS pixel difference (0..1 scale) to the ${refSteps}-step baseline from the same noise: the discretization error of this ODE sampler, with much less sampling noise than FID at ${samples} images. Best per column in bold.`);
+    lines.push('');
+    lines.push(`| schedule | ${stepCounts.map((s) => `${s} steps`).join(' | ')} |`);
+    lines.push(`| --- | ${stepCounts.map(() => '---:').join(' | ')} |`);
+    const bestR = stepCounts.map((steps) => Math.min(...schedulers.map((s) => cell(s, sampler, steps)?.rmse ?? Infinity)));
+    for (const scheduler of schedulers) {
+      const row = stepCounts.map((steps, k) => {
+        const c = cell(scheduler, sampler, steps);
+        if (c?.rmse === undefined) return 'n/a';
+        return c.rmse === bestR[k] ? `**${c.rmse.toFixed(4)}**` : c.rmse.toFixed(4);
+      });
+      lines.push(`| ${scheduler} | ${row.join(' | ')} |`);
+    }
+    lines.push('');
+  }
 }
 
 // Plain statements on where AYS helps, computed from the table.
@@ -272,10 +304,32 @@ lines.push(`AYS (NVIDIA's SD1.5 schedule, used as is on this SD1.5-scheduled mod
 lines.push('');
 lines.push(...rankLines);
 lines.push('');
+const detSamplers = samplers.filter((s) => deterministic.includes(s));
+if (detSamplers.length > 0) {
+  const cmp: string[] = [];
+  let aysBest = 0;
+  let n = 0;
+  for (const sampler of detSamplers) {
+    for (const steps of stepCounts) {
+      const a = cell('ays', sampler, steps);
+      const rivals = others.map((s) => cell(s, sampler, steps)).filter((c): c is CachedCell => c?.rmse !== undefined);
+      if (a?.rmse === undefined || rivals.length === 0) continue;
+      n++;
+      const best = rivals.reduce((m, c) => (c.rmse! < m.rmse! ? c : m), rivals[0]!);
+      if (a.rmse < best.rmse!) aysBest++;
+      cmp.push(`${sampler} ${steps}: AYS ${a.rmse.toFixed(4)}, best other ${best.scheduler} ${best.rmse!.toFixed(4)}`);
+    }
+  }
+  lines.push(`By the RMS difference to the ${refSteps}-step result (deterministic samplers ${detSamplers.join(', ')}), AYS has the smallest discretization error of the fixed schedules in ${aysBest} of ${n} cells: ${cmp.join('; ')}.`);
+  lines.push('');
+}
 const opt = samplers.flatMap((sampler) => stepCounts.map((steps) => [cell('optimized', sampler, steps), cell('ays', sampler, steps)] as const)).filter(([o, a]) => o && a);
 if (opt.length > 0) {
   const better = opt.filter(([o, a]) => o!.fid < a!.fid).length;
-  lines.push(`The schedule optimized for this model (models/fashion-mnist/optimized-schedule.json) beats NVIDIA's SD1.5 AYS schedule in ${better} of ${opt.length} cells.`);
+  const optR = opt.filter(([o, a]) => o!.rmse !== undefined && a!.rmse !== undefined && deterministic.includes(o!.sampler));
+  const betterR = optR.filter(([o, a]) => o!.rmse! < a!.rmse!).length;
+  lines.push(`The schedule optimized for this model (models/fashion-mnist/optimized-schedule.json) has a lower FID than NVIDIA's SD1.5 AYS schedule in ${better} of ${opt.length} cells` +
+    (optR.length ? `, and a smaller RMS difference to the baseline in ${betterR} of ${optR.length} deterministic-sampler cells.` : '.'));
 } else {
   lines.push(`No optimized schedule was measured (${skipped.optimized ?? 'not requested'}).`);
 }

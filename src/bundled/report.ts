@@ -39,6 +39,10 @@ export function formatDemoTables(result: DemoResult, schedulers: string[], stepC
     (c) => fmtFid(c.fid),
   );
   table(`Class accuracy (shipped classifier recognises the intended class${reference.testAccuracy !== undefined ? `; on real test images ${fmtPct(reference.testAccuracy)}` : ''})`, (c) => fmtPct(c.classAccuracy));
+  table(
+    `RMS pixel difference to the ${ref.steps}-step reference from the same noise (0..1 scale; the discretization error, meaningful for deterministic samplers)`,
+    (c) => (c.rmseToReference !== undefined ? c.rmseToReference.toFixed(3) : 'n/a'),
+  );
   for (const [name, why] of Object.entries(result.skipped)) lines.push(`${name}: skipped (${why})`);
   return lines.join('\n');
 }
@@ -53,6 +57,7 @@ export function configJson(r: ConfigResult): Record<string, unknown> {
     samples: r.count,
     fid: r.fid,
     class_accuracy: r.classAccuracy,
+    ...(r.rmseToReference !== undefined ? { rmse_to_reference: r.rmseToReference } : {}),
     nfe: r.nfe,
     seconds: +r.seconds.toFixed(3),
     sigmas: r.sigmas,

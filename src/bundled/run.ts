@@ -23,6 +23,8 @@ export interface RunOptions {
   /** Called after each sampler step of each batch. */
   onSamplerStep?: () => void;
   signal?: AbortSignal;
+  /** Keep every generated image in the result (for paired comparisons against a reference). */
+  keepImages?: boolean;
 }
 
 export interface ConfigResult extends ImageMetrics, SampleConfig {
@@ -32,6 +34,22 @@ export interface ConfigResult extends ImageMetrics, SampleConfig {
   seconds: number;
   /** The first `keep` images (classes 0, 1, 2, ...), for grids. */
   shown: Tensor;
+  /** Every image, when `keepImages` was set. */
+  images?: Tensor;
+  /** RMS pixel difference (images in [0, 1]) to the reference run from the same noise, when one was given. */
+  rmseToReference?: number;
+}
+
+/**
+ * Root-mean-square pixel difference between two runs from the same seeds and labels. For a deterministic (ODE)
+ * sampler both converge to the same images as the steps grow, so this measures the discretization error directly,
+ * with far less sampling noise than a distribution metric at small sample counts.
+ */
+export function rmsDifference(a: Tensor, b: Tensor): number {
+  if (a.data.length !== b.data.length) throw new RangeError(`rmsDifference: ${a.data.length} vs ${b.data.length} values`);
+  let sum = 0;
+  for (let i = 0; i < a.data.length; i++) sum += (a.data[i]! - b.data[i]!) ** 2;
+  return Math.sqrt(sum / a.data.length);
 }
 
 /** Generate `samples` images for one configuration and score them. */
@@ -48,6 +66,7 @@ export async function evaluateConfig(
   const metrics = new MetricsAccumulator(evaluator);
   const start = performance.now();
   let shown: Tensor | undefined;
+  const all: Float32Array[] = [];
   let nfe = 0;
   let sigmas: number[] = [];
   for (let k = 0, done = 0; done < options.samples; k++) {
@@ -68,6 +87,7 @@ export async function evaluateConfig(
     nfe = result.nfe;
     sigmas = result.sigmas;
     await metrics.add(result.images, labels);
+    if (options.keepImages) all.push(result.images.data as Float32Array);
     if (!shown) {
       const n = Math.min(keep, b);
       const plane = result.images.data.length / b;
@@ -75,7 +95,17 @@ export async function evaluateConfig(
     }
     done += b;
   }
-  return { ...config, ...metrics.result(), nfe, sigmas, seconds: (performance.now() - start) / 1000, shown: shown! };
+  const out: ConfigResult = { ...config, ...metrics.result(), nfe, sigmas, seconds: (performance.now() - start) / 1000, shown: shown! };
+  if (options.keepImages) {
+    const data = new Float32Array(all.reduce((n, a) => n + a.length, 0));
+    let o = 0;
+    for (const a of all) {
+      data.set(a, o);
+      o += a.length;
+    }
+    out.images = { data, shape: [options.samples, ...shown!.shape.slice(1)] };
+  }
+  return out;
 }
 
 export interface DemoOptions extends RunOptions {
@@ -116,8 +146,9 @@ export async function runDemo(pipeline: ClassConditionalPipeline, evaluator: Eva
     pipeline,
     evaluator,
     { scheduler: options.referenceScheduler, sampler: options.sampler, steps: options.referenceSteps, cfg: options.cfg },
-    options,
+    { ...options, keepImages: true },
   );
+  reference.rmseToReference = 0;
   options.onCell?.(reference, options.referenceScheduler, options.referenceSteps);
   for (const scheduler of options.schedulers) {
     const row: Array<ConfigResult | null> = [];
@@ -131,7 +162,9 @@ export async function runDemo(pipeline: ClassConditionalPipeline, evaluator: Eva
     }
     for (const steps of options.stepCounts) {
       options.onCellStart?.(scheduler, steps);
-      const r = await evaluateConfig(pipeline, evaluator, { scheduler, sampler: options.sampler, steps, cfg: options.cfg }, options);
+      const r = await evaluateConfig(pipeline, evaluator, { scheduler, sampler: options.sampler, steps, cfg: options.cfg }, { ...options, keepImages: true });
+      r.rmseToReference = rmsDifference(r.images!, reference.images!);
+      delete r.images;
       row.push(r);
       options.onCell?.(r, scheduler, steps);
     }

@@ -130,11 +130,11 @@ export function register(program: Command): void {
         const refCaption = `FID ${fmtFid(result.reference.fid)} · ${fmtPct(result.reference.classAccuracy)}`;
         const png = await renderGrid({
           title: `ays demo: ${pipeline.modelName}, sampler ${opts.sampler}, cfg ${cfg}, seed ${seed}; rows = schedules, columns = steps`,
-          subtitle: `under each cell: FID on classifier features (${samples} images, lower is better) · class accuracy; the grid shows the first 10 (one per class)`,
+          subtitle: `under each cell: FID on classifier features (${samples} images, lower is better) · class accuracy · RMS pixel difference to the ${refSteps}-step reference from the same noise; the first 10 images (one per class) are shown`,
           rowLabels: schedulers,
           colLabels: [...stepCounts.map((s) => `${s} steps`), `${refSteps} steps (${opts.refScheduler}, ref)`],
           cells: result.cells.map((row, r) => [...row.map((c) => c?.shown ?? null), schedulers[r]! in result.skipped ? null : result.reference.shown]),
-          captions: result.cells.map((row, r) => [...row.map((c) => (c ? `FID ${fmtFid(c.fid)} · ${fmtPct(c.classAccuracy)}` : 'n/a')), schedulers[r]! in result.skipped ? 'n/a' : refCaption]),
+          captions: result.cells.map((row, r) => [...row.map((c) => (c ? `FID ${fmtFid(c.fid)} · ${fmtPct(c.classAccuracy)} · rms ${c.rmseToReference!.toFixed(3)}` : 'n/a')), schedulers[r]! in result.skipped ? 'n/a' : refCaption]),
           tilesPerRow: 5,
           scale: 2,
         });
