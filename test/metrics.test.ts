@@ -173,3 +173,12 @@ test('bad inputs give clear errors', () => {
   assert.throws(() => featureStats([1, 2, 3], 2, 2), /is not 2 vectors of 2/);
   assert.throws(() => featureStats([1, 2], 1, 2), /at least 2/);
 });
+
+test('rmsDifference is the root-mean-square of the pixel differences', async () => {
+  const { rmsDifference } = await import('../src/bundled/run.js');
+  const a = { data: Float32Array.from([0, 0.5, 1, 0.25]), shape: [1, 1, 2, 2] };
+  const b = { data: Float32Array.from([0, 0.5, 0, 0.25]), shape: [1, 1, 2, 2] };
+  assert.equal(rmsDifference(a, a), 0);
+  assert.equal(rmsDifference(a, b), 0.5);
+  assert.throws(() => rmsDifference(a, { data: new Float32Array(3), shape: [3] }), /4 vs 3 values/);
+});
