@@ -36,28 +36,37 @@ function copyLoop(dst: Float32Array, src: Float32Array): void {
   for (let i = 0; i < n; i++) dst[i] = src[i]!;
 }
 
-/** Best-of-many-batches time of f, in seconds per call. */
-function bestTime(f: () => void, perBatch: number, batches: number): number {
-  for (let i = 0; i < 20; i++) f();
+/** Best-of-many-batches time of f(dst, src), in seconds per call. One call site for every size, so V8
+ * cannot fold a particular pair of arrays into the compiled loop (which it does for a closure over
+ * constant arrays, making such a copy about 3x faster than any loop over arrays it receives). */
+function bestTime(f: (dst: Float32Array, src: Float32Array) => void, dst: Float32Array, src: Float32Array, perBatch: number, batches: number): number {
+  for (let i = 0; i < 20; i++) f(dst, src);
   let best = Infinity;
   for (let batch = 0; batch < batches; batch++) {
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < perBatch; i++) f();
+    for (let i = 0; i < perBatch; i++) f(dst, src);
     best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9 / perBatch);
   }
   return best;
 }
 
+const memcpy = (dst: Float32Array, src: Float32Array): void => dst.set(src);
+
 /**
- * Copy bandwidths (bytes read + written per second) for a latent of n float32 values: the loop copy (the
- * floor we compare against: the same kind of JS loop the samplers run) and TypedArray.set (memcpy, the
- * machine's raw bandwidth, shown for reference).
+ * Copy bandwidths (bytes read + written per second) for a latent of n float32 values: the loop copy over
+ * arrays passed as arguments (the floor we compare against: the same kind of loop the samplers run) and
+ * TypedArray.set (memcpy, the machine's raw bandwidth, shown for reference).
  */
 function copyFloors(n: number): { loop: number; memcpy: number } {
   const a = new Float32Array(n).fill(1), b = new Float32Array(n);
-  const loop = bestTime(() => copyLoop(b, a), 20, 300);
-  const memcpy = bestTime(() => b.set(a), 20, 300);
-  return { loop: (2 * n * 4) / loop, memcpy: (2 * n * 4) / memcpy };
+  // warm the loop on both sizes first so each size runs the same generic compiled code
+  for (const m of [SHAPES[0]!, SHAPES[1]!].map((sh) => sh.reduce((x, y) => x * y, 1))) {
+    const x = new Float32Array(m), y = new Float32Array(m);
+    for (let i = 0; i < 30; i++) copyLoop(x, y);
+  }
+  const loop = bestTime(copyLoop, b, a, 20, 300);
+  const mem = bestTime(memcpy, b, a, 20, 300);
+  return { loop: (2 * n * 4) / loop, memcpy: (2 * n * 4) / mem };
 }
 
 /** A noise source that hands out one prepared tensor (noise generation is not the sampler's own cost). */
@@ -75,10 +84,10 @@ async function timeSampler(name: string, shape: number[]): Promise<number> {
   const free: Denoiser = async () => pred;
   const denoiser = info.needsUncond ? cfgFree(pred) : free;
   const opts = { noise: fixedNoise(x) };
-  await info.sampler(denoiser, x, SIGMAS, opts); // warm-up
-  await info.sampler(denoiser, x, SIGMAS, opts);
+  // warm-up: let V8 see every branch (first, middle and last steps) before timing
+  for (let w = 0; w < 15; w++) await info.sampler(denoiser, x, SIGMAS, opts);
   let best = Infinity;
-  const runs = shape[2]! >= 128 ? 25 : 40;
+  const runs = shape[2]! >= 128 ? 60 : 80;
   for (let r = 0; r < runs; r++) {
     const t0 = process.hrtime.bigint();
     await info.sampler(denoiser, x, SIGMAS, opts);

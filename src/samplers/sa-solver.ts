@@ -3,7 +3,7 @@
 // form over lambda = -log(sigma), with noise amount tau(sigma). The default tau is 1 inside ComfyUI's
 // interval [percent_to_sigma(0.8), percent_to_sigma(0.2)] and 0 outside; pass `start_sigma`/`end_sigma`,
 // a `model_sampling` with percentToSigma, or a `tau_func`. Without them the SD1.x/SDXL interval is used.
-import type { Tensor } from '../tensor/tensor.js';
+import type { Tensor, TensorData } from '../tensor/tensor.js';
 import { combineInto, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, SamplerOptions } from './types.js';
 import { begin } from './common.js';
@@ -35,6 +35,20 @@ export function stochasticAdamsCoefficients(nodes: readonly number[], lambdaS: n
     }
   }
   return out;
+}
+
+/** x += n (kept out of the async sampler so V8 optimises it on its own). */
+function addInto(x: TensorData, n: TensorData): void {
+  for (let j = 0; j < x.length; j++) x[j] = x[j]! + n[j]!;
+}
+
+/** noise = c * z; xPred += noise. */
+function scaledNoiseInto(noise: TensorData, c: number, z: TensorData, xPred: TensorData): void {
+  for (let j = 0; j < noise.length; j++) {
+    const v = c * z[j]!;
+    noise[j] = v;
+    xPred[j] = xPred[j]! + v;
+  }
 }
 
 async function saSolver(name: string, usePece: boolean, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
@@ -90,10 +104,7 @@ async function saSolver(name: string, usePece: boolean, denoiser: Denoiser, x0: 
       const nodes = lambdas.slice(i - cOrder + 1, i + 1);
       const b = stochasticAdamsCoefficients(nodes, lambdas[i - 1]!, lambdas[i]!, tau);
       combine(b, cOrder, x, (sigmas[i]! / sigmas[i - 1]!) * Math.exp(-(tau * tau) * h), x);
-      if (tau > 0 && sNoise > 0 && noise) {
-        const xd = x.data, nd = noise.data;
-        for (let j = 0; j < n; j++) xd[j] = xd[j]! + nd[j]!;
-      }
+      if (tau > 0 && sNoise > 0 && noise) addInto(x.data, noise.data);
       if (usePece) {
         denoised = await run.denoise(x, sigmas[i]!);
         preds[preds.length - 1]!.data.set(denoised.data);
@@ -112,11 +123,8 @@ async function saSolver(name: string, usePece: boolean, denoiser: Denoiser, x0: 
         const z = run.draw(x, sigmas[i]!, sigmas[i + 1]!);
         const c = sigmas[i + 1]! * Math.sqrt(-Math.expm1(-2 * tau * tau * h)) * sNoise;
         const nz: Tensor = noise ?? zerosLike(x);
-        const nd = nz.data, zd = z.data;
-        for (let j = 0; j < n; j++) nd[j] = c * zd[j]!;
+        scaledNoiseInto(nz.data, c, z.data, xPred.data);
         noise = nz;
-        const pd = xPred.data;
-        for (let j = 0; j < n; j++) pd[j] = pd[j]! + nd[j]!;
       }
     }
   }

@@ -4,7 +4,7 @@
 // given sigmas as time points, order min(3, len(sigmas) - 2), lower orders at the end, and no model call
 // at the final point. A final sigma of 0 is replaced by 0.001 (ComfyUI does this, also changing the
 // caller's sigma tensor; we leave the caller's array alone); the result is mapped back by sqrt(1 + s^2).
-import type { Tensor } from '../tensor/tensor.js';
+import type { Tensor, TensorData } from '../tensor/tensor.js';
 import { combineInto, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, SamplerOptions } from './types.js';
 import { begin, type Run } from './common.js';
@@ -43,6 +43,39 @@ function toVe(xVp: Tensor, s: number, scratch: Tensor): Tensor {
   return scratch;
 }
 
+/**
+ * UniPC predictor, one pass: base = c0 x - c1 m0 (kept in xb for the corrector) and
+ * x <- c0 x + cm0 m0 + sum_k w_k h_k. Kept out of the async sampler so V8 optimises it on its own.
+ */
+function predictor(xd: TensorData, xb: TensorData, m0: TensorData, hist: TensorData[], c0: number, c1: number, cm0: number, w: number[]): void {
+  const n = xd.length;
+  if (hist.length === 0) {
+    for (let j = 0; j < n; j++) {
+      const base = c0 * xd[j]! - c1 * m0[j]!;
+      xb[j] = base;
+      xd[j] = base;
+    }
+  } else if (hist.length === 1) {
+    const h1 = hist[0]!, w1 = w[0]!;
+    for (let j = 0; j < n; j++) {
+      const xv = xd[j]!, mv = m0[j]!;
+      xb[j] = c0 * xv - c1 * mv;
+      xd[j] = c0 * xv + cm0 * mv + w1 * h1[j]!;
+    }
+  } else {
+    const h1 = hist[0]!, h2 = hist[1]!, w1 = w[0]!, w2 = w[1]!;
+    for (let j = 0; j < n; j++) {
+      const xv = xd[j]!, mv = m0[j]!;
+      xb[j] = c0 * xv - c1 * mv;
+      xd[j] = c0 * xv + cm0 * mv + w1 * h1[j]! + w2 * h2[j]!;
+    }
+  }
+}
+
+function scaleInPlace(d: TensorData, k: number): void {
+  for (let j = 0; j < d.length; j++) d[j] = d[j]! * k;
+}
+
 async function uniPc(name: string, variant: 'bh1' | 'bh2', denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
   const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   const ts = Float64Array.from(sigmas);
@@ -52,8 +85,7 @@ async function uniPc(name: string, variant: 'bh1' | 'bh2', denoiser: Denoiser, x
   const n = x.data.length;
   const scratch = zerosLike(x);
   // VP state
-  const a0 = alphaOf(ts[0]!);
-  for (let j = 0; j < n; j++) x.data[j] = x.data[j]! * a0;
+  scaleInPlace(x.data, alphaOf(ts[0]!));
   const models: Tensor[] = []; // newest last, at most `order`
   const tPrev: number[] = [];
   const spare: Tensor[] = [];
@@ -108,27 +140,7 @@ async function uniPc(name: string, variant: 'bh1' | 'bh2', denoiser: Denoiser, x
     // base = c0 x - c1 m0 (kept for the corrector); x_t = base - cB * sum_k wP_k (m_k - m0), one pass
     const sumP = wP.reduce((a, b) => a + b, 0);
     const cm0 = -c1 + cB * sumP;
-    if (hist.length === 0) {
-      for (let j = 0; j < n; j++) {
-        const base = c0 * xd[j]! - c1 * m0[j]!;
-        xb[j] = base;
-        xd[j] = base;
-      }
-    } else if (hist.length === 1) {
-      const h1 = hist[0]!, w1 = -cB * wP[0]!;
-      for (let j = 0; j < n; j++) {
-        const xv = xd[j]!, mv = m0[j]!;
-        xb[j] = c0 * xv - c1 * mv;
-        xd[j] = c0 * xv + cm0 * mv + w1 * h1[j]!;
-      }
-    } else {
-      const h1 = hist[0]!, h2 = hist[1]!, w1 = -cB * wP[0]!, w2 = -cB * wP[1]!;
-      for (let j = 0; j < n; j++) {
-        const xv = xd[j]!, mv = m0[j]!;
-        xb[j] = c0 * xv - c1 * mv;
-        xd[j] = c0 * xv + cm0 * mv + w1 * h1[j]! + w2 * h2[j]!;
-      }
-    }
+    predictor(xd, xb, m0, hist, c0, c1, cm0, hist.map((_, k) => -cB * wP[k]!));
     if (useCorrector) {
       const rhosC = stepOrder === 1 ? [0.5] : solve(R, b);
       const mt = take();
@@ -151,8 +163,7 @@ async function uniPc(name: string, variant: 'bh1' | 'bh2', denoiser: Denoiser, x
       run.callback(steps - 1, t, t, x, models[models.length - 1]!);
     }
   }
-  const aEnd = alphaOf(ts[ts.length - 1]!);
-  for (let j = 0; j < n; j++) x.data[j] = x.data[j]! / aEnd;
+  scaleInPlace(x.data, 1 / alphaOf(ts[ts.length - 1]!));
   return x;
 }
 
