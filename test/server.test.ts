@@ -249,3 +249,36 @@ test('a model folder that cannot be loaded answers 503 with the reason; the rest
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('ays serve: prints its address, answers, stops on SIGTERM; bad options are usage errors', async () => {
+  const { spawn, spawnSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+  const out = mkdtempSync(join(tmpdir(), 'ays-serve-cli-'));
+  try {
+    const bad = spawnSync(process.execPath, [cli, 'serve', '--port', 'http'], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.equal(bad.stderr.trim(), 'ays: error: --port must be an integer 0..65535, got "http"');
+    const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--out', join(out, 'studio')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const url = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        const m = /ays studio: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(text);
+        if (m) resolve(m[1]!);
+      });
+      child.on('exit', (code) => reject(new Error(`ays serve exited early with ${code}`)));
+    });
+    const health = await fetch(`${url}api/health`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { ok: true, jobs: 0 });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});

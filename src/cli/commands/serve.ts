@@ -32,7 +32,16 @@ export function register(program: Command): void {
       if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`--out: "${opts.out}" exists and is not a folder`);
       // Loaded on use: the server pulls in fastify and onnxruntime, which other commands do not need.
       const { startStudio } = await import('../../server/start.js');
-      const studio = await startStudio({ host: opts.host, port, modelDir, outDir, concurrency, logger: opts.verbose ?? false });
+      let studio: Awaited<ReturnType<typeof startStudio>>;
+      try {
+        studio = await startStudio({ host: opts.host, port, modelDir, outDir, concurrency, logger: opts.verbose ?? false });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new UsageError(`port ${port} is already in use on ${opts.host}; choose another with --port`);
+        if (code === 'EACCES') throw new UsageError(`no permission to listen on ${opts.host}:${port}; choose a port above 1023`);
+        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`--host ${opts.host} is not an address of this machine`);
+        throw err;
+      }
       process.stdout.write(`ays studio: ${studio.url}  (output: ${outDir}; Ctrl+C to stop)\n`);
       if (!isLoopback(opts.host)) {
         process.stderr.write(`ays: warning: bound to ${opts.host}: anyone who can reach this address can run jobs on this machine\n`);
