@@ -242,3 +242,21 @@ test('a text-to-image ONNX folder given at start-up (the tiny SD1.5 fixture): pr
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("the bundled model's carried optimized schedule is offered as 'optimized' for sigmas and grids", async () => {
+  const model = await json(studio.base, 'GET', '/api/model');
+  assert.deepEqual(model.body.schedulers, ['optimized']);
+  const sig = await json(studio.base, 'POST', '/api/sigmas', { model: 'bundled', schedulers: ['optimized', 'karras'], steps: [6] });
+  assert.equal(sig.status, 200, JSON.stringify(sig.body));
+  const optimized = sig.body.results[0].sigmas;
+  assert.equal(optimized.length, 7);
+  assert.equal(optimized[6], 0);
+  assert.notDeepEqual(optimized, sig.body.results[1].sigmas);
+  const elsewhere = await json(studio.base, 'POST', '/api/sigmas', { model: 'sd15', schedulers: ['optimized'], steps: [6] });
+  assert.equal(elsewhere.status, 400, 'only the studio model has it');
+  const res = await json(studio.base, 'POST', '/api/generate', { ...smallGrid, schedulers: ['optimized'], steps: [6] });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const events = await readEvents(studio.base, res.body.job.id);
+  const cell = events.find((e) => e.event === 'cell')!.data;
+  assert.deepEqual(cell.sigmas, optimized);
+});
