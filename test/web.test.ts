@@ -205,7 +205,7 @@ test('Optimize view: AYS on a testbed, live KLUB/metric chart, save under a name
   assert.ok(gitsTargets.includes('bundled'));
   await page.selectOption('#target', 'gmm2d-8x8');
   await page.click('#start-opt');
-  await page.waitForFunction(() => /^done/.test(document.querySelector('#opt-status')?.textContent ?? ''));
+  await page.waitForFunction(() => /^done · GITS/.test(document.querySelector('#opt-status')?.textContent ?? ''));
   assert.equal(await page.locator('#sweep-table tbody tr').count(), 2);
   await shot('optimize-gits.png');
   // the Schedules view offers the saved one now

@@ -107,7 +107,7 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
   let jobId: string | null = null;
   let sweeps: Sweep[] = [];
   let initial: number[] | null = null;
-  let final: { sigmas: number[]; model: string; method: string; target: string; sweeps: number } | null = null;
+  let final: { sigmas: number[]; model: string; method: string; target: string; sweeps: number; stoppedEarly?: boolean } | null = null;
 
   let runMethod = 'ays';
   /** The name field holds our suggestion (replace it on the next result) until the user types in it. */
@@ -139,7 +139,15 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
     clear(sweepTable);
     sweepTable.append(h('thead', {}, h('tr', {}, h('th', {}, 'sweep'), h('th', {}, 'KLUB'), h('th', {}, 'metric'), h('th', {}, 'note'))));
     const body = h('tbody');
-    for (const s of sweeps) body.append(h('tr', {}, h('td', {}, String(s.sweep)), h('td', {}, fmt(s.klub)), h('td', {}, fmt(s.metric)), h('td', {}, s.note ?? '')));
+    // Early stopping keeps the sweep with the lowest metric, not the last one: say which.
+    let kept = -1;
+    if (final?.stoppedEarly) {
+      for (const s of sweeps) if (s.metric !== null && (kept < 0 || s.metric < sweeps.find((x) => x.sweep === kept)!.metric!)) kept = s.sweep;
+    }
+    for (const s of sweeps) {
+      const note = s.sweep === kept ? `kept: lowest metric${s.note ? ` · ${s.note}` : ''}` : (s.note ?? '');
+      body.append(h('tr', { class: s.sweep === kept ? 'kept' : '' }, h('td', {}, String(s.sweep)), h('td', {}, fmt(s.klub)), h('td', {}, fmt(s.metric)), h('td', {}, note)));
+    }
     sweepTable.append(body);
   }
 
@@ -156,11 +164,13 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
       maxSweeps: Number(sweepsInput.value),
       seed: Number(seedInput.value),
     };
+    statusText.textContent = 'starting…';
     try {
       const { job } = await post<{ job: JobSnapshot }>('/api/optimize', body);
       jobId = job.id;
       exposeJob(job.id);
     } catch (err) {
+      statusText.textContent = 'idle';
       toast((err as Error).message, 'error');
       return;
     }
