@@ -24,6 +24,10 @@ test('GET /api/schedulers and /api/samplers list the registries', async () => {
   const p = await json(studio.base, 'GET', '/api/samplers');
   assert.equal(p.status, 200);
   for (const name of ['euler', 'dpmpp_2m']) assert.ok(p.body.samplers.includes(name), `missing ${name}`);
+  assert.match(s.body.descriptions.karras, /\S/);
+  assert.equal(Object.keys(s.body.descriptions).length, s.body.schedulers.length);
+  assert.match(p.body.descriptions.euler, /^order 1, deterministic/);
+  assert.match(p.body.descriptions.euler_ancestral, /stochastic/);
   const m = await json(studio.base, 'GET', '/api/models');
   assert.equal(m.status, 200);
   assert.deepEqual(['sd15', 'sdxl', 'svd', 'flux'].filter((n) => m.body.models.some((x: { name: string }) => x.name === n)), ['sd15', 'sdxl', 'svd', 'flux']);

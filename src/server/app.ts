@@ -155,10 +155,14 @@ export async function createStudio(options: StudioOptions): Promise<Studio> {
 
   app.get('/api/schedulers', async () => ({
     schedulers: backend.schedulerNames(),
+    descriptions: Object.fromEntries(backend.schedulerNames().map((n) => [n, backend.schedulerDescription(n) ?? ''])),
     saved: saved.list().map((s) => ({ name: SAVED_PREFIX + s.name, steps: s.sigmas.length - 1, model: s.model, source: s.source, createdAt: s.createdAt })),
   }));
 
-  app.get('/api/samplers', async () => ({ samplers: backend.samplerNames() }));
+  app.get('/api/samplers', async () => ({
+    samplers: backend.samplerNames(),
+    descriptions: Object.fromEntries(backend.samplerNames().map((n) => [n, backend.samplerDescription(n) ?? ''])),
+  }));
 
   app.get('/api/models', async () => ({
     models: backend.modelSamplingNames().map((n) => describeModelSampling(n, backend.modelSampling(n), backend.modelSamplingDescription(n))),

@@ -6,8 +6,8 @@
 import type { ModelSampling } from '../model-sampling/types.js';
 import type { Pipeline } from '../pipelines/types.js';
 import { modelSampling, modelSamplingNames, modelSamplingDescription } from '../model-sampling/index.js';
-import { getSigmas, schedulerNames } from '../schedules/index.js';
-import { samplerNames } from '../samplers/registry.js';
+import { getSigmas, schedulerNames, schedulerRegistry } from '../schedules/index.js';
+import { samplerInfo, samplerNames } from '../samplers/registry.js';
 import { defaultModelDir } from '../bundled/model-files.js';
 
 /** The name the studio gives to the model it renders with (the bundled one or the --model folder). */
@@ -24,6 +24,9 @@ export interface SigmasRequest {
 export interface StudioBackend {
   schedulerNames(): readonly string[];
   samplerNames(): readonly string[];
+  /** One line about a scheduler or sampler, for tooltips. */
+  schedulerDescription(name: string): string | undefined;
+  samplerDescription(name: string): string | undefined;
   /** Model-sampling presets (sd15, sdxl, svd, flux, ...), not counting the studio model. */
   modelSamplingNames(): readonly string[];
   modelSamplingDescription(name: string): string | undefined;
@@ -45,6 +48,11 @@ export function createBackend(options: BackendOptions = {}): StudioBackend {
   return {
     schedulerNames: () => schedulerNames,
     samplerNames: () => samplerNames,
+    schedulerDescription: (name) => schedulerRegistry.get(name)?.description,
+    samplerDescription: (name) => {
+      const info = samplerInfo(name);
+      return `order ${info.order}, ${info.stochastic ? 'stochastic' : 'deterministic'}, model calls per step: ${info.nfePerStep}`;
+    },
     modelSamplingNames: () => modelSamplingNames,
     modelSamplingDescription: (name) => modelSamplingDescription(name),
     modelSampling: (name) => modelSampling(name),

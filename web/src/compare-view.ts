@@ -27,8 +27,8 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
   stopFollowing?.();
   const [reg, model] = await Promise.all([loadRegistries(true), loadStudioModel()]);
   const schedulers = [...model.schedulers, ...allSchedulers(reg)];
-  const schedList = checkList('schedulers', schedulers, preferredSchedulers.filter((s) => schedulers.includes(s)).slice(0, 2), { filter: true });
-  const samplerList = checkList('samplers', reg.samplers, preferredSamplers.filter((s) => reg.samplers.includes(s)).slice(0, 1), { filter: true });
+  const schedList = checkList('schedulers', schedulers, preferredSchedulers.filter((s) => schedulers.includes(s)).slice(0, 2), { filter: true, titles: reg.descriptions });
+  const samplerList = checkList('samplers', reg.samplers, preferredSamplers.filter((s) => reg.samplers.includes(s)).slice(0, 1), { filter: true, titles: reg.descriptions });
   const classes = model.classes ?? [];
   const classList = classes.length ? checkList('classes', classes, classes.slice(0, 1), { compact: true }) : null;
   const promptInput = classes.length ? null : h('textarea', { id: 'prompt', rows: 3, placeholder: 'a photo of a cat' });

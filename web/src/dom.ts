@@ -42,13 +42,18 @@ export function parseSteps(text: string, max: number): number[] {
 }
 
 /** A checkbox list with a filter box; returns the element and a getter for the checked values. */
-export function checkList(name: string, values: string[], checked: string[], opts: { filter?: boolean; compact?: boolean; onChange?: () => void } = {}) {
+export function checkList(
+  name: string,
+  values: string[],
+  checked: string[],
+  opts: { filter?: boolean; compact?: boolean; onChange?: () => void; titles?: Record<string, string> } = {},
+) {
   const list = h('div', { class: opts.compact ? 'checklist compact' : 'checklist', 'data-name': name });
   const boxes: HTMLInputElement[] = [];
   for (const v of values) {
     const box = h('input', { type: 'checkbox', value: v, checked: checked.includes(v), onchange: () => opts.onChange?.() });
     boxes.push(box);
-    list.append(h('label', { class: 'check', title: v }, box, h('span', {}, v)));
+    list.append(h('label', { class: 'check', title: opts.titles?.[v] ? `${v}: ${opts.titles[v]}` : v }, box, h('span', {}, v)));
   }
   const wrap = h('div', { class: 'checklist-wrap' });
   if (opts.filter) {

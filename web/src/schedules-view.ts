@@ -38,7 +38,7 @@ export async function renderSchedulesView(root: HTMLElement): Promise<void> {
   const modelSelect = h('select', { id: 'model', name: 'model' }, ...models.map((m) => h('option', { value: m, selected: m === 'sd15' }, m === reg.studio ? `${m} (studio model)` : m)));
   const stepsInput = h('input', { id: 'steps', type: 'text', value: '10', placeholder: 'e.g. 10, 20', autocomplete: 'off' });
   const xMode = h('select', { id: 'x-mode' }, h('option', { value: 'index' }, 'step index i'), h('option', { value: 'fraction' }, 'fraction of steps i/n'));
-  const schedList = checkList('schedulers', schedulers, defaults.length ? defaults : schedulers.slice(0, 3), { filter: true, onChange: () => replot() });
+  const schedList = checkList('schedulers', schedulers, defaults.length ? defaults : schedulers.slice(0, 3), { filter: true, onChange: () => replot(), titles: reg.descriptions });
   const modelInfo = h('div', { class: 'hint', id: 'model-info' });
 
   const sigmaBox = h('div', { class: 'chart', id: 'chart-sigma' });

@@ -3,6 +3,8 @@ import { get, type ModelInfo, type SavedInfo, type StudioModel } from './api.js'
 /** Registries fetched once per page (saved schedules are refreshed whenever a view is shown). */
 export interface Registries {
   schedulers: string[];
+  /** One line per scheduler and sampler name (saved schedules: how they were made), for tooltips. */
+  descriptions: Record<string, string>;
   saved: SavedInfo[];
   samplers: string[];
   models: ModelInfo[];
@@ -15,10 +17,17 @@ let studioModel: Promise<StudioModel> | null = null;
 export function loadRegistries(refresh = false): Promise<Registries> {
   if (!registries || refresh) {
     registries = Promise.all([
-      get<{ schedulers: string[]; saved: SavedInfo[] }>('/api/schedulers'),
-      get<{ samplers: string[] }>('/api/samplers'),
+      get<{ schedulers: string[]; descriptions: Record<string, string>; saved: SavedInfo[] }>('/api/schedulers'),
+      get<{ samplers: string[]; descriptions: Record<string, string> }>('/api/samplers'),
       get<{ models: ModelInfo[]; studio: string }>('/api/models'),
-    ]).then(([s, sa, m]) => ({ schedulers: s.schedulers, saved: s.saved, samplers: sa.samplers, models: m.models, studio: m.studio }));
+    ]).then(([s, sa, m]) => ({
+      schedulers: s.schedulers,
+      descriptions: { ...s.descriptions, ...sa.descriptions, ...Object.fromEntries(s.saved.map((x) => [x.name, `${x.source} (${x.steps} steps, ${x.model})`])) },
+      saved: s.saved,
+      samplers: sa.samplers,
+      models: m.models,
+      studio: m.studio,
+    }));
     registries.catch(() => (registries = null));
   }
   return registries;
