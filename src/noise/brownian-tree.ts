@@ -30,8 +30,13 @@ const RECENT = 4;
  * asks for) has a zero increment: its noise is all zeros (any weight a sampler gives it is zero too).
  * Below the leaf width, W is filled with a bridge sample keyed by the query point.
  *
+ * The law is exact as long as no two points asked for share a leaf: leaves are 2^-depth of the range in u
+ * (about 1e-4 in log sigma for SDXL's range at the default depth 16); raise depth for finer steps.
+ *
  * Speed: the tree keeps the path to the last point it evaluated, and consecutive steps are close, so a new point
- * costs one tensor of normals per tree level below the two points' common ancestor, plus the leaf bridge.
+ * costs one tensor of normals per tree level below the two points' common ancestor, plus the leaf bridge
+ * (about 13 to 15 tensors for a 10-step schedule). (Walking blocks of elements through all levels at once, and
+ * a counter-based generator instead of one stream per node, both measured slower.)
  */
 export function brownianTreeNoise(options: BrownianNoiseOptions): NoiseSource {
   const { seed, sigmaMin, sigmaMax } = options;
