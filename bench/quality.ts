@@ -142,51 +142,75 @@ md.push('');
 // ---------------------------------------------------------------- 16-D as SD1.5
 md.push('## 2. The 16-D conformance mixture presented as SD1.5 (discrete, eps), 10 steps');
 md.push('');
-md.push('The testbed answers as an SD1.5 eps-prediction network would: it is called at the integer timestep nearest each σ (so off-table σ values are quantised exactly as in ComfyUI) and wrapped back with the requested σ. Every schedule is the list ComfyUI would run (ending in 0): the nine ComfyUI schedulers on SD1.5, GITS at its default coefficient 1.20 (ComfyUI\'s SD1.5 table), the published AYS SD1 table (`ays`), and two optimized here: AYS (integer-timestep mode, time-uniform init, early stop on NLL of the sampler\'s own 10-step outputs on held-out noise) and GITS run on this testbed. Metric: NLL under the data density (8192 samples, same noise for all); RMSE to the ODE reference (from σ_max, same noise) for the deterministic samplers; sliced W2 to fresh samples.');
+md.push('The testbed answers as an SD1.5 eps-prediction network would: it is called at the integer timestep nearest each σ (off-table σ values are quantised exactly as in ComfyUI) and wrapped back with the requested σ. Every schedule is the list ComfyUI would run (ending in 0): the nine ComfyUI schedulers on SD1.5, GITS at its default coefficient 1.20 (ComfyUI\'s SD1.5 table), the published AYS SD1 table (`ays`), and the schedules optimized here (integer-timestep mode, 8192 samples, first-order KLUB, 10→20→40).');
+md.push('');
+md.push('**The lab\'s metric here** is the issue\'s: endpoint RMSE against the ODE reference (the exact data flow from the same noise at the schedule\'s first σ) for the deterministic samplers, and sliced W2 to 8192 fresh true samples for the stochastic one. NLL is shown too, but with lists ending in 0 it is not a fair judge: the last step returns the posterior mean, which pulls samples towards the component means, so schedules whose last nonzero σ is *large* (simple, sgm_uniform: 0.37 and above) get a flattering NLL while their RMSE and W2 are poor. Early stopping of each optimized schedule uses the matching metric on held-out noise: output MSE of the sampler itself against the ODE reference (1024 noises) for euler and dpmpp_2m, sliced W2 of the sampler\'s outputs (4096 noises) for dpmpp_2m_sde.');
 md.push('');
 const nine = ['simple', 'sgm_uniform', 'karras', 'exponential', 'ddim_uniform', 'beta', 'normal', 'linear_quadratic', 'kl_optimal'];
 const gitsOwn = await optimized('gmm16-sd15-gits-10', { testbed: 'gmm16-sd15', method: 'gits', solver: 'euler', steps: 10 });
 timings.push(`| gmm16-sd15 | (gits) | 10 | – | ${fmt(gitsOwn.wall, 1)} | ${fmt(gitsOwn.cpu, 1)} | |`);
 const sd15Rows: QualityRow[] = [];
+const sd15Plan = [
+  { sampler: 'euler', metric: 'rmse', runs: [{ key: 'paper', opts: { earlyStop: 'distance' as const } }] },
+  { sampler: 'dpmpp_2m', metric: 'rmse', runs: [{ key: 'paper', opts: { earlyStop: 'distance' as const } }, { key: 'edm-init', opts: { earlyStop: 'distance' as const, init: 'edm' as const } }] },
+  { sampler: 'dpmpp_2m_sde', metric: 'sw2', runs: [{ key: 'paper', opts: { earlyStop: 'sw2' as const } }] },
+];
 const sd15Files: Record<string, Made> = {};
-for (const sampler of ['euler', 'dpmpp_2m', 'dpmpp_2m_sde']) {
-  sd15Files[sampler] = await optimized(`gmm16-sd15-${sampler}-10`, { testbed: 'gmm16-sd15', solver: sampler, steps: 10, earlyStop: 'nll', finalStep: 'zero' });
-  timings.push(`| gmm16-sd15 | ${sampler} | 10 | nll | ${fmt(sd15Files[sampler]!.wall, 1)} | ${fmt(sd15Files[sampler]!.cpu, 1)} | ${sd15Files[sampler]!.stoppedBy ?? ''} |`);
-  log(`scoring gmm16-sd15 ${sampler}`);
-  sd15Rows.push(...(await runQuality({
-    testbed: 'gmm16-sd15', samplers: [sampler], steps: [10], count,
-    schedulers: [...nine, 'gits', 'ays', `custom:${gitsOwn.file}`, `custom:${sd15Files[sampler]!.file}`],
-  })));
+for (const plan of sd15Plan) {
+  for (const run of plan.runs) {
+    const name = `gmm16-sd15-${plan.sampler}-10${run.key === 'paper' ? '' : `-${run.key}`}`;
+    sd15Files[name] = await optimized(name, { testbed: 'gmm16-sd15', solver: plan.sampler, steps: 10, finalStep: 'zero', ...run.opts });
+    timings.push(`| gmm16-sd15 | ${plan.sampler} | 10 | ${run.opts.earlyStop}${run.key === 'edm-init' ? ', EDM init' : ''} | ${fmt(sd15Files[name]!.wall, 1)} | ${fmt(sd15Files[name]!.cpu, 1)} | ${sd15Files[name]!.stoppedBy ?? ''} |`);
+  }
 }
-const label = (sc: string): string => (sc === 'ays' ? 'ays (published SD1)' : sc === 'gits' ? 'gits (coeff 1.20, published)' : sc.includes('-gits-') ? 'GITS optimized here' : sc.startsWith('custom:') ? '**AYS optimized here**' : sc);
-md.push('| schedule | euler NLL | euler RMSE | dpmpp_2m NLL | dpmpp_2m RMSE | dpmpp_2m_sde NLL | dpmpp_2m_sde SW2 |');
+const ownFiles = Object.values(sd15Files).map((m) => `custom:${m.file}`);
+const allScheds = [...nine, 'gits', 'ays', `custom:${gitsOwn.file}`, ...ownFiles];
+for (const plan of sd15Plan) {
+  log(`scoring gmm16-sd15 ${plan.sampler}`);
+  sd15Rows.push(...(await runQuality({ testbed: 'gmm16-sd15', samplers: [plan.sampler], steps: [10], count, schedulers: allScheds })));
+}
+const label = (sc: string): string => {
+  if (sc === 'ays') return 'ays (published SD1)';
+  if (sc === 'gits') return 'gits (coeff 1.20, published)';
+  if (sc.includes('-gits-')) return 'GITS optimized here';
+  if (sc.startsWith('custom:')) {
+    const base = sc.split('/').pop()!.replace('.json', '').replace('gmm16-sd15-', '');
+    return `AYS optimized here for ${base.replace('-10', '').replace('-edm-init', ' (EDM init)')}`;
+  }
+  return sc;
+};
+md.push('| schedule | euler RMSE | euler NLL | dpmpp_2m RMSE | dpmpp_2m NLL | dpmpp_2m_sde SW2 | dpmpp_2m_sde NLL |');
 md.push('|---|---|---|---|---|---|---|');
-const scheds = (sampler: string) => [...nine, 'gits', 'ays', `custom:${gitsOwn.file}`, `custom:${sd15Files[sampler]!.file}`];
-for (let k = 0; k < scheds('euler').length; k++) {
-  const cells = ['euler', 'dpmpp_2m', 'dpmpp_2m_sde'].flatMap((s) => {
-    const sc = scheds(s)[k]!;
-    const second = s === 'dpmpp_2m_sde' ? 'sw2' : 'rmse';
-    return [fmt(pick(sd15Rows, s, sc, 10, 'nll')?.value), fmt(pick(sd15Rows, s, sc, 10, second)?.value, 4)];
-  });
-  md.push(`| ${label(scheds('euler')[k]!)} | ${cells.join(' | ')} |`);
+for (const sc of allScheds) {
+  const cells = sd15Plan.flatMap((p) => [fmt(pick(sd15Rows, p.sampler, sc, 10, p.metric)?.value, 4), fmt(pick(sd15Rows, p.sampler, sc, 10, 'nll')?.value, 2)]);
+  md.push(`| ${label(sc)} | ${cells.join(' | ')} |`);
 }
 md.push('');
-for (const sampler of ['euler', 'dpmpp_2m', 'dpmpp_2m_sde']) {
-  const mine = pick(sd15Rows, sampler, `custom:${sd15Files[sampler]!.file}`, 10, 'nll')!.value;
-  const shipped = [...nine, 'gits', 'ays'].map((sc) => ({ sc, v: pick(sd15Rows, sampler, sc, 10, 'nll')!.value }));
-  const beaten = shipped.filter((s) => s.v <= mine);
-  md.push(`- ${sampler}: AYS optimized here ${fmt(mine)} NLL; ${beaten.length === 0 ? 'lower than every shipped schedule' : `**not** lower than ${beaten.map((b) => `${b.sc} (${fmt(b.v)})`).join(', ')}`}.`);
+for (const plan of sd15Plan) {
+  const shipped = [...nine, 'gits', 'ays'].map((sc) => ({ sc, v: pick(sd15Rows, plan.sampler, sc, 10, plan.metric)!.value }));
+  for (const run of plan.runs) {
+    const name = `gmm16-sd15-${plan.sampler}-10${run.key === 'paper' ? '' : `-${run.key}`}`;
+    const mine = pick(sd15Rows, plan.sampler, `custom:${sd15Files[name]!.file}`, 10, plan.metric)!.value;
+    const beaten = shipped.filter((x) => x.v <= mine);
+    const best = shipped.reduce((a, b2) => (b2.v < a.v ? b2 : a));
+    md.push(`- ${plan.sampler}${run.key === 'edm-init' ? ' (EDM init)' : ''}: AYS optimized here ${fmt(mine, 4)} ${plan.metric.toUpperCase()}; ${beaten.length === 0 ? `lower than every shipped schedule (best shipped: ${best.sc} ${fmt(best.v, 4)})` : `**not** lower than ${beaten.map((x) => `${x.sc} (${fmt(x.v, 4)})`).join(', ')}`}.`);
+  }
 }
 md.push('');
 const sdTimesteps = (f: string): string => {
   const j = JSON.parse(readFileSync(f, 'utf8'));
-  return j.timesteps ? `timesteps ${j.timesteps.join(', ')}` : `sigmas ${j.sigmas.map((s: number) => s.toFixed(4)).join(', ')}`;
+  const trace = (j.made_by?.trace ?? []) as { stage: number; sweep: number; earlyStop?: number }[];
+  const s1 = trace.filter((t) => t.stage === 1);
+  const stop = s1.length ? ` (stage 1: ${s1.length - 1} sweeps, early-stop metric ${s1.map((t) => fmt(t.earlyStop, 4)).join(' → ')})` : '';
+  return `${j.timesteps ? `timesteps ${j.timesteps.join(', ')}` : `sigmas ${j.sigmas.map((x: number) => x.toFixed(4)).join(', ')}`}${stop}`;
 };
-md.push('Optimized schedules (SD1.5 timesteps):');
+md.push('Optimized schedules (SD1.5 timesteps) and their stage-1 early-stop traces (sweep 0 = the initial schedule):');
 md.push('');
-for (const sampler of ['euler', 'dpmpp_2m', 'dpmpp_2m_sde']) md.push(`- AYS for ${sampler}: ${sdTimesteps(sd15Files[sampler]!.file)}`);
+for (const [name, m] of Object.entries(sd15Files)) md.push(`- ${label(`custom:${m.file}`)}: ${sdTimesteps(m.file)}`);
 md.push(`- GITS here: ${sdTimesteps(gitsOwn.file)}`);
-md.push('- published AYS SD1 for comparison: timesteps 999, 850, 736, 645, 545, 455, 343, 233, 124, 24, 0');
+md.push('- published AYS SD1, for comparison: timesteps 999, 850, 736, 645, 545, 455, 343, 233, 124, 24, 0');
+md.push('');
+md.push('Reading: for euler and dpmpp_2m_sde the first KLUB sweep from the time-uniform start lands close to the published AYS SD1 timesteps and improves the metric; later sweeps push towards the (degenerate) KLUB optimum and the metric worsens, so early stopping keeps sweep 1 and stages 2-3 refine it. For dpmpp_2m, sweep 1 from the time-uniform start also improves on time-uniform, but the result (like the published AYS SD1 table) stays behind karras, exponential and beta: the first-order KLUB does not describe this second-order solver well on this data. From the EDM start the first sweep already makes dpmpp_2m worse, so early stopping keeps the EDM ρ-7 points; that list beats ComfyUI\'s `karras` only because it has n+1 points ending in 0 while ComfyUI\'s karras spends its last step going from σ_min to 0. That gain is the last-step convention, not the optimizer.');
 md.push('');
 
 // ---------------------------------------------------------------- default bench run
@@ -248,6 +272,36 @@ md.push('');
 md.push('| testbed | solver | steps (stage 1) | early stop | wall s | CPU s | stage 1 ended by |');
 md.push('|---|---|---|---|---|---|---|');
 md.push(...timings);
+md.push('');
+log('speed runs');
+md.push('Speed check required by the issue (10-step schedule on a 2D testbed, 8192 samples, through stage 3), measured here in this process:');
+md.push('');
+md.push('| run | wall s | CPU s | rows evaluated | stage 1 |');
+md.push('|---|---|---|---|---|');
+for (const [label, extra] of [
+  ['default (`ays optimize --testbed gmm2d-8x8 --solver dpmpp_2m`), seed 1', {}],
+  ['no early stop, 5 full stage-1 sweeps (fixed work)', { earlyStop: false as const, maxSweeps: 5 }],
+  ['no early stop, 8 full stage-1 sweeps (fixed work)', { earlyStop: false as const, maxSweeps: 8 }],
+] as const) {
+  const tb = testbed('gmm2d-8x8');
+  const t0 = performance.now();
+  const c0 = cpuSeconds();
+  const { optimizeAys } = await import('../src/optimizer/ays.js');
+  const { outputDistanceEarlyStop } = await import('../src/optimizer/early-stop.js');
+  const { sample } = await import('../src/samplers/sample.js');
+  const earlyStop = 'earlyStop' in extra ? false : await outputDistanceEarlyStop({
+    denoiser: tb.denoiser, sigmaMax: tb.sigmaMax, sampleShape: [2], seed: 1, solver: (d, x, sg) => sample('dpmpp_2m', d, x, sg),
+  });
+  const res = await optimizeAys({
+    denoiser: tb.denoiser, rowDenoiser: tb.rowDenoiser, data: (n, rng) => tb.sampleData(n, rng), sigmaMin: tb.sigmaMin, sigmaMax: tb.sigmaMax,
+    steps: 10, samples: 8192, seed: 1, earlyStop, maxSweeps: 'maxSweeps' in extra ? extra.maxSweeps : undefined,
+  });
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds() - c0;
+  md.push(`| ${label} | ${wall.toFixed(1)} | ${cpu.toFixed(1)} | ${res.evaluations} | ${res.trace.filter((t) => t.stage === 1).length - 1} sweeps, ${res.stoppedBy} |`);
+}
+md.push('');
+md.push('`node dist/bench/optimizer-speed.js` repeats the first two configurations (min / median over runs).');
 md.push('');
 md.push(`Total run of this script: ${((performance.now() - started) / 1000).toFixed(0)} s wall, ${cpuSeconds().toFixed(0)} s CPU.`);
 md.push('');

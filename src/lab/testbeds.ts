@@ -23,6 +23,8 @@ export interface Testbed {
   /** Denoiser in the model's sigma convention (VE sigma for every testbed here). */
   readonly denoiser: Denoiser;
   readonly rowDenoiser: RowDenoiser;
+  /** The exact posterior mean in EDM sigma, whatever the presentation (the ODE reference integrates this flow). */
+  readonly exactDenoiser: Denoiser;
   sampleData(n: number, rng: Rng): Tensor;
 }
 
@@ -57,7 +59,8 @@ export function makeTestbed(
   prediction?: Prediction,
 ): Testbed {
   const exact = (x: Tensor, sigmas: ArrayLike<number>): Tensor => mixtureDenoise(mixture, x, sigmas);
-  let denoiser: Denoiser = async (x, sigma) => exact(x, new Float64Array(x.shape[0] ?? 1).fill(sigma));
+  const exactDenoiser: Denoiser = async (x, sigma) => exact(x, new Float64Array(x.shape[0] ?? 1).fill(sigma));
+  let denoiser = exactDenoiser;
   let rowDenoiser: RowDenoiser = async (x, sigmas) => exact(x, sigmas);
   if (model) {
     if (model.kind === 'flow') throw new RangeError('testbeds present themselves as VE-sigma models (discrete or EDM) only');
@@ -75,6 +78,7 @@ export function makeTestbed(
     sigmaMax: range.sigmaMax,
     denoiser,
     rowDenoiser,
+    exactDenoiser,
     sampleData: (n, rng) => sampleMixture(mixture, n, rng),
   };
 }

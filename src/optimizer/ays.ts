@@ -54,6 +54,8 @@ export interface StageOneOptions {
   total?: (ascending: Float64Array) => Promise<number>;
   onSweep?: (entry: { sweep: number; klub?: number; earlyStop?: number; schedule: Float64Array }) => void;
   onUpdate?: (sweep: number, i: number) => void;
+  /** Candidate window of the first sweep as a fraction of the bracket (log scale); default 1 (whole bracket). */
+  initialWindow?: number;
 }
 
 export interface StageOneResult {
@@ -89,7 +91,7 @@ export async function searchStageOne(init: ArrayLike<number>, cost: CoordinateCo
   const first = await record(0);
   let best = { metric: first.earlyStop ?? Infinity, schedule: Float64Array.from(schedule) };
   let bad = 0;
-  let window = 1;
+  let window = options.initialWindow ?? 1;
   let sweep = 0;
   while (sweep < maxSweeps) {
     sweep++;
@@ -219,6 +221,8 @@ export interface AysOptions {
   importanceC?: number;
   candidates?: number;
   maxSweeps?: number;
+  /** Stage-1 candidate window as a fraction of each bracket (default 1); smaller moves let early stopping act sooner. */
+  initialWindow?: number;
   refineRounds?: number;
   /** Discrete models: the sigma table by integer timestep; candidates are then table sigmas. */
   timestepSigmas?: ArrayLike<number>;
@@ -300,6 +304,7 @@ export async function optimizeAys(options: AysOptions): Promise<AysResult> {
   const one = await searchStageOne(init, objective.cost, {
     candidates: options.candidates,
     maxSweeps,
+    initialWindow: options.initialWindow,
     grid,
     signal: options.signal,
     earlyStop,

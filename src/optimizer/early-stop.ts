@@ -7,6 +7,8 @@ import type { KlubVariant } from './types.js';
 
 export interface OutputDistanceOptions {
   denoiser: Denoiser;
+  /** Denoiser whose ODE gives the reference (default `denoiser`; a testbed passes its exact, unquantised one). */
+  referenceDenoiser?: Denoiser;
   sigmaMax: number;
   /** Shape of one sample. */
   sampleShape: number[];
@@ -37,7 +39,7 @@ export async function outputDistanceEarlyStop(options: OutputDistanceOptions): P
   const noise = rng.normals(count * size);
   for (let i = 0; i < noise.length; i++) noise[i] *= options.sigmaMax;
   const shape = [count, ...options.sampleShape];
-  const ref = await solveProbabilityFlow(options.denoiser, { data: noise, shape }, options.sigmaMax, {
+  const ref = await solveProbabilityFlow(options.referenceDenoiser ?? options.denoiser, { data: noise, shape }, options.sigmaMax, {
     rtol: options.referenceRtol ?? 1e-7,
     atol: 1e-9,
   });

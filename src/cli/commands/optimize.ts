@@ -23,6 +23,8 @@ interface OptimizeCliOptions {
   patience?: string;
   coeff?: string;
   final: string;
+  init: string;
+  window: string;
   overwrite?: boolean;
   json?: boolean;
 }
@@ -52,11 +54,13 @@ export function register(program: Command): void {
     .option('--samples <n>', 'Monte Carlo data samples for the KLUB estimator', '8192')
     .option('--method <name>', 'ays or gits', 'ays')
     .option('--variant <name>', 'KLUB variant: data (first-order, paper), eps, 2m (default data)')
-    .option('--early-stop <kind>', 'stage-1 early stopping: distance (output MSE to an ODE reference), nll (testbed NLL), none', 'distance')
-    .option('--max-sweeps <n>', 'stage-1 sweep cap (default 8; 25 with --early-stop nll)')
-    .option('--patience <n>', 'sweeps without improvement before stopping (default 1; 4 with nll)')
+    .option('--early-stop <kind>', 'stage-1 early stopping: distance (output MSE to an ODE reference), nll (testbed NLL), sw2 (sliced W2 to true samples), none', 'distance')
+    .option('--max-sweeps <n>', 'stage-1 sweep cap (default 8; 25 with --early-stop nll or sw2)')
+    .option('--patience <n>', 'sweeps without improvement before stopping (default 1; 4 with nll or sw2)')
     .option('--coeff <x>', 'GITS coefficient (default 1.20)')
     .option('--final <kind>', 'runs scored by --early-stop nll end at zero (deployed lists) or sigma-min (paper convention)', 'zero')
+    .option('--init <kind>', 'stage-1 start: paper (EDM rho 7; time-uniform on discrete models) or edm', 'paper')
+    .option('--window <x>', 'stage-1 candidate window as a fraction of each bracket (0 < x <= 1)', '1')
     .option('--overwrite', 'replace --out if it exists')
     .option('--json', 'print the result JSON on stdout (no progress bar)')
     .action(async (opts: OptimizeCliOptions) => {
@@ -64,8 +68,11 @@ export function register(program: Command): void {
       if (!samplerNames.includes(opts.solver)) throw new UsageError(`unknown solver "${opts.solver}"; valid samplers: ${samplerNames.join(', ')}`);
       if (opts.method !== 'ays' && opts.method !== 'gits') throw new UsageError(`--method must be ays or gits, got "${opts.method}"`);
       if (opts.variant !== undefined && !['data', 'eps', '2m'].includes(opts.variant)) throw new UsageError(`--variant must be data, eps or 2m, got "${opts.variant}"`);
-      if (!['distance', 'nll', 'none'].includes(opts.earlyStop)) throw new UsageError(`--early-stop must be distance, nll or none, got "${opts.earlyStop}"`);
+      if (!['distance', 'nll', 'sw2', 'none'].includes(opts.earlyStop)) throw new UsageError(`--early-stop must be distance, nll, sw2 or none, got "${opts.earlyStop}"`);
       if (opts.final !== 'zero' && opts.final !== 'sigma-min') throw new UsageError(`--final must be zero or sigma-min, got "${opts.final}"`);
+      if (opts.init !== 'paper' && opts.init !== 'edm') throw new UsageError(`--init must be paper or edm, got "${opts.init}"`);
+      const window = Number(opts.window);
+      if (!(window > 0 && window <= 1)) throw new UsageError(`--window must be a number in (0, 1], got "${opts.window}"`);
       const steps = int(opts.steps, '--steps', 1, 1000);
       const baseSteps = int(opts.baseSteps, '--base-steps', 2, 250);
       const seed = int(opts.seed, '--seed', 0);
@@ -102,6 +109,8 @@ export function register(program: Command): void {
           patience,
           coeff,
           finalStep: opts.final as 'zero' | 'sigma-min',
+          init: opts.init as 'paper' | 'edm',
+          window,
           onProgress: (p) => {
             if (!bar) return;
             if ('phase' in p) bar.update(Math.round((1000 * p.done) / p.total), { stage: p.phase, sweep: '-', klub: '-', metric: '-' });
