@@ -24,6 +24,7 @@ p.add_argument("--ckpt", required=True)
 p.add_argument("--models", default=os.path.join(HERE, "../../models/fashion-mnist"))
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--skip-timing", action="store_true")
+p.add_argument("--classifier", default="", help="classifier.pt: also store its torch output on the check input")
 args = p.parse_args()
 torch.set_num_threads(args.threads)
 os.makedirs(args.models, exist_ok=True)
@@ -66,6 +67,16 @@ check = {
     "eps_shape": [2, 1, 28, 28],
     "eps": [float(v) for v in eps.reshape(-1)],
 }
+if args.classifier:
+    from classifier import Classifier  # noqa: E402
+    clf = Classifier()
+    clf.load_state_dict(torch.load(args.classifier)["model"])
+    clf.eval()
+    with torch.no_grad():
+        logits, feats = clf(torch.from_numpy(sample))
+    check["classifier"] = {"description": "classifier.onnx on the same 'sample' as 'image' (batch 2), torch output",
+                           "logits_shape": list(logits.shape), "logits": [float(v) for v in logits.reshape(-1)],
+                           "features_shape": list(feats.shape), "features": [float(v) for v in feats.reshape(-1)]}
 with open(os.path.join(args.models, "check.json"), "w") as f:
     json.dump(check, f)
 

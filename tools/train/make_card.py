@@ -148,7 +148,6 @@ card = {
         "real_vs_real_halves": clf["frechet_first_vs_second_half"] if clf else None,
     },
     "sample_check": sample,
-    "optimized_schedule": None,
 }
 with open(os.path.join(args.models, "card.json"), "w") as f:
     json.dump(card, f, indent=1)

@@ -31,6 +31,7 @@ p.add_argument("--threads", type=int, default=2)
 p.add_argument("--ckpt-every", type=int, default=500)
 p.add_argument("--log-every", type=int, default=100)
 p.add_argument("--resume", action="store_true")
+p.add_argument("--stop-at", type=int, default=0, help="stop (with a checkpoint) after this step; the lr schedule still follows --steps")
 args = p.parse_args()
 
 torch.set_num_threads(args.threads)
@@ -100,7 +101,8 @@ else:
 t_start = time.time()
 loss_acc, loss_n = 0.0, 0
 model.train()
-while step < args.steps:
+last = min(args.steps, args.stop_at) if args.stop_at else args.steps
+while step < last:
     if pos + args.batch > n:
         perm = torch.randperm(n, generator=gen)
         pos = 0
@@ -137,7 +139,7 @@ while step < args.steps:
             csv.writer(f).writerow([step, f"{elapsed:.1f}", f"{loss_acc / loss_n:.5f}", f"{lr_at(step - 1):.6g}"])
         print(f"step {step} {elapsed:.0f}s loss {loss_acc / loss_n:.4f} lr {lr_at(step - 1):.3g}", flush=True)
         loss_acc, loss_n = 0.0, 0
-    if step % args.ckpt_every == 0 or step == args.steps:
+    if step % args.ckpt_every == 0 or step == last:
         save(step, elapsed_before + time.time() - t_start)
 
 print("done", flush=True)

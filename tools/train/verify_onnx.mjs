@@ -2,11 +2,13 @@
 // unet.onnx against check.json (torch reference), dynamic batch, and per-call timing.
 // Usage: node tools/train/verify_onnx.mjs [models/fashion-mnist] [threads]
 import * as ort from 'onnxruntime-node';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const dir = process.argv[2] ?? 'models/fashion-mnist';
 const threads = Number(process.argv[3] ?? 1);
+const report = { threads: 0, timing: {} };
 const opts = { intraOpNumThreads: threads, interOpNumThreads: 1 };
 const unet = await ort.InferenceSession.create(join(dir, 'unet.onnx'), opts);
 const check = JSON.parse(readFileSync(join(dir, 'check.json'), 'utf8'));
@@ -20,6 +22,7 @@ const out = await unet.run(feeds(check.sample, check.timestep, check.class_label
 const eps = out.eps.data;
 let maxDiff = 0;
 for (let i = 0; i < eps.length; i++) maxDiff = Math.max(maxDiff, Math.abs(eps[i] - check.eps[i]));
+report.unet_max_abs_diff = maxDiff;
 console.log(`unet check.json: max |onnx - torch| = ${maxDiff.toExponential(3)} over ${eps.length} values`);
 
 // Dynamic batch: batch 5 built from the check input; rows 0 and 1 must match the batch-2 result.
@@ -40,6 +43,8 @@ for (const b of [1, 64]) {
     ts.push(performance.now() - t0);
   }
   ts.sort((a, b) => a - b);
+  report.timing[`batch${b}_ms_median`] = Number(ts[7].toFixed(2));
+  report.timing[`batch${b}_ms_min`] = Number(ts[0].toFixed(2));
   console.log(`unet batch ${b}: median ${ts[7].toFixed(1)} ms, min ${ts[0].toFixed(1)} ms (intraOpNumThreads ${threads})`);
 }
 
@@ -52,5 +57,11 @@ if (check.classifier) {
   for (let i = 0; i < co.logits.data.length; i++) dl = Math.max(dl, Math.abs(co.logits.data[i] - check.classifier.logits[i]));
   let df = 0;
   for (let i = 0; i < co.features.data.length; i++) df = Math.max(df, Math.abs(co.features.data[i] - check.classifier.features[i]));
+  report.classifier_max_abs_diff = { logits: dl, features: df };
   console.log(`classifier check.json: max diff logits ${dl.toExponential(3)}, features ${df.toExponential(3)}`);
 }
+
+report.threads = threads;
+report.timing.intraOpNumThreads = threads;
+report.onnxruntime_node = ort.env.versions?.common ?? 'unknown';
+writeFileSync(join(dirname(fileURLToPath(import.meta.url)), 'onnx-check.json'), JSON.stringify(report, null, 1) + '\n');
