@@ -36,7 +36,8 @@ if (existsSync(out) && !process.argv.includes('--overwrite')) {
 }
 
 // The optimizer must see the model as it is, without a previously carried schedule.
-const pipeline = await loadClassConditionalPipeline(dir, { carriedSchedule: null });
+const threads = arg('threads', '');
+const pipeline = await loadClassConditionalPipeline(dir, { carriedSchedule: null, ...(threads ? { threads: Number(threads) } : {}) });
 const cfg = Number(arg('cfg', String(pipeline.card.recommendedCfg)));
 const ms = pipeline.modelSampling;
 const train = loadFashionMnist('train');
