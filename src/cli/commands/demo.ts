@@ -55,7 +55,7 @@ export function register(program: Command): void {
     .option('--model <dir>', 'class-conditional model folder (default: the bundled Fashion-MNIST model)')
     .option('--sampler <name>', 'sampler for every cell', 'dpmpp_2m')
     .option('--cfg <scale>', "classifier-free guidance scale (default: the model card's recommendation)")
-    .option('--samples <n>', 'images per cell for the metrics (classes balanced; the grid shows the first 10)', '50')
+    .option('--samples <n>', 'images per cell for the metrics (classes balanced; the grid shows the first 10)', '40')
     .option('--seed <n>', 'seed of the initial noise (the same in every cell)', '0')
     .option('--schedulers <list>', 'rows, comma-separated', DEMO_SCHEDULERS.join(','))
     .option('--steps <list>', 'columns, comma-separated step counts', DEMO_STEPS.join(','))
