@@ -220,7 +220,7 @@ export function qualityPlotSvg(rows: readonly QualityRow[], testbedName: string,
     const svg = lineChartSvg({
       title: `${testbedName}: ${sampler}`,
       xLabel: 'steps',
-      yLabel: plotted === 'nll_excess' ? 'NLL - entropy (log)' : `${plotted} (log)`,
+      yLabel: plotted === 'nll_excess' ? 'NLL − entropy' : plotted,
       logY: true,
       series,
       width,
