@@ -5,7 +5,7 @@
  *
  *   npm run bench:bundled -- [--samples 100] [--fresh]
  *
- * Results are cached per cell in bench/bundled-model.json (keyed by the model file's hash, the optimized
+ * Results are cached per cell in dist/bench/bundled-model-cache.json (keyed by the model file's hash, the optimized
  * schedule and the settings), so an interrupted run resumes and a changed model recomputes everything.
  */
 import { createHash } from 'node:crypto';
@@ -40,7 +40,7 @@ const stepCounts = list(arg('steps', '4,6,8,10,20')).map(Number);
 const refSteps = Number(arg('ref-steps', '100'));
 const refScheduler = arg('ref-scheduler', 'karras');
 const pictureSampler = arg('picture-sampler', samplers.includes('dpmpp_2m') ? 'dpmpp_2m' : samplers[0]!);
-const cachePath = arg('cache', join(root, 'bench', 'bundled-model.json'));
+const cachePath = arg('cache', join(root, 'dist', 'bench', 'bundled-model-cache.json'));
 const mdPath = arg('md', join(root, 'bench', 'bundled-model.md'));
 const picturePath = arg('picture', join(root, 'bench', 'bundled-model.png'));
 
