@@ -262,6 +262,14 @@ for (const sampler of samplers) {
 // Plain statements on where AYS helps, computed from the table.
 lines.push('## Where AYS helps and where it does not');
 lines.push('');
+// A hand-written reading of the numbers, kept next to this script (regenerating the tables keeps it).
+const notesPath = join(root, 'bench', 'bundled-model-notes.md');
+if (existsSync(notesPath)) {
+  lines.push(readFileSync(notesPath, 'utf8').trim());
+  lines.push('');
+  lines.push('The statements below are computed from the tables above.');
+  lines.push('');
+}
 // Mean rank of each schedule per step count over the samplers (1 = best FID in that sampler's column).
 lines.push(`Mean rank by FID over the ${samplers.length} samplers (1 = best of the ${schedulers.length} schedules in that column; lower is better):`);
 lines.push('');
@@ -345,11 +353,11 @@ const base = cell(refScheduler, pictureSampler, refSteps);
 const rows = schedulers.filter((s) => stepCounts.some((st) => cell(s, pictureSampler, st)));
 const png = await renderGrid({
   title: `${pipeline.modelName}: ${pictureSampler}, cfg ${cfg}; rows = schedules, columns = steps`,
-  subtitle: `under each cell: FID on classifier features (${samples} images) · class accuracy`,
+  subtitle: `under each cell: FID on classifier features (${samples} images) · class accuracy · RMS pixel difference to the ${refSteps}-step baseline from the same noise`,
   rowLabels: rows,
   colLabels: [...stepCounts.map((s) => `${s} steps`), `${refSteps} (${refScheduler})`],
   cells: rows.map((s) => [...stepCounts.map((st) => { const c = cell(s, pictureSampler, st); return c ? shownTensor(c) : null; }), base ? shownTensor(base) : null]),
-  captions: rows.map((s) => [...stepCounts.map((st) => { const c = cell(s, pictureSampler, st); return c ? `FID ${fmtFid(c.fid)} · ${fmtPct(c.classAccuracy)}` : 'n/a'; }), base ? `FID ${fmtFid(base.fid)} · ${fmtPct(base.classAccuracy)}` : 'n/a']),
+  captions: rows.map((s) => [...stepCounts.map((st) => { const c = cell(s, pictureSampler, st); return c ? `FID ${fmtFid(c.fid)} · ${fmtPct(c.classAccuracy)}` + (c.rmse !== undefined ? ` · rms ${c.rmse.toFixed(3)}` : '') : 'n/a'; }), base ? `FID ${fmtFid(base.fid)} · ${fmtPct(base.classAccuracy)}` : 'n/a']),
   tilesPerRow: 5,
   scale: 2,
 });
