@@ -208,6 +208,8 @@ export function qualityPlotSvg(rows: readonly QualityRow[], testbedName: string,
   const plotted: QualityMetric = metric === 'nll' ? 'nll_excess' : metric;
   const chosen = rows.filter((r) => r.metric === plotted);
   const samplers = [...new Set(chosen.map((r) => r.sampler))];
+  // Below the entropy floor (lists ending in 0 pull samples onto the modes) a log axis cannot show the values.
+  const logY = chosen.every((r) => r.value > 0);
   const width = 900;
   const height = 520;
   const panels = samplers.map((sampler, k) => {
@@ -220,8 +222,8 @@ export function qualityPlotSvg(rows: readonly QualityRow[], testbedName: string,
     const svg = lineChartSvg({
       title: `${testbedName}: ${sampler}`,
       xLabel: 'steps',
-      yLabel: plotted === 'nll_excess' ? 'NLL − entropy' : plotted,
-      logY: true,
+      yLabel: (plotted === 'nll_excess' ? 'NLL − entropy' : plotted) + (logY ? '' : ' (linear axis: some values ≤ 0)'),
+      logY,
       series,
       width,
       height,
