@@ -76,25 +76,7 @@ export async function estimateKlubInterval(
   if (!(a > 0 && b > a)) throw new RangeError(`KLUB: bad interval (${a}, ${b}); need 0 < a < b`);
   const variant = options.variant ?? 'data';
   const c = options.c ?? 0.5;
-  const M = draws.count;
-  const d = draws.x0.length / M;
-  const z = klubNormaliser(a, b, c);
-  const sig = new Float64Array(M);
-  for (let k = 0; k < M; k++) sig[k] = importanceInverseCdf(draws.u[k]!, a, b, c, z);
-  const xs = new Float64Array(M * d);
-  const xb = new Float64Array(M * d);
-  for (let k = 0; k < M; k++) {
-    const s = sig[k]!;
-    const up = Math.sqrt(Math.max(0, (b - s) * (b + s)));
-    for (let j = k * d, e = j + d; j < e; j++) {
-      const v = draws.x0[j]! + s * draws.n1[j]!;
-      xs[j] = v;
-      xb[j] = v + up * draws.n2[j]!;
-    }
-  }
-  const shape = [M, ...draws.sampleShape];
-  const dS = await denoiseRows(pair, { data: xs, shape }, sig);
-  const dB = await denoiseAt(pair, { data: xb, shape }, b);
+  const { M, d, z, sig, xs, xb, shape, dS, dB } = await forwardPathPredictions(pair, draws, a, b, c);
   let dUp: Float64Array | null = null;
   const bUp = options.bUp;
   if (variant === '2m' && bUp !== undefined) {
@@ -162,25 +144,7 @@ export async function estimateBracketCosts(
   if (!(a > 0 && b > a)) throw new RangeError(`KLUB: bad bracket (${a}, ${b}); need 0 < a < b`);
   const variant = options.variant ?? 'data';
   const c = options.c ?? 0.5;
-  const M = draws.count;
-  const d = draws.x0.length / M;
-  const z = klubNormaliser(a, b, c);
-  const sig = new Float64Array(M);
-  for (let k = 0; k < M; k++) sig[k] = importanceInverseCdf(draws.u[k]!, a, b, c, z);
-  const xs = new Float64Array(M * d);
-  const xb = new Float64Array(M * d);
-  for (let k = 0; k < M; k++) {
-    const s = sig[k]!;
-    const up = Math.sqrt(Math.max(0, (b - s) * (b + s)));
-    for (let j = k * d, e = j + d; j < e; j++) {
-      const v = draws.x0[j]! + s * draws.n1[j]!;
-      xs[j] = v;
-      xb[j] = v + up * draws.n2[j]!;
-    }
-  }
-  const shape = [M, ...draws.sampleShape];
-  const dS = await denoiseRows(pair, { data: xs, shape }, sig);
-  const dB = await denoiseAt(pair, { data: xb, shape }, b);
+  const { M, d, z, sig, xs, xb, shape, dS, dB } = await forwardPathPredictions(pair, draws, a, b, c);
   // squared difference of sample k against a partner prediction `p` (row-major, row index pr) at level up
   const diff = (k: number, p: Float64Array, xp: Float64Array, pr: number, up: number): number => {
     const s = sig[k]!;
@@ -231,4 +195,31 @@ export async function estimateBracketCosts(
     results.push({ value: z * mean, stderr: z * Math.sqrt(variance / Math.max(1, M - 1)) });
   }
   return { estimates: results, evaluations };
+}
+
+/**
+ * The forward-path samples shared by every KLUB estimate on (a, b): sigma drawn by inverse CDF from the
+ * importance density, x_s = x0 + s n1, the path continued up to b, and the denoiser's predictions at both.
+ */
+async function forwardPathPredictions(pair: DenoiserPair, draws: KlubDraws, a: number, b: number, c: number) {
+  const M = draws.count;
+  const d = draws.x0.length / M;
+  const z = klubNormaliser(a, b, c);
+  const sig = new Float64Array(M);
+  for (let k = 0; k < M; k++) sig[k] = importanceInverseCdf(draws.u[k]!, a, b, c, z);
+  const xs = new Float64Array(M * d);
+  const xb = new Float64Array(M * d);
+  for (let k = 0; k < M; k++) {
+    const s = sig[k]!;
+    const up = Math.sqrt(Math.max(0, (b - s) * (b + s)));
+    for (let j = k * d, e = j + d; j < e; j++) {
+      const v = draws.x0[j]! + s * draws.n1[j]!;
+      xs[j] = v;
+      xb[j] = v + up * draws.n2[j]!;
+    }
+  }
+  const shape = [M, ...draws.sampleShape];
+  const dS = await denoiseRows(pair, { data: xs, shape }, sig);
+  const dB = await denoiseAt(pair, { data: xb, shape }, b);
+  return { M, d, z, sig, xs, xb, shape, dS, dB };
 }
