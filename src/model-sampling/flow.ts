@@ -32,6 +32,49 @@ export function timeSnrShift(shift: number, t: number): number {
   return shift === 1 ? t : (shift * t) / (1 + (shift - 1) * t);
 }
 
+/** The parts in which SD3-style and Flux-style flow samplings differ; everything else is shared. */
+interface FlowParts {
+  name: string;
+  shift: number;
+  timesteps: number;
+  /** Model time of table entry i (0-based). */
+  tableTime(i: number): number;
+  sigmaOfT(t: number): number;
+  timestepOfSigma(sigma: number): number;
+  /** Float64 shifted time for percentToSigma. */
+  shiftedTime(t: number): number;
+}
+
+function buildFlowSampling(parts: FlowParts): FlowModelSampling {
+  const { sigmaOfT, timestepOfSigma, shiftedTime, timesteps } = parts;
+  const sigmas = new Float32Array(timesteps);
+  for (let i = 0; i < timesteps; i++) sigmas[i] = sigmaOfT(parts.tableTime(i));
+  return {
+    kind: 'flow',
+    name: parts.name,
+    prediction: 'flow',
+    shift: parts.shift,
+    sigmaMin: sigmas[0]!,
+    sigmaMax: sigmas[timesteps - 1]!,
+    sigmaData: 1,
+    sigmas,
+    sigma(t: number): number {
+      if (Number.isNaN(t)) throw new RangeError('sigma(t): t is NaN');
+      return sigmaOfT(t);
+    },
+    timestep(sigma: number): number {
+      if (Number.isNaN(sigma) || sigma < 0) throw new RangeError(`timestep(sigma): sigma must be a non-negative number, got ${sigma}`);
+      return timestepOfSigma(sigma);
+    },
+    percentToSigma(percent: number): number {
+      if (Number.isNaN(percent)) throw new RangeError('percentToSigma: percent is NaN');
+      if (percent <= 0) return 1;
+      if (percent >= 1) return 0;
+      return shiftedTime(1 - percent);
+    },
+  };
+}
+
 export function flowModelSampling(options: FlowModelSamplingOptions = {}): FlowModelSampling {
   const shift = options.shift ?? 1;
   const multiplier = options.multiplier ?? 1000;
@@ -43,32 +86,15 @@ export function flowModelSampling(options: FlowModelSamplingOptions = {}): FlowM
     if (shift === 1) return u;
     return f32(f32(shift * u) / f32(1 + f32((shift - 1) * u)));
   };
-  const sigmas = new Float32Array(timesteps);
-  for (let i = 0; i < timesteps; i++) sigmas[i] = sigmaOfT(f32(f32(f32(i + 1) / timesteps) * multiplier));
-  return {
-    kind: 'flow',
+  return buildFlowSampling({
     name: options.name ?? `flow shift ${shift}`,
-    prediction: 'flow',
     shift,
-    sigmaMin: sigmas[0]!,
-    sigmaMax: sigmas[timesteps - 1]!,
-    sigmaData: 1,
-    sigmas,
-    sigma(t: number): number {
-      if (Number.isNaN(t)) throw new RangeError('sigma(t): t is NaN');
-      return sigmaOfT(t);
-    },
-    timestep(sigma: number): number {
-      if (Number.isNaN(sigma) || sigma < 0) throw new RangeError(`timestep(sigma): sigma must be a non-negative number, got ${sigma}`);
-      return f32(f32(sigma) * multiplier);
-    },
-    percentToSigma(percent: number): number {
-      if (Number.isNaN(percent)) throw new RangeError('percentToSigma: percent is NaN');
-      if (percent <= 0) return 1;
-      if (percent >= 1) return 0;
-      return timeSnrShift(shift, 1 - percent);
-    },
-  };
+    timesteps,
+    tableTime: (i) => f32(f32(f32(i + 1) / timesteps) * multiplier),
+    sigmaOfT,
+    timestepOfSigma: (sigma) => f32(f32(sigma) * multiplier),
+    shiftedTime: (t) => timeSnrShift(shift, t),
+  });
 }
 
 /** Flux time shift e^mu / (e^mu + (1/t - 1)), float64. */
@@ -97,30 +123,13 @@ export function fluxModelSampling(options: { shift?: number; timesteps?: number;
     const tt = f32(t);
     return f32(e32 / f32(e32 + f32(f32(1 / tt) - 1)));
   };
-  const sigmas = new Float32Array(timesteps);
-  for (let i = 0; i < timesteps; i++) sigmas[i] = sigmaOfT(f32(f32(i + 1) / timesteps));
-  return {
-    kind: 'flow',
+  return buildFlowSampling({
     name: options.name ?? `flux shift ${shift}`,
-    prediction: 'flow',
     shift,
-    sigmaMin: sigmas[0]!,
-    sigmaMax: sigmas[timesteps - 1]!,
-    sigmaData: 1,
-    sigmas,
-    sigma(t: number): number {
-      if (Number.isNaN(t)) throw new RangeError('sigma(t): t is NaN');
-      return sigmaOfT(t);
-    },
-    timestep(sigma: number): number {
-      if (Number.isNaN(sigma) || sigma < 0) throw new RangeError(`timestep(sigma): sigma must be a non-negative number, got ${sigma}`);
-      return f32(sigma);
-    },
-    percentToSigma(percent: number): number {
-      if (Number.isNaN(percent)) throw new RangeError('percentToSigma: percent is NaN');
-      if (percent <= 0) return 1;
-      if (percent >= 1) return 0;
-      return fluxTimeShift(shift, 1 - percent);
-    },
-  };
+    timesteps,
+    tableTime: (i) => f32(f32(i + 1) / timesteps),
+    sigmaOfT,
+    timestepOfSigma: (sigma) => f32(sigma),
+    shiftedTime: (t) => fluxTimeShift(shift, t),
+  });
 }
