@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { SAMPLERS, samplerNames } from '../src/samplers/registry.js';
 import { sample } from '../src/samplers/sample.js';
 import { cfg } from '../src/denoisers/cfg.js';
+import { gaussianMixtureDenoiser } from '../src/denoisers/gaussian-mixture.js';
 import { replayNoise } from '../src/noise/sources.js';
 import { modelSampling } from '../src/model-sampling/index.js';
 import type { Tensor } from '../src/tensor/tensor.js';
@@ -191,4 +192,39 @@ test('flow conformance: per-sampler max relative error', () => {
   const names = Object.keys(maxErrors);
   if (process.env.AYS_PRINT_ERRORS) for (const n of names) console.log(`${n}\t${maxErrors[n]!.toExponential(2)}`);
   assert.equal(names.length, data.runs.length);
+});
+
+test('an eps model sampling runs the same arithmetic as no model sampling (all 44 samplers on the SD1.5 runs)', async () => {
+  const sd = JSON.parse(readFileSync(new URL('../../test/fixtures/comfyui/samplers_ays10.json', import.meta.url), 'utf8')) as typeof data;
+  const dd = sd.distribution;
+  const mix = (w: number[]) => gaussianMixtureDenoiser({ means: dd.means, stds: dd.stds, weights: w });
+  for (const run of sd.runs) {
+    const info = SAMPLERS.find((s) => s.name === run.sampler)!;
+    const outs: Tensor[] = [];
+    for (const ms of [undefined, modelSampling('sd15')]) {
+      const den = info.needsUncond ? cfg(mix(dd.weights_cond), mix(dd.weights_uncond), dd.cfg_scale) : mix(dd.weights_cond);
+      const options: SamplerOptions = { noise: replayNoise(run.noise_draws.map((n) => T(n.noise))) };
+      if (ms) options.modelSampling = ms;
+      for (const [k, v] of Object.entries(run.hyperparameters)) options[k] = num(v);
+      outs.push(await sample(run.sampler, den, T(run.x_init), run.sigmas, options));
+    }
+    assert.deepEqual(Array.from(outs[1]!.data), Array.from(outs[0]!.data), run.sampler);
+  }
+});
+
+test('flow samplers: bad model sampling or sigmas fail in one line before any model call', async () => {
+  let calls = 0;
+  const den: Denoiser = async (x) => {
+    calls++;
+    return x;
+  };
+  const x = T(data.initial_noise);
+  await assert.rejects(sample('euler_ancestral', den, x, data.sigmas, { modelSampling: 'sd3' as unknown as typeof sd3 }), /euler_ancestral: option modelSampling must be a model sampling/);
+  for (const name of ['dpmpp_2m_sde', 'er_sde', 'seeds_2', 'sa_solver']) {
+    await assert.rejects(
+      sample(name, den, x, [1.5, 1, 0.5, 0], { modelSampling: sd3, noise: replayNoise([]) }),
+      (e: Error) => e instanceof RangeError && /sigmas\[1\] = 1 is not below 1/.test(e.message) && !e.message.includes('\n'),
+    );
+  }
+  assert.equal(calls, 0);
 });

@@ -4,11 +4,9 @@
 import type { Tensor, TensorData } from '../tensor/tensor.js';
 import { copyInto, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, SamplerOptions } from './types.js';
-import { addNoise, ancestralStep, begin, type Run } from './common.js';
+import { addNoise, ancestralStep, begin, lambdaOf, sigmaOfLambda, type Run } from './common.js';
 import { flowStep, halfLogSnr, isFlow, modelSamplingOf, offsetFirstSigma, rescaleAddNoise, rfAncestralStep } from './flow.js';
 
-const tOf = (sigma: number): number => -Math.log(sigma);
-const sigmaOf = (t: number): number => Math.exp(-t);
 
 export async function sampleDpmpp2sAncestral(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
   return dpmpp2sAncestral('dpmpp_2s_ancestral', false, denoiser, x0, sigmasIn, options);
@@ -37,13 +35,13 @@ async function dpmpp2sAncestral(name: string, cfgPp: boolean, denoiser: Denoiser
       if (cfgPp) for (let j = 0; j < n; j++) xd[j] = dd[j]!;
       else for (let j = 0; j < n; j++) xd[j] = xd[j]! + (xd[j]! - dd[j]!) * ((down - sigma) / sigma);
     } else {
-      const t = tOf(sigma), tNext = tOf(down), h = tNext - t, s = t + 0.5 * h;
-      const a1 = sigmaOf(s) / sigmaOf(t), b1 = -Math.expm1(-h * 0.5);
+      const t = lambdaOf(sigma), tNext = lambdaOf(down), h = tNext - t, s = t + 0.5 * h;
+      const a1 = sigmaOfLambda(s) / sigmaOfLambda(t), b1 = -Math.expm1(-h * 0.5);
       const x2d = x2.data;
       // CFG++ moves x along the guided direction before renoising: x + (denoised - uncond)
       for (let j = 0; j < n; j++) x2d[j] = a1 * (xd[j]! + dd[j]! - ud[j]!) - b1 * -dd[j]!;
-      const denoised2 = await run.denoise(x2, sigmaOf(s));
-      const a2 = sigmaOf(tNext) / sigmaOf(t), b2 = -Math.expm1(-h);
+      const denoised2 = await run.denoise(x2, sigmaOfLambda(s));
+      const a2 = sigmaOfLambda(tNext) / sigmaOfLambda(t), b2 = -Math.expm1(-h);
       const d2 = denoised2.data;
       if (cfgPp) {
         const u2 = run.uncond().data;
@@ -102,7 +100,7 @@ async function dpmppSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: 
   const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1), r = run.num('r', 0.5);
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
-  offsetFirstSigma(sigmas, ms);
+  offsetFirstSigma(run, sigmas, ms);
   const noisy = eta > 0 && sNoise > 0;
   const x2 = zerosLike(x);
   const n = x.data.length;
@@ -159,7 +157,7 @@ export async function sampleDpmpp2m(denoiser: Denoiser, x0: Tensor, sigmasIn: Ar
         xd[j] = dd[j]!;
       }
     } else {
-      const t = tOf(sigma), tNext = tOf(sigmaNext), h = tNext - t;
+      const t = lambdaOf(sigma), tNext = lambdaOf(sigmaNext), h = tNext - t;
       const a = sigmaNext / sigma, b = -Math.expm1(-h);
       if (!haveOld) {
         for (let j = 0; j < n; j++) {
@@ -168,7 +166,7 @@ export async function sampleDpmpp2m(denoiser: Denoiser, x0: Tensor, sigmasIn: Ar
           od[j] = d;
         }
       } else {
-        const r = (t - tOf(sigmas[i - 1]!)) / h;
+        const r = (t - lambdaOf(sigmas[i - 1]!)) / h;
         const c1 = b * (1 + 1 / (2 * r)), c2 = b * (1 / (2 * r));
         for (let j = 0; j < n; j++) {
           const d = dd[j]!;
@@ -193,7 +191,7 @@ export async function sampleDpmpp2mCfgPp(denoiser: Denoiser, x0: Tensor, sigmasI
     const denoised = await run.denoise(x, sigma);
     const uncond = run.uncond();
     run.callback(i, sigma, sigma, x, denoised);
-    const t = tOf(sigma), tNext = tOf(sigmaNext), h = tNext - t;
+    const t = lambdaOf(sigma), tNext = lambdaOf(sigmaNext), h = tNext - t;
     const eh = Math.exp(-h), em1 = Math.expm1(-h);
     const xd = x.data, dd = denoised.data, ud = uncond.data, od = oldUncond.data;
     if (!haveOld || sigmaNext === 0) {
@@ -203,7 +201,7 @@ export async function sampleDpmpp2mCfgPp(denoiser: Denoiser, x0: Tensor, sigmasI
         od[j] = ud[j]!;
       }
     } else {
-      const r = (t - tOf(sigmas[i - 1]!)) / h;
+      const r = (t - lambdaOf(sigmas[i - 1]!)) / h;
       const c = em1 * (1 / (2 * r));
       for (let j = 0; j < n; j++) {
         xd[j] = dd[j]! + eh * (xd[j]! - ud[j]!) - c * (dd[j]! - od[j]!);
@@ -221,7 +219,7 @@ async function dpmpp2mSde(name: string, defaultSolver: 'midpoint' | 'heun', deno
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
   const solver = run.str('solver_type', defaultSolver, ['midpoint', 'heun'] as const);
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
-  offsetFirstSigma(sigmas, ms);
+  offsetFirstSigma(run, sigmas, ms);
   const old = zerosLike(x);
   let haveOld = false;
   let hLast = 0;
@@ -267,7 +265,7 @@ async function dpmpp3mSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn
   const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
-  offsetFirstSigma(sigmas, ms);
+  offsetFirstSigma(run, sigmas, ms);
   let d1 = zerosLike(x), d2 = zerosLike(x); // previous two predictions
   let h1: number | null = null, h2: number | null = null;
   const n = x.data.length;

@@ -6,17 +6,18 @@ import type { Denoiser, SamplerOptions } from './types.js';
 import { addNoise, ancestralStep, begin, type Run } from './common.js';
 import { ancestralStepPy, flowStep, halfLogSnr, isFlow, modelSamplingOf, noiseScalingInto, rescaleAddNoise, rfAncestralStep } from './flow.js';
 
-/** Karras "churn": how much the step's noise level is raised before denoising (0 unless s_churn > 0). */
-function churnGamma(run: Run, sigmas: Float64Array, i: number): number {
+/**
+ * Karras "churn" (Algorithm 2, lines 4-6) at step i: when s_churn > 0 and sigma_i lies in [s_tmin, s_tmax], raise x
+ * from sigma_i to sigma_hat = sigma_i (1 + gamma) with fresh noise (`eps`, else a randn_like draw). Returns sigma_hat
+ * (sigma_i itself without churn).
+ */
+function churn(run: Run, x: Tensor, sigmas: Float64Array, i: number, eps: Tensor | null = null): number {
   const sChurn = run.num('s_churn', 0), sTmin = run.num('s_tmin', 0), sTmax = run.num('s_tmax', Infinity);
-  const s = sigmas[i]!;
-  return sTmin <= s && s <= sTmax ? Math.min(sChurn / (sigmas.length - 1), Math.SQRT2 - 1) : 0;
-}
-
-/** Raise x from sigma to sigmaHat with fresh noise (Karras Algorithm 2, lines 5-6). */
-function churn(run: Run, x: Tensor, sigma: number, sigmaHat: number, eps: Tensor | null): void {
-  const n = eps ?? run.randnLike(x);
-  addNoise(x, run.num('s_noise', 1) * Math.sqrt(sigmaHat ** 2 - sigma ** 2), n);
+  const sigma = sigmas[i]!;
+  const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / (sigmas.length - 1), Math.SQRT2 - 1) : 0;
+  const sigmaHat = sigma * (gamma + 1);
+  if (gamma > 0) addNoise(x, run.num('s_noise', 1) * Math.sqrt(sigmaHat ** 2 - sigma ** 2), eps ?? run.randnLike(x));
+  return sigmaHat;
 }
 
 /** x <- x + (x - denoised) / sigma * dt  (one Euler step along the probability-flow ODE). */
@@ -40,9 +41,7 @@ async function euler(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
   const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
-    const gamma = churnGamma(run, sigmas, i);
-    const sigmaHat = sigmas[i]! * (gamma + 1);
-    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, null);
+    const sigmaHat = churn(run, x, sigmas, i);
     const denoised = await run.denoise(x, sigmaHat);
     run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
     eulerStep(x, denoised, sigmaHat, sigmas[i + 1]! - sigmaHat);
@@ -128,9 +127,7 @@ export async function sampleHeun(denoiser: Denoiser, x0: Tensor, sigmasIn: Array
   const d = zerosLike(x), x2 = zerosLike(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
-    const gamma = churnGamma(run, sigmas, i);
-    const sigmaHat = sigmas[i]! * (gamma + 1), sigmaNext = sigmas[i + 1]!;
-    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, null);
+    const sigmaHat = churn(run, x, sigmas, i), sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigmaHat);
     run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
     const dt = sigmaNext - sigmaHat;
@@ -159,11 +156,8 @@ export async function sampleHeunpp2(denoiser: Denoiser, x0: Tensor, sigmasIn: Ar
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
-    const gamma = churnGamma(run, sigmas, i);
     // heunpp2 always draws its churn noise, and uses it only when gamma > 0
-    const eps = run.randnLike(x);
-    const sigmaHat = sigmas[i]! * (gamma + 1), sigmaNext = sigmas[i + 1]!;
-    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, eps);
+    const sigmaHat = churn(run, x, sigmas, i, run.randnLike(x)), sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigmaHat);
     run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
     const dt = sigmaNext - sigmaHat;
@@ -199,9 +193,7 @@ export async function sampleDpm2(denoiser: Denoiser, x0: Tensor, sigmasIn: Array
   const x2 = zerosLike(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
-    const gamma = churnGamma(run, sigmas, i);
-    const sigmaHat = sigmas[i]! * (gamma + 1), sigmaNext = sigmas[i + 1]!;
-    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, null);
+    const sigmaHat = churn(run, x, sigmas, i), sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigmaHat);
     run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
     if (sigmaNext === 0) {

@@ -7,7 +7,7 @@
 // lambda = -log(sigma), alpha = 1.
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelSampling } from '../model-sampling/types.js';
-import type { Run } from './common.js';
+import { lambdaOf, sigmaOfLambda, type Run } from './common.js';
 
 /** The run's `modelSampling` option, checked; undefined when absent. */
 export function modelSamplingOf(run: Run): ModelSampling | undefined {
@@ -30,11 +30,7 @@ export interface HalfLogSnr {
   alpha(sigma: number, lambda: number): number;
 }
 
-const VE: HalfLogSnr = {
-  lambda: (sigma) => -Math.log(sigma),
-  sigma: (lambda) => Math.exp(-lambda),
-  alpha: () => 1,
-};
+const VE: HalfLogSnr = { lambda: lambdaOf, sigma: sigmaOfLambda, alpha: () => 1 };
 
 const FLOW: HalfLogSnr = {
   // -logit(sigma), as torch computes logit: log(p / (1 - p))
@@ -51,10 +47,17 @@ export function halfLogSnr(ms: ModelSampling | undefined): HalfLogSnr {
 
 /**
  * ComfyUI's offset_first_sigma_for_snr: on flow samplings a first sigma >= 1 (lambda = -inf) becomes
- * percent_to_sigma(1e-4), in place on the sampler's own copy of the sigmas.
+ * percent_to_sigma(1e-4), in place on the sampler's own copy of the sigmas. Any later sigma >= 1 has no
+ * half-log-SNR on a flow sampling: a one-line RangeError before the first model call.
  */
-export function offsetFirstSigma(sigmas: Float64Array, ms: ModelSampling | undefined): void {
-  if (sigmas.length > 1 && isFlow(ms) && sigmas[0]! >= 1) sigmas[0] = ms!.percentToSigma(1e-4);
+export function offsetFirstSigma(run: Run, sigmas: Float64Array, ms: ModelSampling | undefined): void {
+  if (!ms || !isFlow(ms)) return;
+  if (sigmas.length > 1 && sigmas[0]! >= 1) sigmas[0] = ms.percentToSigma(1e-4);
+  for (let i = 1; i < sigmas.length; i++) {
+    if (sigmas[i]! >= 1) {
+      throw new RangeError(`${run.name}: sigmas[${i}] = ${sigmas[i]} is not below 1; on a flow model sampling (${ms.name}) only the first sigma may reach 1`);
+    }
+  }
 }
 
 /**

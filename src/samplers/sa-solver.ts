@@ -65,7 +65,7 @@ async function saSolver(name: string, usePece: boolean, denoiser: Denoiser, x0: 
   let tauFunc = options?.tau_func as ((sigma: number) => number) | undefined | null;
   if (tauFunc !== undefined && tauFunc !== null && typeof tauFunc !== 'function') throw new TypeError(`${name}: tau_func must be a function (sigma) => tau`);
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
-  offsetFirstSigma(sigmas, ms);
+  offsetFirstSigma(run, sigmas, ms);
   if (!tauFunc) {
     const start = run.num('start_sigma', ms ? ms.percentToSigma(0.2) : SD_TAU_INTERVAL.startSigma);
     const end = run.num('end_sigma', ms ? ms.percentToSigma(0.8) : SD_TAU_INTERVAL.endSigma);

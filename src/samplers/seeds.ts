@@ -14,7 +14,7 @@ async function seeds2(name: string, defaults: { eta: number; r: number; solver: 
   const eta = run.num('eta', defaults.eta), sNoise = run.num('s_noise', 1), r = run.num('r', defaults.r);
   const solver = run.str('solver_type', defaults.solver, ['phi_1', 'phi_2'] as const);
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
-  offsetFirstSigma(sigmas, ms);
+  offsetFirstSigma(run, sigmas, ms);
   const x2 = zerosLike(x);
   const n = x.data.length;
   const noisy = eta > 0 && sNoise > 0;
@@ -75,7 +75,7 @@ export async function sampleSeeds3(denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
   const r1 = run.num('r_1', 1 / 3), r2 = run.num('r_2', 2 / 3);
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
-  offsetFirstSigma(sigmas, ms);
+  offsetFirstSigma(run, sigmas, ms);
   const x2 = zerosLike(x), x3 = zerosLike(x);
   const n = x.data.length;
   const noisy = eta > 0 && sNoise > 0;
@@ -145,7 +145,7 @@ export async function sampleErSde(denoiser: Denoiser, x0: Tensor, sigmasIn: Arra
   const scaler = (scalerOpt as ((l: number) => number) | undefined | null) ?? erNoiseScaler;
   const points = 200;
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
-  offsetFirstSigma(sigmas, ms);
+  offsetFirstSigma(run, sigmas, ms);
   // the ER lambda is sigma / alpha = e^-lambda (sigma itself in the VE convention)
   const lambdas = isFlow(ms) ? sigmas.map((s) => Math.exp(-hl.lambda(s))) : sigmas;
   const old = zerosLike(x), oldD = zerosLike(x), dCur = zerosLike(x);
