@@ -1,8 +1,8 @@
 /**
  * One spec per sampler, in ComfyUI's order: the name (written here once), the typed hyperparameters with
- * ComfyUI's defaults (the sampler bodies read these through `run.num(...)`, and `ays samplers` prints them),
+ * ComfyUI's defaults (the sampler bodies read these through `run.num(...)`; `ays samplers --json` prints them),
  * the noise it draws, whether ComfyUI's KSampler drops the penultimate sigma for it, its order and cost.
- * The functions are bound in registry.ts; a body finds its spec with `begin(spec, ...)` (see common.ts).
+ * A body file makes the sampler with `defineSampler(spec, body)` (common.ts); registry.ts pairs every spec with it.
  */
 import type { NoiseKind, SamplerParamValue } from './types.js';
 
