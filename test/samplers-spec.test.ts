@@ -145,3 +145,21 @@ test('the param keys a body reads are checked by the compiler against its spec',
   assert.equal(typeof body, 'function');
   assert.deepEqual(samplerSpec('euler_ancestral').defaults, { eta: 1, s_noise: 1 });
 });
+
+test('with a literal name, samplerSpec() and sample() options are typed by the spec', async () => {
+  const spec = samplerSpec('dpmpp_2m_sde');
+  const eta: number = spec.defaults.eta;
+  const solver: 'midpoint' | 'heun' = spec.defaults.solver_type;
+  assert.deepEqual([eta, solver], [1, 'midpoint']);
+  const typeChecks = () => [
+    // @ts-expect-error eta is a number
+    sample('dpmpp_2m_sde', cond, x0(), sigmas, { eta: 'x' }),
+    // @ts-expect-error not one of the solver types
+    sample('dpmpp_2m_sde', cond, x0(), sigmas, { solver_type: 'rk4' }),
+    sample('dpmpp_2m_sde', cond, x0(), sigmas, { seed: 1, eta: 0.5, solver_type: 'heun', onStep: () => {} }),
+  ];
+  assert.equal(typeof typeChecks, 'function');
+  // a name known only at run time takes any options (checked at run time)
+  const name: string = 'dpmpp_2m_sde';
+  await assert.rejects(sample(name, cond, x0(), sigmas, { seed: 1, solver_type: 'rk4' }), /option solver_type must be one of midpoint, heun, got rk4/);
+});
