@@ -163,3 +163,9 @@ test('with a literal name, samplerSpec() and sample() options are typed by the s
   const name: string = 'dpmpp_2m_sde';
   await assert.rejects(sample(name, cond, x0(), sigmas, { seed: 1, solver_type: 'rk4' }), /option solver_type must be one of midpoint, heun, got rk4/);
 });
+
+test('samplers without hyperparameters take the general options (seed, modelSampling, onStep ...)', async () => {
+  const a = await sample('dpmpp_2m', cond, x0(), sigmas, { seed: 1, onStep: () => {} });
+  const b = await sample('uni_pc_bh2', cond, x0(), sigmas, { seed: 1, signal: new AbortController().signal });
+  assert.equal(a.data.length, b.data.length);
+});

@@ -57,7 +57,8 @@ function spec<P extends object>() {
 export interface ChurnParams { s_churn: number; s_tmin: number; s_tmax: number; s_noise: number }
 /** Ancestral / SDE noise amount: eta scales the noise level added back, s_noise the noise itself. */
 export interface AncestralParams { eta: number; s_noise: number }
-export type NoParams = Record<string, never>;
+/** No hyperparameters. */
+export type NoParams = Record<never, never>;
 export interface ExpHeunParams { solver_type: 'phi_1' | 'phi_2' }
 export interface ExpHeunSdeParams extends AncestralParams { solver_type: 'phi_1' | 'phi_2' }
 export interface LmsParams { order: number }
