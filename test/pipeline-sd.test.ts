@@ -441,3 +441,63 @@ test('ays generate: user mistakes are one-line errors', async () => {
   assert.match(missing.stderr, /ays: error: model folder not found/);
   assert.ok(!existsSync(out), 'nothing written on errors');
 });
+
+// ---- independent reference: images diffusers itself made with two tiny real-architecture models --------------
+// test/fixtures/diffusers/ is a copy of ../shared/conformance/diffusers (models without the VAE encoder, references
+// trimmed to what this test reads). Its README: a right pipeline lands within max 2 and mean 0.01 grey levels of
+// image_uint8; the deliberate mistakes it lists move the mean by 0.04 to 21 levels.
+interface DiffusersCase {
+  id: string;
+  model: string;
+  prompt: string;
+  negative: string;
+  seed: number;
+  cfg: number;
+  width: number;
+  height: number;
+  sampler: string;
+  sigmas: number[];
+  image_shape_hwc: [number, number, number];
+  image_uint8: number[];
+}
+const diffusersDir = new URL('../../test/fixtures/diffusers/', import.meta.url);
+const diffusersCases = (JSON.parse(readFileSync(new URL('references.json', diffusersDir), 'utf8')) as { cases: DiffusersCase[] }).cases;
+
+for (const c of diffusersCases) {
+  test(`diffusers reference ${c.id}: the image lands within max 2 / mean 0.01 grey levels of diffusers' own`, async () => {
+    const dir = new URL(`${c.model}/`, diffusersDir).pathname;
+    await withPipeline(dir, async (p) => {
+      const r = await p.generate({
+        prompt: c.prompt,
+        negativePrompt: c.negative,
+        width: c.width,
+        height: c.height,
+        seed: c.seed,
+        cfg: c.cfg,
+        sampler: c.sampler,
+        scheduler: 'normal',
+        steps: c.sigmas.length - 1,
+        sigmas: c.sigmas,
+      });
+      const [h, w, ch] = c.image_shape_hwc;
+      assert.deepEqual(r.images.shape, [1, ch, h, w]);
+      let max = 0;
+      let sum = 0;
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          for (let k = 0; k < ch; k++) {
+            const ours = Math.round(r.images.data[k * h * w + y * w + x]! * 255);
+            const d = Math.abs(ours - c.image_uint8[(y * w + x) * ch + k]!);
+            max = Math.max(max, d);
+            sum += d;
+          }
+        }
+      }
+      const mean = sum / (h * w * ch);
+      console.log(`# ${c.id}: max ${max} grey levels, mean ${mean.toExponential(3)}`);
+      assert.ok(max <= 2, `${c.id}: max difference ${max} grey levels`);
+      assert.ok(mean <= 0.01, `${c.id}: mean difference ${mean} grey levels`);
+      assert.equal(r.nfe, c.sigmas.length - 1);
+    });
+  });
+}
