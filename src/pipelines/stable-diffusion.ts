@@ -23,7 +23,7 @@ import {
   type SessionOptions,
   type ValueInfo,
 } from '../runtime/session.js';
-import { toHalfBits } from '../runtime/float16.js';
+import { toHalfBits, useHalfBits } from '../runtime/float16.js';
 import { discreteModelSampling } from '../model-sampling/discrete.js';
 import type { ModelSampling } from '../model-sampling/types.js';
 import type { GuidedDenoiser } from '../samplers/types.js';
@@ -276,7 +276,7 @@ function makeUnetFeeds(p: Parts, rows: number, latentShape: number[], context: F
   const per = latentShape[1]! * latentShape[2]! * latentShape[3]!;
   const sample = sampleType === 'float16' ? new Uint16Array(rows * per) : new Float32Array(rows * per);
   const feeds: Record<string, ort.Tensor> = {
-    sample: new ort.Tensor(sampleType === 'float16' ? 'float16' : 'float32', sample, [rows, ...latentShape.slice(1)]),
+    sample: sample instanceof Uint16Array ? useHalfBits(new ort.Tensor('float16', sample, [rows, ...latentShape.slice(1)]), sample) : new ort.Tensor('float32', sample, [rows, ...latentShape.slice(1)]),
   };
   const tInfo = p.unet.input('timestep')!;
   // current optimum exports take a scalar timestep, older ones one per batch row (some with a fixed length)
@@ -294,7 +294,7 @@ function makeUnetFeeds(p: Parts, rows: number, latentShape: number[], context: F
       break;
     case 'float16':
       timestep = new Uint16Array(tCount);
-      feeds.timestep = new ort.Tensor('float16', timestep, tShape);
+      feeds.timestep = useHalfBits(new ort.Tensor('float16', timestep, tShape), timestep);
       break;
     default:
       timestep = new Float32Array(tCount);
@@ -307,7 +307,8 @@ function makeUnetFeeds(p: Parts, rows: number, latentShape: number[], context: F
     feeds.time_ids = floatTensor(p.unet.input('time_ids')!.type, added.timeIds, [rows, added.timeIds.length / rows]);
   }
   const outType = p.unet.output('out_sample')!.type === 'float16' ? 'float16' : 'float32';
-  const outTensor = new ort.Tensor(outType, outType === 'float16' ? new Uint16Array(rows * per) : new Float32Array(rows * per), [rows, ...latentShape.slice(1)]);
+  const outBits = outType === 'float16' ? new Uint16Array(rows * per) : undefined;
+  const outTensor = outBits ? useHalfBits(new ort.Tensor('float16', outBits, [rows, ...latentShape.slice(1)]), outBits) : new ort.Tensor('float32', new Float32Array(rows * per), [rows, ...latentShape.slice(1)]);
   const out = outType === 'float32' ? (outTensor.data as Float32Array) : new Float32Array(rows * per);
   return { feeds, sample, timestep, outTensor, out };
 }
