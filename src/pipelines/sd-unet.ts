@@ -4,7 +4,7 @@
  */
 import { CLIP_SEQUENCE_LENGTH } from './tokenizer.js';
 import { ModelError, fixedDim, floatTensor, ort, readFloat, type ModelSession, type ValueInfo } from '../runtime/session.js';
-import { toHalfBits } from '../runtime/float16.js';
+import { toHalfBits, useHalfBits } from '../runtime/float16.js';
 import type { ModelSampling } from '../model-sampling/types.js';
 import type { GuidedDenoiser } from '../samplers/types.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -53,7 +53,7 @@ function timestepFeed(tInfo: ValueInfo, rows: number): { tensor: ort.Tensor; dat
     }
     case 'float16': {
       const data = new Uint16Array(tCount);
-      return { data, tensor: new ort.Tensor('float16', data, tShape) };
+      return { data, tensor: useHalfBits(new ort.Tensor('float16', data, tShape), data) };
     }
     default: {
       const data = new Float32Array(tCount);
@@ -67,7 +67,9 @@ function makeUnetFeeds(unet: ModelSession, rowShape: number[], context: Float32A
   const sampleType = unet.input('sample')!.type as string;
   const per = rowShape[1]! * rowShape[2]! * rowShape[3]!;
   const sample = sampleType === 'float16' ? new Uint16Array(rows * per) : new Float32Array(rows * per);
-  const feeds: Record<string, ort.Tensor> = { sample: new ort.Tensor(sampleType === 'float16' ? 'float16' : 'float32', sample, rowShape) };
+  const feeds: Record<string, ort.Tensor> = {
+    sample: sample instanceof Uint16Array ? useHalfBits(new ort.Tensor('float16', sample, rowShape), sample) : new ort.Tensor('float32', sample, rowShape),
+  };
   const t = timestepFeed(unet.input('timestep')!, rows);
   feeds.timestep = t.tensor;
   const width = context.length / (rows * CLIP_SEQUENCE_LENGTH);
@@ -77,7 +79,8 @@ function makeUnetFeeds(unet: ModelSession, rowShape: number[], context: Float32A
     feeds.time_ids = floatTensor(unet.input('time_ids')!.type, added.timeIds, [rows, added.timeIds.length / rows]);
   }
   const outType = unet.output('out_sample')!.type === 'float16' ? 'float16' : 'float32';
-  const outTensor = new ort.Tensor(outType, outType === 'float16' ? new Uint16Array(rows * per) : new Float32Array(rows * per), rowShape);
+  const outBits = outType === 'float16' ? new Uint16Array(rows * per) : undefined;
+  const outTensor = outBits ? useHalfBits(new ort.Tensor('float16', outBits, rowShape), outBits) : new ort.Tensor('float32', new Float32Array(rows * per), rowShape);
   const out = outType === 'float32' ? (outTensor.data as Float32Array) : new Float32Array(rows * per);
   return { feeds, sample, timestep: t.data, outTensor, out };
 }
