@@ -65,7 +65,14 @@ function samplerNoise(name: string, seed: number | bigint, sigmas: readonly numb
     const seed32 = Number(BigInt(seed) & 0xffffffffn);
     return brownianTreeNoise({ seed: seed32, sigmaMin: Math.min(...positive), sigmaMax: Math.max(...positive) });
   }
-  return comfyDefaultNoise(seed);
+  // built on first use: a sampler that draws no noise never seeds the stream (seed + 1 does not exist for 2^64 - 1)
+  let stream: NoiseSource | undefined;
+  const get = () => (stream ??= comfyDefaultNoise(seed));
+  return { next: (like, s, sNext) => get().next(like, s, sNext), randnLike: (like) => {
+      const src = get();
+      return src.randnLike ? src.randnLike(like) : src.next(like, 0, 0);
+    },
+  };
 }
 
 /** Run a named sampler over the sigmas. */
