@@ -569,3 +569,26 @@ test('prompts longer than one CLIP window: a warning says how many tokens were d
     assert.deepEqual((await p.generate({ ...base, steps: 1 })).warnings, []);
   });
 });
+
+test('SDXL with a float16 VAE: refused at load naming the fix, or run in float32 from vae_decoder_fp32/', async () => {
+  const half = join(tmp, 'sdxl-fp16');
+  writeTinyModel(half, { kind: 'sdxl', float16: true });
+  await assert.rejects(loadPipeline(half), /vae_decoder\/model\.onnx is float16, and SDXL's VAE overflows in float16 .*vae_decoder_fp32\/.*sdxl-vae-fp16-fix/);
+  // a float32 decoder next to it is used instead
+  const full = join(tmp, 'sdxl-fp32-for-vae');
+  writeTinyModel(full, { kind: 'sdxl' });
+  mkdirSync(join(half, 'vae_decoder_fp32'));
+  for (const f of ['model.onnx', 'config.json']) writeFileSync(join(half, 'vae_decoder_fp32', f), readFileSync(join(full, 'vae_decoder', f)));
+  await withPipeline(half, async (p) => {
+    const r = await p.generate({ ...base, steps: 2 });
+    assert.ok(r.images.data.every(Number.isFinite));
+  });
+  // a VAE whose config says force_upcast: false (the fp16-fix VAE) runs in float16 as it is
+  const fixed = join(tmp, 'sdxl-fp16-fixed');
+  writeTinyModel(fixed, { kind: 'sdxl', float16: true });
+  const cfgPath = join(fixed, 'vae_decoder', 'config.json');
+  writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, 'utf8')), force_upcast: false }));
+  await withPipeline(fixed, async (p) => assert.equal((await p.generate({ ...base, steps: 1 })).steps, 1));
+  // SD1.x float16 exports are not affected
+  await withPipeline(sd15fp16!, async (p) => assert.equal((await p.generate({ ...base, steps: 1 })).steps, 1));
+});
