@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor/tensor.js';
-import type { Denoiser, GuidedDenoiser } from '../samplers/types.js';
+import type { Denoiser, GuidedDenoiser } from '../core/types.js';
 import { sameShape } from '../tensor/ops.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor/tensor.js';
-import type { Denoiser } from '../samplers/types.js';
+import type { Denoiser } from '../core/types.js';
 import type { ModelSampling } from '../model-sampling/types.js';
 import { sameShape } from '../tensor/ops.js';
 
