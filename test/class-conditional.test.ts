@@ -263,21 +263,24 @@ test('typed capabilities: class conditioning, class names, the optimized schedul
   assert.deepEqual(pipeline.schedule({ scheduler: 'optimized', steps: 6 }), pipeline.sigmasFor('optimized', 6));
 });
 
-test('prepareSampling + sample() + decode is generate(): same images bit for bit', async () => {
+test('prepareSampling + sample() + decode is generate(): same images bit for bit, also for a Brownian sampler and a seed above 2^32', async () => {
   const { initialLatents } = await import('../src/pipelines/sampling.js');
   const { sample } = await import('../src/samplers/sample.js');
-  const o = { classLabel: ['bag', 'coat'], batchSize: 2, seed: 11, scheduler: 'karras', sampler: 'euler', steps: 5, cfg: 3 };
-  const g = await pipeline.generate(o);
-  const setup = await pipeline.prepareSampling({ classLabel: o.classLabel, batchSize: 2, cfg: 3, sampler: 'euler' });
-  assert.deepEqual(setup.latentShape, [2, 1, 28, 28]);
-  assert.deepEqual(setup.labels, [8, 4]);
-  const sigmas = pipeline.schedule({ scheduler: 'karras', steps: 5, sampler: 'euler' });
-  const x = initialLatents(setup.modelSampling, 11, [...setup.latentShape], sigmas, null);
-  const images = await setup.decode(await sample('euler', setup.denoiser, x, sigmas, { seed: 11 }));
-  assert.deepEqual(images.data, g.images.data);
-  assert.equal(setup.calls(), 5);
-  assert.equal(g.steps, 5);
-  assert.deepEqual(g.labels, [8, 4]);
+  for (const [sampler, seed] of [['euler', 11], ['dpmpp_2m_sde', 2 ** 32 + 5], ['euler_ancestral', 2n ** 64n - 1n]] as const) {
+    const o = { classLabel: ['bag', 'coat'], batchSize: 2, seed, scheduler: 'karras', sampler, steps: 5, cfg: 3 };
+    const g = await pipeline.generate(o);
+    const setup = await pipeline.prepareSampling({ classLabel: o.classLabel, batchSize: 2, cfg: 3, sampler });
+    assert.deepEqual(setup.latentShape, [2, 1, 28, 28]);
+    assert.deepEqual(setup.labels, [8, 4]);
+    const sigmas = pipeline.schedule({ scheduler: 'karras', steps: 5, sampler });
+    const x = initialLatents(setup.modelSampling, seed, [...setup.latentShape], sigmas, null);
+    const images = await setup.decode(await sample(sampler, setup.denoiser, x, sigmas, { seed }));
+    assert.deepEqual(images.data, g.images.data, sampler);
+    assert.equal(setup.calls(), 5);
+    assert.equal(g.steps, 5);
+    assert.equal(g.seed, seed);
+    assert.deepEqual(g.labels, [8, 4]);
+  }
 });
 
 test('the "no class" index is not a class: --class 10 on a 10-class model is an error, "none" asks for unconditional', async () => {

@@ -15,7 +15,8 @@ import { discreteModelSampling, modelSampling } from '../model-sampling/index.js
 import type { GenerateOptions, GenerateResult, Pipeline, PipelineCapabilities, SamplingRequest, SamplingSetup, ScheduleRequest } from './types.js';
 import { checkDim, checkRank, checkType, ModelError, openSession, requireInputs, requireOutput, type ModelSession, type SessionOptions } from '../runtime/session.js';
 import { availableMemoryBytes, checkMemory, DEVICE_MEMORY_CEILING } from '../runtime/memory.js';
-import { discardPenultimateSigmaSamplers, getSigmas } from '../schedules/index.js';
+import { getSigmas } from '../schedules/index.js';
+import { discardsPenultimateSigma } from '../schedules/comfy-schedulers.js';
 import { samplerNeedsUncond } from './sampling.js';
 import { loglinearInterp } from '../schedules/numerics.js';
 import { CARD_FILE, OPTIMIZED_SCHEDULE_FILE, UNET_FILE, checkModelFolder, readCard, readCarriedSchedule, type CarriedSchedule, type ModelCard } from './class-model-folder.js';
@@ -162,7 +163,7 @@ function makeClassPipeline(abs: string, m: ClassModel, carried: CarriedSchedule 
         );
       }
       // Like ComfyUI's KSampler: these samplers get one step more and lose the penultimate sigma.
-      if (opts.sampler !== undefined && discardPenultimateSigmaSamplers.includes(opts.sampler)) {
+      if (discardsPenultimateSigma(opts.sampler)) {
         const longer = carriedSigmas(carried, steps + 1);
         return [...longer.slice(0, -2), longer[longer.length - 1]!];
       }

@@ -7,7 +7,8 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { GenerateOptions, GenerateResult, Pipeline, SamplingSetup } from './types.js';
 import { encodePng, formatParameters } from '../image/png.js';
 import { GenerateOptionsError } from './errors.js';
-import { checkSamplerName, initialLatents, runSampler } from './sampling.js';
+import { checkSamplerName, initialLatents } from './sampling.js';
+import { sample } from '../samplers/sample.js';
 import { schedulerNames } from '../schedules/index.js';
 import { validateSigmas, validateSteps } from '../core/validate.js';
 
@@ -94,10 +95,11 @@ export async function sampleImages(pipeline: Pipeline, o: GenerateOptions): Prom
   const t1 = performance.now();
   const x = initialLatents(setup.modelSampling, o.seed, [...setup.latentShape], sigmas, setup.initLatent ? setup.initLatent.data as Float32Array : null);
   const totalSteps = sigmas.length - 1;
-  const latents = await runSampler(o.sampler, setup.denoiser, x, sigmas, {
+  const latents = await sample(o.sampler, setup.denoiser, x, sigmas, {
     seed: o.seed,
+    modelSampling: setup.modelSampling,
     ...(o.signal ? { signal: o.signal } : {}),
-    onStep: (i, sigma) => o.onStep?.(i + 1, totalSteps, sigma),
+    onStep: (info) => o.onStep?.(info.i + 1, totalSteps, info.sigma),
   });
   if (o.signal?.aborted) throw abortError();
   if (setup.calls() === 0) fail(`${o.sampler} called the model zero times on the schedule [${sigmas.join(', ')}]; the result would be the starting noise`);
