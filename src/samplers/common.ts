@@ -268,6 +268,5 @@ export function eiPhi2(h: number): number {
   return (Math.expm1(h) - h) / h;
 }
 
-/** lambda = -log(sigma) (half log-SNR in the VE convention). */
-export const lambdaOf = (sigma: number): number => -Math.log(sigma);
-export const sigmaOfLambda = (lambda: number): number => Math.exp(-lambda);
+/** lambda = -log(sigma) and its inverse, from the low layer (core/numerics.ts). */
+export { lambdaOf, sigmaOfLambda } from '../core/numerics.js';
