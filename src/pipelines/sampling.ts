@@ -10,6 +10,11 @@ import { prepareNoise } from '../noise/sources.js';
 import { initialLatent } from '../denoisers/model.js';
 import { GenerateOptionsError } from './errors.js';
 
+/** The library's scheduler names only (kept for the flow pipelines; `checkSchedulerKnown` takes a pipeline's own too). */
+export function checkSchedulerName(name: string, explicitSigmas?: readonly number[]): void {
+  if (!explicitSigmas) checkSchedulerKnown(name);
+}
+
 /** A scheduler name the library knows, or one of the pipeline's own (`extra`, e.g. 'optimized'). */
 export function checkSchedulerKnown(name: string, extra: readonly string[] = []): void {
   if (!schedulerNames.includes(name) && !extra.includes(name)) {
