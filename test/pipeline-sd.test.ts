@@ -382,6 +382,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 
 test('ays generate: SD1.5 and SDXL fixtures to PNG + sidecar JSON, parameters readable, no overwrite without --overwrite', async () => {
   const out = join(tmp, 'cli', 'cat.png');
+  mkdirSync(join(tmp, 'cli'), { recursive: true }); // --out never creates folders
   const args = ['generate', '--model', sd15!, '--prompt', 'a cat', '--negative', 'blurry', '--scheduler', 'ays', '--sampler', 'dpmpp_2m', '--steps', '5', '--cfg', '6', '--seed', '42', '--width', '64', '--height', '64', '--threads', '1', '--out', out];
   const first = await cli(args);
   assert.equal(first.code, 0, first.stderr);
@@ -422,6 +423,7 @@ test('ays generate: SD1.5 and SDXL fixtures to PNG + sidecar JSON, parameters re
 
 test('ays generate: user mistakes are one-line errors', async () => {
   const out = join(tmp, 'cli2', 'x.png');
+  mkdirSync(join(tmp, 'cli2'), { recursive: true });
   const run = (extra: string[]) => cli(['generate', '--model', sd15!, '--steps', '2', '--out', out, ...extra]);
   const cases: Array<[string[], RegExp]> = [
     [['--width', '100', '--height', '64'], /width must be a positive multiple of 8, got 100/],
