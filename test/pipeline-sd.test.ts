@@ -428,7 +428,10 @@ test('ays generate: user mistakes are one-line errors', async () => {
   const cases: Array<[string[], RegExp]> = [
     [['--width', '100', '--height', '64'], /width must be a positive multiple of 8, got 100/],
     [['--denoise', '0.5'], /--denoise below 1 needs --init/],
-    [['--seed', '-4'], /--seed must be a non-negative integer/],
+    [['--seed', '-4'], /--seed must be (a non-negative integer|an integer in \[0, 2\^64-1)/],
+    [['--width', '64', '--height', '48'], /height must be a multiple of 64 for this UNet \(8 x 2\^3 downsamplers\), got 48/],
+    [['--batch', '100000'], /needs at least [\d.]+ [KMGTPE]iB .* is available; use a smaller size or batch/],
+    [['--width', '100032', '--height', '100032'], /needs at least [\d.]+ [KMGTPE]iB .* is available; use a smaller size or batch/],
     [['--device', 'tpu'], /--device must be cpu or cuda/],
     [['--class', 'shirt'], /--class is for class-conditional models/],
     [['--init', join(tmp, 'nope.png'), '--denoise', '0.5'], /image file not found/],
