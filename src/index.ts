@@ -3,12 +3,12 @@
 export { tensor, numel } from './tensor/tensor.js';
 export type { Tensor, TensorData } from './tensor/tensor.js';
 export type { Denoiser, GuidedDenoiser, NoiseSource } from './core/types.js';
-export { validateSigmas, validateSteps } from './core/validate.js';
+export { validateSigmas, validateSteps, validateDenoise } from './core/validate.js';
 export type { Sampler, SamplerOptions, StepInfo, NoiseKind, SamplerParamValue } from './samplers/types.js';
 // samplers, noise and denoisers
 export { sample } from './samplers/sample.js';
 export { samplerNames, samplerSpec, SAMPLERS } from './samplers/registry.js';
-export type { SamplerSpec } from './samplers/registry.js';
+export type { SamplerSpec, SamplerName, SamplerParamsByName, SamplerParamsOf } from './samplers/registry.js';
 export type {
   SamplerSpecInfo, ChurnParams, AncestralParams, NoParams, ExpHeunParams, ExpHeunSdeParams, LmsParams, DpmAdaptiveParams,
   DpmppSdeParams, Dpmpp2mSdeParams, LcmParams, IpndmParams, DeisParams, ResMultistepParams, GradientEstimationParams,

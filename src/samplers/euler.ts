@@ -1,21 +1,23 @@
 // First- and second-order samplers in the Karras et al. (2022) ODE form dx/dsigma = (x - D(x; sigma)) / sigma,
 // after k-diffusion (MIT), plus ComfyUI's cfg_pp variants (CFG++, Chung et al. 2024), DDPM, LCM and Heun++.
 import type { Tensor } from '../tensor/tensor.js';
-import { copyInto, zerosLike } from '../tensor/ops.js';
-import type { Denoiser, SamplerOptions } from './types.js';
-import { addNoise, ancestralStep, begin, type Run } from './common.js';
+import { copyInto, scale, zerosLike } from '../tensor/ops.js';
+import { addNoise, ancestralStep, defineSampler, type Run } from './common.js';
+import * as S from './specs.js';
+import { ancestralStepPy, flowStep, halfLogSnr, isFlow, modelSamplingOf, rescaleAddNoise, rfAncestralStep } from './flow.js';
 
-/** Karras "churn": how much the step's noise level is raised before denoising (0 unless s_churn > 0). */
-function churnGamma(run: Run, sigmas: Float64Array, i: number): number {
-  const sChurn = run.num('s_churn', 0), sTmin = run.num('s_tmin', 0), sTmax = run.num('s_tmax', Infinity);
-  const s = sigmas[i]!;
-  return sTmin <= s && s <= sTmax ? Math.min(sChurn / (sigmas.length - 1), Math.SQRT2 - 1) : 0;
-}
-
-/** Raise x from sigma to sigmaHat with fresh noise (Karras Algorithm 2, lines 5-6). */
-function churn(run: Run, x: Tensor, sigma: number, sigmaHat: number, eps: Tensor | null): void {
-  const n = eps ?? run.randnLike(x);
-  addNoise(x, run.num('s_noise', 1) * Math.sqrt(sigmaHat ** 2 - sigma ** 2), n);
+/**
+ * Karras "churn" (Algorithm 2, lines 4-6) at step i: when s_churn > 0 and sigma_i lies in [s_tmin, s_tmax], raise x
+ * from sigma_i to sigma_hat = sigma_i (1 + gamma) with fresh noise (`eps`, else a randn_like draw). Returns sigma_hat
+ * (sigma_i itself without churn).
+ */
+function churn(run: Run<S.ChurnParams>, x: Tensor, sigmas: Float64Array, i: number, eps: Tensor | null = null): number {
+  const sChurn = run.num('s_churn'), sTmin = run.num('s_tmin'), sTmax = run.num('s_tmax');
+  const sigma = sigmas[i]!;
+  const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / (sigmas.length - 1), Math.SQRT2 - 1) : 0;
+  const sigmaHat = sigma * (gamma + 1);
+  if (gamma > 0) addNoise(x, run.num('s_noise') * Math.sqrt(sigmaHat ** 2 - sigma ** 2), eps ?? run.randnLike(x));
+  return sigmaHat;
 }
 
 /** x <- x + (x - denoised) / sigma * dt  (one Euler step along the probability-flow ODE). */
@@ -31,17 +33,10 @@ function derivative(d: Tensor, x: Tensor, denoised: Tensor, sigma: number): void
   for (let i = 0; i < n; i++) o[i] = (xd[i]! - dd[i]!) * inv;
 }
 
-export const sampleEuler = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => euler('euler', d, x, s, o);
-/** ComfyUI's "ddim" runs the Euler sampler. */
-export const sampleDdim = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => euler('ddim', d, x, s, o);
-
-async function euler(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
+async function euler(run: Run<S.ChurnParams>, x: Tensor, sigmas: Float64Array): Promise<Tensor> {
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
-    const gamma = churnGamma(run, sigmas, i);
-    const sigmaHat = sigmas[i]! * (gamma + 1);
-    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, null);
+    const sigmaHat = churn(run, x, sigmas, i);
     const denoised = await run.denoise(x, sigmaHat);
     run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
     eulerStep(x, denoised, sigmaHat, sigmas[i + 1]! - sigmaHat);
@@ -49,24 +44,13 @@ async function euler(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
   return x;
 }
 
-export async function sampleEulerCfgPp(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('euler_cfg_pp', denoiser, x0, sigmasIn, options);
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
-    const sigma = sigmas[i]!;
-    const denoised = await run.denoise(x, sigma);
-    const uncond = run.uncond();
-    run.callback(i, sigma, sigma, x, denoised);
-    // CFG++: renoise the guided x0 with the unconditional noise estimate
-    const xd = x.data, dd = denoised.data, ud = uncond.data, k = sigmas[i + 1]! / sigma;
-    for (let j = 0; j < xd.length; j++) xd[j] = dd[j]! + (xd[j]! - ud[j]!) * k;
-  }
-  return x;
-}
+export const sampleEuler = defineSampler(S.euler, euler);
+/** ComfyUI's "ddim" runs the Euler sampler. */
+export const sampleDdim = defineSampler(S.ddim, euler);
 
-export async function sampleEulerAncestral(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('euler_ancestral', denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+export const sampleEulerAncestral = defineSampler(S.eulerAncestral, async (run, x, sigmas) => {
+  const eta = run.num('eta'), sNoise = run.num('s_noise');
+  if (isFlow(modelSamplingOf(run))) return eulerAncestralRF(run, sigmas, x, eta, sNoise);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
@@ -81,33 +65,64 @@ export async function sampleEulerAncestral(denoiser: Denoiser, x0: Tensor, sigma
     }
   }
   return x;
+});
+
+/** Rectified-flow euler_ancestral (ComfyUI's sample_euler_ancestral_RF): flow step to sigma_down, then renoise. */
+async function eulerAncestralRF(run: Run, sigmas: Float64Array, x: Tensor, eta: number, sNoise: number): Promise<Tensor> {
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    run.callback(i, sigma, sigma, x, denoised);
+    if (sigmaNext === 0) {
+      copyInto(x, denoised);
+      continue;
+    }
+    const st = rfAncestralStep(sigma, sigmaNext, eta);
+    flowStep(x, denoised, sigma, st.down);
+    if (eta > 0) rescaleAddNoise(x, st.rescale, sNoise * st.renoise, run.draw(x, sigma, sigmaNext));
+  }
+  return x;
 }
 
-export async function sampleEulerAncestralCfgPp(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('euler_ancestral_cfg_pp', denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+/** euler_cfg_pp is euler_ancestral_cfg_pp without noise (eta = 0, s_noise = 0), as in ComfyUI. */
+export const sampleEulerCfgPp = defineSampler(S.eulerCfgPp, (run, x, sigmas) => eulerAncestralCfgPp(run, x, sigmas, 0, 0));
+export const sampleEulerAncestralCfgPp = defineSampler(S.eulerAncestralCfgPp, (run, x, sigmas) =>
+  eulerAncestralCfgPp(run, x, sigmas, run.num('eta'), run.num('s_noise')),
+);
+
+/**
+ * CFG++ ancestral Euler (DDIM-style): x_next = alpha_t D + sigma_down (x - alpha_s U) / sigma, plus alpha_t sigma_up
+ * noise, with the ancestral step taken on sigma / alpha. alpha = 1 in the VE convention, 1 - sigma on flow
+ * samplings (where alpha = 0 at sigma = 1 makes the step a pure jump to alpha_t D plus noise).
+ */
+async function eulerAncestralCfgPp(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sNoise: number): Promise<Tensor> {
+  const hl = halfLogSnr(modelSamplingOf(run));
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigma);
     const uncond = run.uncond();
-    const [down, up] = ancestralStep(sigma, sigmaNext, eta);
     run.callback(i, sigma, sigma, x, denoised);
-    const xd = x.data, dd = denoised.data, ud = uncond.data, k = down / sigma;
-    for (let j = 0; j < xd.length; j++) xd[j] = dd[j]! + (xd[j]! - ud[j]!) * k;
-    if (sigmaNext > 0) addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
+    if (sigmaNext === 0) {
+      copyInto(x, denoised);
+      continue;
+    }
+    const alphaS = hl.alpha(sigma, hl.lambda(sigma)), alphaT = hl.alpha(sigmaNext, hl.lambda(sigmaNext));
+    const [down, up] = ancestralStepPy(sigma / alphaS, sigmaNext / alphaT, eta);
+    // renoise the guided x0 with the unconditional noise estimate
+    const xd = x.data, dd = denoised.data, ud = uncond.data, k = (alphaT * down) / sigma;
+    for (let j = 0; j < xd.length; j++) xd[j] = alphaT * dd[j]! + (xd[j]! - alphaS * ud[j]!) * k;
+    if (eta > 0 && sNoise > 0) addNoise(x, alphaT * sNoise * up, run.draw(x, sigma, sigmaNext));
   }
   return x;
 }
 
-export async function sampleHeun(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('heun', denoiser, x0, sigmasIn, options);
+export const sampleHeun = defineSampler(S.heun, async (run, x, sigmas) => {
   const d = zerosLike(x), x2 = zerosLike(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
-    const gamma = churnGamma(run, sigmas, i);
-    const sigmaHat = sigmas[i]! * (gamma + 1), sigmaNext = sigmas[i + 1]!;
-    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, null);
+    const sigmaHat = churn(run, x, sigmas, i), sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigmaHat);
     run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
     const dt = sigmaNext - sigmaHat;
@@ -126,21 +141,17 @@ export async function sampleHeun(denoiser: Denoiser, x0: Tensor, sigmasIn: Array
     for (let j = 0; j < n; j++) xd[j] = xd[j]! + (dv[j]! + (x2d[j]! - d2[j]!) * inv2) * 0.5 * dt;
   }
   return x;
-}
+});
 
 /** Heun++ (ComfyUI's heunpp2): a three-point weighted Heun step, weights proportional to sigma / (3 sigma_0). */
-export async function sampleHeunpp2(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('heunpp2', denoiser, x0, sigmasIn, options);
+export const sampleHeunpp2 = defineSampler(S.heunpp2, async (run, x, sigmas) => {
   const d = zerosLike(x), d2 = zerosLike(x), x2 = zerosLike(x), x3 = zerosLike(x);
   const sEnd = sigmas[sigmas.length - 1]!;
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
-    const gamma = churnGamma(run, sigmas, i);
     // heunpp2 always draws its churn noise, and uses it only when gamma > 0
-    const eps = run.randnLike(x);
-    const sigmaHat = sigmas[i]! * (gamma + 1), sigmaNext = sigmas[i + 1]!;
-    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, eps);
+    const sigmaHat = churn(run, x, sigmas, i, run.randnLike(x)), sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigmaHat);
     run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
     const dt = sigmaNext - sigmaHat;
@@ -168,17 +179,14 @@ export async function sampleHeunpp2(denoiser: Denoiser, x0: Tensor, sigmasIn: Ar
     for (let j = 0; j < n; j++) xd[j] = xd[j]! + (w1 * dv[j]! + w2 * d2v[j]! + w3 * (x3d[j]! - d3[j]!) * inv3) * dt;
   }
   return x;
-}
+});
 
 /** DPM-Solver-2 style midpoint step (k-diffusion sample_dpm_2); the midpoint is the geometric mean of sigmas. */
-export async function sampleDpm2(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('dpm_2', denoiser, x0, sigmasIn, options);
+export const sampleDpm2 = defineSampler(S.dpm2, async (run, x, sigmas) => {
   const x2 = zerosLike(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
-    const gamma = churnGamma(run, sigmas, i);
-    const sigmaHat = sigmas[i]! * (gamma + 1), sigmaNext = sigmas[i + 1]!;
-    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, null);
+    const sigmaHat = churn(run, x, sigmas, i), sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigmaHat);
     run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
     if (sigmaNext === 0) {
@@ -188,7 +196,7 @@ export async function sampleDpm2(denoiser: Denoiser, x0: Tensor, sigmasIn: Array
     await midpointStep(run, x, x2, denoised, sigmaHat, sigmaNext);
   }
   return x;
-}
+});
 
 /** x <- x + d(x2, mid) * (to - from), x2 = x + d(x, from) * (mid - from), mid = sqrt(from * to). */
 async function midpointStep(run: Run, x: Tensor, x2: Tensor, denoised: Tensor, from: number, to: number): Promise<void> {
@@ -201,29 +209,32 @@ async function midpointStep(run: Run, x: Tensor, x2: Tensor, denoised: Tensor, f
   for (let j = 0; j < n; j++) xd[j] = xd[j]! + (x2d[j]! - d2[j]!) * k2;
 }
 
-export async function sampleDpm2Ancestral(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('dpm_2_ancestral', denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+export const sampleDpm2Ancestral = defineSampler(S.dpm2Ancestral, async (run, x, sigmas) => {
+  const eta = run.num('eta'), sNoise = run.num('s_noise');
   const x2 = zerosLike(x);
+  const flow = isFlow(modelSamplingOf(run));
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigma);
-    const [down, up] = ancestralStep(sigma, sigmaNext, eta);
+    // on flow samplings ComfyUI's sample_dpm_2_ancestral_RF: the same midpoint step to the RF sigma_down,
+    // then the signal rescaled by alpha_next / alpha_down and renoised
+    const rf = flow ? rfAncestralStep(sigma, sigmaNext, eta) : null;
+    const [down, up] = rf ? [rf.down, rf.renoise] : ancestralStep(sigma, sigmaNext, eta);
     run.callback(i, sigma, sigma, x, denoised);
     if (down === 0) {
       eulerStep(x, denoised, sigma, down - sigma);
       continue;
     }
     await midpointStep(run, x, x2, denoised, sigma, down);
-    addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
+    if (rf) rescaleAddNoise(x, rf.rescale, sNoise * up, run.draw(x, sigma, sigmaNext));
+    else addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
   }
   return x;
-}
+});
 
 /** DDPM ancestral step (Ho et al. 2020) done in the VP space x / sqrt(1 + sigma^2). */
-export async function sampleDdpm(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('ddpm', denoiser, x0, sigmasIn, options);
+export const sampleDdpm = defineSampler(S.ddpm, async (run, x, sigmas) => {
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
@@ -246,35 +257,41 @@ export async function sampleDdpm(denoiser: Denoiser, x0: Tensor, sigmasIn: Array
     if (out !== 1) for (let j = 0; j < n; j++) xd[j] = xd[j]! * out;
   }
   return x;
-}
+});
 
 /**
  * LCM (Luo et al. 2023): jump to the prediction, then renoise to the next level. `s_noise_end` (when set)
  * ramps the noise scale linearly from s_noise at the first step to s_noise_end at the last; `noise_clip_std`
  * (> 0) clips the noise to that many standard deviations.
  */
-export async function sampleLcm(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('lcm', denoiser, x0, sigmasIn, options);
-  const sNoise = run.num('s_noise', 1);
-  const sNoiseEndOpt = options?.s_noise_end;
-  const sNoiseEnd = sNoiseEndOpt === undefined || sNoiseEndOpt === null ? sNoise : run.num('s_noise_end', sNoise);
-  const clip = run.num('noise_clip_std', 0);
+export const sampleLcm = defineSampler(S.lcm, async (run, x, sigmas) => {
+  const sNoise = run.num('s_noise');
+  const sNoiseEnd = run.num('s_noise_end', sNoise); // null default: no ramp
+  const clip = run.num('noise_clip_std');
   const steps = sigmas.length - 1;
+  const ms = modelSamplingOf(run);
   for (let i = 0; i < steps; i++) {
     run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigma);
     run.callback(i, sigma, sigma, x, denoised);
-    copyInto(x, denoised);
     if (sigmaNext > 0) {
       const noise = run.draw(x, sigma, sigmaNext);
       if (clip > 0) clipToStd(noise, clip);
       const s = steps > 1 ? sNoise + ((sNoiseEnd - sNoise) * i) / (steps - 1) : sNoise;
-      addNoise(x, sigmaNext * s, noise);
+      if (ms) {
+        // ComfyUI renoises with the model sampling's noise_scaling: sigma n + (1 - sigma) x0 on flow samplings
+        copyInto(x, ms.noiseScaling(sigmaNext, s === 1 ? noise : scale(zerosLike(noise), s, noise), denoised, false));
+      } else {
+        copyInto(x, denoised);
+        addNoise(x, sigmaNext * s, noise);
+      }
+    } else {
+      copyInto(x, denoised);
     }
   }
   return x;
-}
+});
 
 function clipToStd(t: Tensor, k: number): void {
   const d = t.data, n = d.length;
