@@ -115,7 +115,7 @@ test('ays sigmas --from: a schedule made for another sigma range is refused nami
   writeFileSync(edm, JSON.stringify({ format: 'ays-schedule', version: 1, method: 'ays', steps: 4, sigmas: [80, 12, 2, 0.2, 0], table: [80, 12, 2, 0.2, 0.002] }));
   const r = run(['sigmas', '--model', 'sd15', '--from', edm]);
   assert.equal(r.status, 1, r.stdout);
-  assert.match(r.stderr.trim(), /^ays: error: --from .*edm\.json spans sigma 0\.2\.\.80, but sd15 has sigma 0\.02916\.\.14\.61; it was made for another model \(pass --force to use it anyway\)$/);
+  assert.match(r.stderr.trim(), /^ays: error: --from .*edm\.json spans sigma 0\.2\.\.80, but sd15 has sigma 0\.02917\.\.14\.61; it was made for another model \(pass --force to use it anyway\)$/);
   const forced = run(['sigmas', '--model', 'sd15', '--from', edm, '--force', '--json']);
   assert.equal(forced.status, 0, forced.stderr);
   assert.deepEqual((JSON.parse(forced.stdout) as { sigmas: number[] }).sigmas, [80, 12, 2, 0.2, 0]);
