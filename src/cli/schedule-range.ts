@@ -38,17 +38,22 @@ export function scheduleRange(file: unknown, sigmas: readonly number[]): SigmaRa
 
 const fmt = (x: number) => String(Number(x.toPrecision(4)));
 
-/** Throws a one-line UsageError when `range` does not fit the model's (unless `force`). */
-export function checkScheduleRange(where: string, range: SigmaRange, ms: ModelSampling, modelName: string, force: boolean): void {
-  if (force) return;
+/** Whether a schedule made for `range` can run on a model with this sigma range. */
+export function rangeFits(range: SigmaRange, ms: Pick<ModelSampling, 'sigmaMin' | 'sigmaMax'>): boolean {
   const near = (a: number, b: number) => Math.abs(a - b) <= RANGE_TOLERANCE * Math.max(a, b);
-  const fits = range.recorded
+  return range.recorded
     ? near(range.sigmaMin, ms.sigmaMin) && near(range.sigmaMax, ms.sigmaMax)
     : range.sigmaMax <= ms.sigmaMax * (1 + RANGE_TOLERANCE) && range.sigmaMin >= ms.sigmaMin * (1 - RANGE_TOLERANCE);
-  if (fits) return;
+}
+
+/** `spans sigma 0.2..80, but sd15 has sigma 0.02917..14.61` */
+export function describeMismatch(range: SigmaRange, ms: Pick<ModelSampling, 'sigmaMin' | 'sigmaMax'>, modelName: string): string {
   const what = range.recorded ? 'was made for sigma' : 'spans sigma';
-  throw new UsageError(
-    `${where} ${what} ${fmt(range.sigmaMin)}..${fmt(range.sigmaMax)}, but ${modelName} has sigma ${fmt(ms.sigmaMin)}..${fmt(ms.sigmaMax)}; ` +
-      'it was made for another model (pass --force to use it anyway)',
-  );
+  return `${what} ${fmt(range.sigmaMin)}..${fmt(range.sigmaMax)}, but ${modelName} has sigma ${fmt(ms.sigmaMin)}..${fmt(ms.sigmaMax)}`;
+}
+
+/** Throws a one-line UsageError when `range` does not fit the model's (unless `force`). */
+export function checkScheduleRange(where: string, range: SigmaRange, ms: ModelSampling, modelName: string, force: boolean): void {
+  if (force || rangeFits(range, ms)) return;
+  throw new UsageError(`${where} ${describeMismatch(range, ms, modelName)}; it was made for another model (pass --force to use it anyway)`);
 }
