@@ -1,11 +1,20 @@
 // Public library entry of `ays`. Each area re-exports its public names here.
 export { tensor, numel } from './tensor/tensor.js';
 export type { Tensor, TensorData } from './tensor/tensor.js';
-export type { Denoiser, GuidedDenoiser, NoiseSource, Sampler, SamplerOptions, StepInfo } from './samplers/types.js';
+export type { Denoiser, GuidedDenoiser, NoiseSource } from './core/types.js';
+export { validateSigmas, validateSteps } from './core/validate.js';
+export type { Sampler, SamplerOptions, StepInfo, NoiseKind, SamplerParamValue } from './samplers/types.js';
 // samplers, noise and denoisers
 export { sample } from './samplers/sample.js';
-export { samplerNames, samplerInfo, SAMPLERS } from './samplers/registry.js';
-export type { SamplerInfo } from './samplers/registry.js';
+export { samplerNames, samplerSpec, SAMPLERS } from './samplers/registry.js';
+export type { SamplerSpec } from './samplers/registry.js';
+export type {
+  SamplerSpecInfo, ChurnParams, AncestralParams, NoParams, ExpHeunParams, ExpHeunSdeParams, LmsParams, DpmAdaptiveParams,
+  DpmppSdeParams, Dpmpp2mSdeParams, LcmParams, IpndmParams, DeisParams, ResMultistepParams, GradientEstimationParams,
+  GradientEstimationCfgPpParams, ErSdeParams, Seeds2Params, Seeds3Params, SaSolverParams, SaSolverPeceParams, UniPcParams,
+} from './samplers/specs.js';
+export { defaultSamplerNoise } from './samplers/default-noise.js';
+export { validateSeed } from './noise/seed.js';
 export { torchRandn, TorchGenerator } from './noise/torch-randn.js';
 export { replayNoise, comfyDefaultNoise, torchGeneratorNoise, prepareNoise, brownianTreeNoise } from './noise/sources.js';
 export type { BrownianNoiseOptions } from './noise/sources.js';
@@ -67,9 +76,9 @@ export type { Testbed } from './lab/testbeds.js';
 export { gaussianMixture, mixtureDenoise, mixtureLogDensity, sampleMixture } from './lab/mixture.js';
 export type { GaussianMixture as IsotropicMixture } from './lab/mixture.js';
 export { presentAsModel } from './lab/present.js';
-export { solveProbabilityFlow } from './lab/ode.js';
+export { solveProbabilityFlow } from './core/ode.js';
 export { rmse, meanNll, slicedWasserstein2, gaussianSamplerKl } from './lab/metrics.js';
 export { runQuality, qualityTable, scheduleFor } from './lab/quality.js';
 export type { QualityRow, QualityOptions, QualityMetric, FinalStep } from './lab/quality.js';
 export { optimizeForTestbed } from './lab/optimize-testbed.js';
-export { createRng } from './lab/rng.js';
+export { createRng } from './core/rng.js';
