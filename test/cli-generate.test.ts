@@ -136,7 +136,7 @@ test('generate on the bundled model: --json and the sidecar carry the same exact
 
 test('generate --init with --denoise (SD fixture model): the PNG Steps equals the steps the run made', () => {
   const [sd15] = writeFixtureModels(join(tmp, 'models'));
-  const common = ['generate', '--model', sd15!, '--prompt', 'a cat', '--width', '64', '--height', '48', '--seed', '3', '--sampler', 'euler'];
+  const common = ['generate', '--model', sd15!, '--prompt', 'a cat', '--width', '64', '--height', '64', '--seed', '3', '--sampler', 'euler'];
   const r0 = run([...common, '--steps', '2', '--out', 'init.png']);
   assert.equal(r0.status, 0, r0.stderr);
   // ays keeps the last round(steps * denoise) + 1 sigmas: 5 steps of 10

@@ -252,7 +252,12 @@ test('a text-to-image ONNX folder given at start-up (the tiny SD1.5 fixture): pr
     const refused = await json(base, 'POST', '/api/generate', { ...smallGrid, steps: [2] });
     assert.equal(refused.status, 400);
     assert.match(refused.body.message, /text-conditional: give a "prompt"/);
-    const body = { schedulers: ['karras'], samplers: ['euler', 'dpmpp_2m'], steps: [2], prompt: 'a photo of a cat', seed: 5, cfg: 5, width: 64, height: 48 };
+    const body = { schedulers: ['karras'], samplers: ['euler', 'dpmpp_2m'], steps: [2], prompt: 'a photo of a cat', seed: 5, cfg: 5, width: 64, height: 64 };
+    // a size the UNet cannot run is refused at once (a 400), not a failed job
+    const odd = await json(base, 'POST', '/api/generate', { ...body, height: 48 });
+    assert.equal(odd.status, 400);
+    assert.match(odd.body.message, /height must be a multiple of 64 for this model, got 48/);
+    assert.equal(model.body.sizeMultiple, 64);
     const res = await json(base, 'POST', '/api/generate', body);
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const events = await readEvents(base, res.body.job.id);
@@ -260,7 +265,7 @@ test('a text-to-image ONNX folder given at start-up (the tiny SD1.5 fixture): pr
     const cells = events.filter((e) => e.event === 'cell').map((e) => e.data);
     assert.equal(cells.length, 2);
     const png = PNG.sync.read(Buffer.from(await (await fetch(base + cells[0].url)).arrayBuffer()));
-    assert.deepEqual([png.width, png.height], [64, 48]);
+    assert.deepEqual([png.width, png.height], [64, 64]);
     assert.match(cells[0].parameters, /^a photo of a cat/);
   } finally {
     await sd.app.close();

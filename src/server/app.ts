@@ -79,6 +79,8 @@ function registerRegistryRoutes(ctx: StudioContext): void {
       kind: pipeline.kind,
       classes: pipelineClassNames(pipeline) ?? null,
       schedulers: modelSchedulers(pipeline),
+      nativeSize: pipeline.capabilities.nativeSize,
+      sizeMultiple: pipeline.capabilities.sizeMultiple,
       modelSampling: describeModelSampling(STUDIO_MODEL, pipeline.modelSampling),
     };
   });

@@ -37,15 +37,13 @@ export async function studioPipeline(ctx: StudioContext): Promise<Pipeline> {
 }
 
 /** Schedulers only the studio model has: `optimized` when it carries an optimized schedule (the bundled model may). */
-export function modelSchedulers(pipeline: Pipeline): string[] {
-  const p = pipeline as Pipeline & { carriedSchedule?: unknown };
-  return p.carriedSchedule ? ['optimized'] : [];
+export function modelSchedulers(pipeline: Pipeline): readonly string[] {
+  return pipeline.capabilities.extraSchedulers;
 }
 
-/** Class names to show, when the pipeline has them: the card's display names ("T-shirt/top"), else its own names. */
+/** Class names to show ("T-shirt/top"), for class-conditional models. */
 export function pipelineClassNames(pipeline: Pipeline): readonly string[] | undefined {
-  const p = pipeline as Pipeline & { classNames?: readonly string[]; card?: { classes?: readonly string[] } };
-  return p.card?.classes ?? p.classNames;
+  return pipeline.capabilities.conditioning === 'class' ? pipeline.capabilities.classNames : undefined;
 }
 
 export function describeModelSampling(name: string, ms: ModelSampling, description?: string) {

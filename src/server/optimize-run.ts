@@ -120,20 +120,24 @@ function abortable(denoiser: Denoiser, signal: AbortSignal | undefined): Denoise
 async function bundledProblem(modelDir: string | undefined, seed: number, batch: number, signal?: AbortSignal): Promise<Problem> {
   const { loadPipeline } = await import('../pipelines/load.js');
   const { defaultModelDir } = await import('../bundled/model-files.js');
-  const pipeline = (await loadPipeline(modelDir ?? defaultModelDir())) as import('../pipelines/class-conditional.js').ClassConditionalPipeline;
-  if (pipeline.kind !== 'class-conditional') {
+  const pipeline = await loadPipeline(modelDir ?? defaultModelDir());
+  const caps = pipeline.capabilities;
+  if (caps.conditioning !== 'class') {
     await pipeline.dispose();
     throw new RangeError(`GITS in the studio runs on a class-conditional model; the studio model is ${pipeline.kind}`);
   }
   const ms = pipeline.modelSampling;
-  const size = pipeline.card.resolution;
-  const shape = [pipeline.card.channels, size, size];
-  const cfg = pipeline.card.recommendedCfg;
   // One label per row, cycling through the classes, so the schedule serves every class.
-  const labels = (n: number) => Array.from({ length: n }, (_, i) => i % pipeline.classNames.length);
+  const setup = async (n: number) => {
+    const labels = Array.from({ length: n }, (_, i) => i % caps.classNames.length);
+    return pipeline.prepareSampling({ classLabel: labels, batchSize: n, cfg: caps.recommendedCfg });
+  };
+  const teacherSetup = await setup(batch);
+  const scorerSetup = await setup(BUNDLED_GITS.metricCount);
+  const shape = [...teacherSetup.latentShape.slice(1)];
   // Every model call checks the cancel signal, so a cancelled run stops within one call and releases the model.
-  const teacher = abortable(pipeline.denoiser(labels(batch), cfg), signal);
-  const scorer = abortable(pipeline.denoiser(labels(BUNDLED_GITS.metricCount), cfg), signal);
+  const teacher = abortable(teacherSetup.denoiser, signal);
+  const scorer = abortable(scorerSetup.denoiser, signal);
   let metric: EarlyStopMetric;
   try {
     metric = await referenceDistance(scorer, [BUNDLED_GITS.metricCount, ...shape], ms.sigmaMax, seed, (steps) => getSigmas({ model: ms, scheduler: 'karras', steps }));

@@ -13,29 +13,32 @@ import { STUDIO_MODEL } from './backend.js';
 import { checkSchedulers, modelSchedulers, pipelineClassNames, studioPipeline, submitJob, unknownName, type StudioContext } from './context.js';
 
 /** Checks the classes (class-conditional models) or the prompt (text models) of a grid request. */
-function checkConditioning(body: GenerateRequest, pipeline: Pipeline): void {
-  const classNames = pipelineClassNames(pipeline);
-  if (pipeline.kind !== 'class-conditional') {
+async function checkConditioning(body: GenerateRequest, pipeline: Pipeline): Promise<void> {
+  if (pipeline.capabilities.conditioning !== 'class') {
     if (!body.prompt) throw new HttpError(400, `this model (${pipeline.kind}) is text-conditional: give a "prompt"`);
     if (body.classes) throw new HttpError(400, 'this model takes a prompt, not classes');
+    const multiple = pipeline.capabilities.sizeMultiple;
+    for (const [name, value] of [['width', body.width], ['height', body.height]] as const) {
+      if (value !== undefined && value % multiple !== 0) {
+        throw new HttpError(400, `${name} must be a multiple of ${multiple} for this model, got ${value}; try ${Math.max(multiple, Math.round(value / multiple) * multiple)}`);
+      }
+    }
     return;
   }
   if (!body.classes) throw new HttpError(400, 'this model is class-conditional: give "classes" (indices or names)');
   if (body.prompt !== undefined) throw new HttpError(400, 'this model is class-conditional and takes no prompt; give "classes"');
+  const names = pipeline.capabilities.classNames;
   for (const c of body.classes) {
-    if (typeof c === 'number' && classNames && c >= classNames.length) {
-      throw new HttpError(400, `class ${c} is out of range; this model has ${classNames.length} classes (0..${classNames.length - 1})`);
+    if (typeof c === 'number' && c >= names.length) {
+      throw new HttpError(400, `class ${c} is out of range; this model has ${names.length} classes (0..${names.length - 1})`);
     }
-    if (typeof c !== 'string') continue;
-    // The pipeline knows its own spellings ("t-shirt", "Sneaker", "none"); ask it when it can say.
-    const resolve = (pipeline as Pipeline & { resolveClass?: (label: string) => number }).resolveClass;
-    if (resolve) {
-      try {
-        resolve(c);
-      } catch (err) {
-        throw new HttpError(400, err instanceof Error ? err.message : String(err));
-      }
-    } else if (classNames && !classNames.includes(c)) throw unknownName('class', c, classNames);
+  }
+  // The pipeline knows its own spellings ("t-shirt", "Sneaker", "none"): preparing a sampling run resolves them
+  // (no model call), and an unknown name is its one-line error.
+  try {
+    await pipeline.prepareSampling({ classLabel: body.classes, batchSize: body.classes.length, cfg: body.cfg });
+  } catch (err) {
+    throw new HttpError(400, err instanceof Error ? err.message : String(err));
   }
 }
 
@@ -80,7 +83,7 @@ function registerGenerateRoute(ctx: StudioContext): void {
       if (mismatch) throw new HttpError(400, `${mismatch}: it was saved for another model and would render broken images`);
     }
     for (const s of body.samplers) if (!backend.samplerNames().includes(s)) throw unknownName('sampler', s, backend.samplerNames());
-    checkConditioning(body, pipeline);
+    await checkConditioning(body, pipeline);
     const classNames = pipelineClassNames(pipeline);
     const plan = planGrid(body, classNames);
     const cells = plan.rows.length * plan.cols.length;

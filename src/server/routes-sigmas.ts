@@ -74,7 +74,7 @@ async function oneSchedule(ctx: StudioContext, body: SigmasBody, model: ModelSam
     return loglinearResample(entry.sigmas, steps);
   }
   if (pipeline && modelSchedulers(pipeline).includes(scheduler)) {
-    return (pipeline as Pipeline & { sigmasFor: (scheduler: string, steps: number) => number[] }).sigmasFor(scheduler, steps);
+    return pipeline.schedule({ scheduler, steps });
   }
   const request = { scheduler, steps, denoise: body.denoise, coeff: body.coeff };
   // Preset models are computed on the schedule thread; the studio model's own sampling here (same bounds).

@@ -72,6 +72,9 @@ export interface StudioModel {
   /** Schedulers only this model has (e.g. "optimized", its carried AYS schedule). */
   schedulers: string[];
   modelSampling: ModelInfo;
+  /** Text models: the size the model was trained at, and what width/height must be a multiple of. */
+  nativeSize: { width: number; height: number };
+  sizeMultiple: number;
 }
 
 export interface JobSnapshot {

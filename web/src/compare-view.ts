@@ -38,9 +38,10 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
   const classList = classes.length ? checkList('classes', classes, classes.slice(0, 1), { compact: true }) : null;
   const promptInput = classes.length ? null : h('textarea', { id: 'prompt', rows: 3, placeholder: 'a photo of a cat' });
   const stepsInput = h('input', { id: 'steps', type: 'text', value: '4, 10', autocomplete: 'off' });
-  // Text models only: image size (multiples of 8); small sizes keep CPU renders quick.
-  const widthInput = h('input', { id: 'width', type: 'number', value: '512', min: 16, max: 1024, step: 8 });
-  const heightInput = h('input', { id: 'height', type: 'number', value: '512', min: 16, max: 1024, step: 8 });
+  // Text models only: image size, multiples of what the UNet needs (64 for SD1.x, 32 for SDXL).
+  const multiple = model.sizeMultiple ?? 8;
+  const widthInput = h('input', { id: 'width', type: 'number', value: String(model.nativeSize?.width ?? 512), min: multiple, max: 1024, step: multiple });
+  const heightInput = h('input', { id: 'height', type: 'number', value: String(model.nativeSize?.height ?? 512), min: multiple, max: 1024, step: multiple });
   const seedInput = h('input', { id: 'seed', type: 'number', value: '1', min: 0, max: 4294967295, step: 1 });
   const cfgInput = h('input', { id: 'cfg', type: 'number', value: '2', min: 0, max: 30, step: 0.5 });
   const renderButton = h('button', { type: 'button', class: 'primary', id: 'render', onclick: () => start() }, 'Render grid');

@@ -14,7 +14,7 @@ import { GenerateOptionsError } from '../../pipelines/errors.js';
 import { ModelError } from '../../runtime/errors.js';
 import type { Device } from '../../runtime/session.js';
 import { encodePng, formatParameters, ImageError, OverwriteError, parseParameters, readImageFile, writeFileSafe } from '../../image/png.js';
-import { checkOutputFiles, parseCfg, parseInteger, parseNumber, parseSeed, parseSigmaList, parseSteps, seedJson, seedValue } from '../options.js';
+import { checkOutputFiles, parseCfg, parseInteger, parseNumber, parseSeed, parseSigmaList, parseSteps, seedJson, seedValue, warn } from '../options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
 /** The bundled model folder at the package root, wherever the package is installed (not the cwd). */
@@ -119,19 +119,18 @@ async function run(opts: GenerateCliOptions): Promise<void> {
   const { loadPipeline } = await import('../../pipelines/load.js');
   const pipeline: Pipeline = await loadPipeline(modelDir, { device, ...(threads !== undefined ? { threads } : {}) });
   try {
-    const classConditional = pipeline.kind === 'class-conditional';
+    const caps = pipeline.capabilities;
+    const classConditional = caps.conditioning === 'class';
     if (!classConditional && opts.class) throw new UsageError('--class is for class-conditional models (the bundled one); this model takes --prompt');
     if (classConditional && (opts.prompt !== undefined || opts.negative !== undefined)) {
       throw new UsageError('this model is class-conditional: use --class NAME instead of --prompt/--negative');
     }
     let classLabel: GenerateOptions['classLabel'];
     if (classConditional) {
-      const names = (pipeline as Pipeline & { classNames?: readonly string[] }).classNames ?? [];
       if (labels.length > 0) classLabel = labels.length === 1 ? labels[0] : labels;
-      if (opts.grid && labels.length === 0 && batch === undefined) batch = names.length;
+      if (opts.grid && labels.length === 0 && batch === undefined) batch = caps.classNames.length;
     }
-    const card = (pipeline as Pipeline & { card?: { recommendedCfg?: number } }).card;
-    const cfg = cfgGiven ?? (classConditional ? (card?.recommendedCfg ?? 3) : 7);
+    const cfg = cfgGiven ?? caps.recommendedCfg;
     const count = batch ?? 1;
 
     const showBar = !opts.json && process.stderr.isTTY === true;
@@ -193,7 +192,7 @@ async function run(opts: GenerateCliOptions): Promise<void> {
       ...(classConditional ? { classLabel: classLabel ?? null } : { prompt: opts.prompt ?? '', negativePrompt: opts.negative ?? null }),
       scheduler: sigmas ? 'custom sigmas' : opts.scheduler,
       sampler: opts.sampler,
-      steps: result.sigmas.length - 1,
+      steps: result.steps,
       cfg,
       seed: seedJson(seed),
       denoise: denoise ?? 1,
@@ -206,8 +205,9 @@ async function run(opts: GenerateCliOptions): Promise<void> {
       parameters: result.parameters,
     };
     writeFileSafe(paths.sidecar, `${JSON.stringify(sidecar, null, 2)}\n`, { overwrite: opts.overwrite });
-    if (opts.json) process.stdout.write(`${JSON.stringify({ images: written, sidecar: paths.sidecar, seed: seedJson(seed), steps: result.sigmas.length - 1, sigmas: result.sigmas, nfe: result.nfe })}\n`);
-    else process.stdout.write(`wrote ${written.join(', ')} and ${paths.sidecar} (seed ${String(seed)}, ${result.sigmas.length - 1} steps, ${result.nfe} model calls)\n`);
+    for (const w of result.warnings) warn(w);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ images: written, sidecar: paths.sidecar, seed: seedJson(seed), steps: result.steps, sigmas: result.sigmas, nfe: result.nfe })}\n`);
+    else process.stdout.write(`wrote ${written.join(', ')} and ${paths.sidecar} (seed ${String(seed)}, ${result.steps} steps, ${result.nfe} model calls)\n`);
   } finally {
     await pipeline.dispose();
   }
