@@ -10,7 +10,7 @@ import { checkScheduleRange, scheduleRange } from '../schedule-range.js';
 import { discardPenultimateSigmaSamplers } from '../../schedules/comfy-schedulers.js';
 import { samplerNames } from '../../samplers/registry.js';
 
-interface SigmasOptions {
+export interface SigmasOptions {
   model: string;
   scheduler?: string;
   steps?: string;
