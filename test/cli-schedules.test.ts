@@ -90,7 +90,7 @@ test('ays plot writes PNG and SVG, refuses to overwrite without --overwrite', ()
   assert.ok(statSync(png).size > 20000, 'a PNG with lines and text is not tiny');
   const again = run(args);
   assert.equal(again.status, 1);
-  assert.match(again.stderr, /exists; pass --overwrite/);
+  assert.match(again.stderr, /schedules\.png already exists; refusing to overwrite it \(pass --overwrite to replace it\)/);
   assert.equal(readFileSync(png).compare(bytes), 0, 'file untouched');
   assert.equal(run([...args, '--overwrite']).status, 0);
   const svg = join(dir, 'schedules.svg');
