@@ -4,14 +4,13 @@
  * Numbers follow ComfyUI's float32 tensor arithmetic; the behaviour was read off the conformance data
  * and the published descriptions, not ComfyUI's code.
  */
+import { validateSteps } from '../core/validate.js';
 import type { ModelSampling } from '../model-sampling/types.js';
+import { findSamplerSpec, SAMPLER_SPECS } from '../samplers/specs.js';
 import { f32, torchLinspaceF32 } from '../model-sampling/float32.js';
 import { exponentialSigmas, karrasSigmas, klOptimalSigmas } from './k-diffusion.js';
 import { betaPpf, npLinspace, rint } from './numerics.js';
 
-function checkSteps(steps: number): void {
-  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be an integer >= 1, got ${steps}`);
-}
 
 function table(ms: ModelSampling): Float32Array {
   if (!ms.sigmas) throw new RangeError(`model sampling "${ms.name}" has no sigma table`);
@@ -20,7 +19,7 @@ function table(ms: ModelSampling): Float32Array {
 
 /** `simple`: evenly strided entries of the model's sigma table, from the top, then 0. */
 export function simpleSigmas(ms: ModelSampling, steps: number): number[] {
-  checkSteps(steps);
+  validateSteps(steps);
   const sig = table(ms);
   const stride = sig.length / steps;
   const out: number[] = [];
@@ -35,7 +34,7 @@ export function simpleSigmas(ms: ModelSampling, steps: number): number[] {
  * produce one step more than asked (30 steps on a 1000-entry table give 31).
  */
 export function ddimUniformSigmas(ms: ModelSampling, steps: number): number[] {
-  checkSteps(steps);
+  validateSteps(steps);
   const sig = table(ms);
   let n = steps;
   const ascending: number[] = [];
@@ -53,7 +52,7 @@ export function ddimUniformSigmas(ms: ModelSampling, steps: number): number[] {
  * step instead when sigma(end) is already ~0.
  */
 export function normalSigmas(ms: ModelSampling, steps: number, sgm = false): number[] {
-  checkSteps(steps);
+  validateSteps(steps);
   const start = ms.timestep(ms.sigmaMax);
   const end = ms.timestep(ms.sigmaMin);
   let appendZero = true;
@@ -83,7 +82,7 @@ export function sgmUniformSigmas(ms: ModelSampling, steps: number): number[] {
  * than steps+1 values (e.g. sd15 at 200 steps); ays keeps that behaviour for conformance and says so.
  */
 export function betaSigmas(ms: ModelSampling, steps: number, alpha = 0.6, beta = 0.6): number[] {
-  checkSteps(steps);
+  validateSteps(steps);
   if (!(alpha > 0 && beta > 0)) throw new RangeError(`beta schedule needs alpha > 0 and beta > 0, got ${alpha}, ${beta}`);
   const sig = table(ms);
   const total = sig.length - 1;
@@ -105,7 +104,7 @@ export function betaSigmas(ms: ModelSampling, steps: number, alpha = 0.6, beta =
  * up to threshold 0.025, quadratic after; returned as (1 - x) * sigma_max.
  */
 export function linearQuadraticSigmas(ms: ModelSampling, steps: number, thresholdNoise = 0.025, linearSteps?: number): number[] {
-  checkSteps(steps);
+  validateSteps(steps);
   let schedule: number[];
   if (steps === 1) {
     schedule = [1, 0];
@@ -162,8 +161,16 @@ export function calculateSigmas(ms: ModelSampling, scheduler: string, steps: num
   return entry.fn(ms, steps);
 }
 
-/** Samplers for which ComfyUI's KSampler computes steps+1 sigmas and drops the second to last. */
-export const discardPenultimateSigmaSamplers: readonly string[] = ['dpm_2', 'dpm_2_ancestral', 'uni_pc', 'uni_pc_bh2'];
+/** Whether ComfyUI's KSampler computes steps+1 sigmas and drops the second to last for this sampler (its spec says). */
+export function discardsPenultimateSigma(sampler: string | undefined): boolean {
+  return sampler !== undefined && findSamplerSpec(sampler)?.discardsPenultimateSigma === true;
+}
+
+/**
+ * @deprecated read `samplerSpec(name).discardsPenultimateSigma` (or discardsPenultimateSigma(name)); this list is
+ * derived from the sampler specs.
+ */
+export const discardPenultimateSigmaSamplers: readonly string[] = SAMPLER_SPECS.filter((s) => s.discardsPenultimateSigma).map((s) => s.name);
 
 export function checkDenoise(denoise: number): void {
   if (typeof denoise !== 'number' || Number.isNaN(denoise) || denoise < 0 || denoise > 1) {
@@ -172,7 +179,7 @@ export function checkDenoise(denoise: number): void {
 }
 
 /**
- * The KSampler rule: with a sampler in discardPenultimateSigmaSamplers, build steps+1 and drop the
+ * The KSampler rule: with a sampler whose spec discards the penultimate sigma, build steps+1 and drop the
  * penultimate sigma; with denoise < 1 (ComfyUI's test is denoise <= 0.9999), build floor(steps/denoise)
  * steps and keep the last steps+1 sigmas, so the step count is kept. denoise 0 gives an empty list.
  * `node: true` uses the BasicScheduler node's test (denoise < 1) instead; otherwise the same.
@@ -184,9 +191,9 @@ export function ksamplerSigmas(
   sampler?: string,
   node = false,
 ): number[] {
-  checkSteps(steps);
+  validateSteps(steps);
   checkDenoise(denoise);
-  const discard = sampler !== undefined && discardPenultimateSigmaSamplers.includes(sampler);
+  const discard = discardsPenultimateSigma(sampler);
   const calc = (n: number): number[] => {
     if (!discard) return build(n);
     const s = build(n + 1);
