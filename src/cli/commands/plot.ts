@@ -1,21 +1,14 @@
 /** `ays plot`: one chart of sigma (log scale) against step for several schedules, as PNG or SVG. */
 import type { Command } from 'commander';
-import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { lineChartSvg, svgToPng } from '../../plot/line-chart.js';
 import { modelSamplingNames } from '../../model-sampling/presets.js';
-import { computeSigmas } from './sigmas.js';
+import { computeSigmas, type SigmasOptions } from './sigmas.js';
+import { checkOutputFiles, parseList, writeOutputFile } from '../options.js';
 
-interface PlotOptions {
-  model: string;
+interface PlotOptions extends Omit<SigmasOptions, 'scheduler' | 'json'> {
   scheduler: string;
-  steps?: string;
-  denoise?: string;
-  coeff?: string;
-  sampler?: string;
-  sigmas?: string;
-  from?: string;
   out: string;
   overwrite?: boolean;
   title?: string;
@@ -35,13 +28,13 @@ export function register(program: Command): void {
     .option('--from <file>', 'JSON file with sigmas for the "custom" entry')
     .requiredOption('-o, --out <file>', 'output file, .png or .svg')
     .option('--overwrite', 'replace the output file if it exists')
+    .option('--force', 'plot a --from schedule even when it was made for another sigma range')
     .option('--title <text>', 'chart title')
     .action(async (opts: PlotOptions) => {
       const ext = extname(opts.out).toLowerCase();
       if (ext !== '.png' && ext !== '.svg') throw new UsageError(`--out must end in .png or .svg, got "${opts.out}"`);
-      const names = opts.scheduler.split(',').map((s) => s.trim()).filter((s) => s !== '');
-      if (names.length === 0) throw new UsageError('--scheduler needs at least one name');
-      if (new Set(names).size !== names.length) throw new UsageError(`--scheduler lists a name twice: ${opts.scheduler}`);
+      checkOutputFiles([opts.out], { overwrite: opts.overwrite });
+      const names = parseList('--scheduler', opts.scheduler);
       const hasCustomList = opts.sigmas !== undefined || opts.from !== undefined;
       if (hasCustomList && !names.includes('custom')) throw new UsageError('--sigmas/--from are plotted as "custom": add custom to --scheduler');
       const series = names.map((name) => {
@@ -67,13 +60,7 @@ export function register(program: Command): void {
         series,
       });
       const data = ext === '.svg' ? Buffer.from(svg, 'utf8') : await svgToPng(svg);
-      try {
-        writeFileSync(opts.out, data, { flag: opts.overwrite ? 'w' : 'wx' });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') throw new UsageError(`${opts.out} exists; pass --overwrite to replace it`);
-        throw new UsageError(`cannot write ${opts.out}: ${code ?? (err as Error).message}`);
-      }
+      writeOutputFile(opts.out, data, opts.overwrite);
       process.stderr.write(`wrote ${opts.out}\n`);
     });
 }

@@ -3,12 +3,14 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { getSigmas } from '../../schedules/get-sigmas.js';
 import { modelSampling, modelSamplingNames } from '../../model-sampling/presets.js';
-import { readFileSync } from 'node:fs';
-import { sigmasFromScheduleJson, parseSigmas } from '../../schedules/custom.js';
+import { loadScheduleFileFor } from '../../optimizer/schedule-file.js';
+import { validateSigmas } from '../../core/validate.js';
+import { asUsage, parseNumber, parseSigmaList, parseSteps } from '../options.js';
+import { checkScheduleRange, scheduleRange } from '../schedule-range.js';
 import { discardPenultimateSigmaSamplers } from '../../schedules/comfy-schedulers.js';
 import { samplerNames } from '../../samplers/registry.js';
 
-interface SigmasOptions {
+export interface SigmasOptions {
   model: string;
   scheduler?: string;
   steps?: string;
@@ -17,6 +19,7 @@ interface SigmasOptions {
   sampler?: string;
   sigmas?: string;
   from?: string;
+  force?: boolean;
   json?: boolean;
 }
 
@@ -32,6 +35,7 @@ export function register(program: Command): void {
     .option('--sampler <name>', "KSampler sampler name; dpm_2, dpm_2_ancestral, uni_pc, uni_pc_bh2 drop the penultimate sigma")
     .option('--sigmas <list>', 'custom sigmas: "14.6,7.1,...,0" or a JSON array')
     .option('--from <file>', 'custom sigmas from a JSON file (an array, or an object with a "sigmas" array)')
+    .option('--force', 'use a --from schedule even when it was made for another sigma range')
     .option('--json', 'print one JSON object')
     .action((opts: SigmasOptions) => {
       const result = computeSigmas(opts);
@@ -75,62 +79,31 @@ export interface ComputedSigmas {
 export function computeSigmas(opts: Omit<SigmasOptions, 'json'>, schedulerOverride?: string): ComputedSigmas {
   let custom: number[] | undefined;
   if (opts.sigmas !== undefined && opts.from !== undefined) throw new UsageError('give either --sigmas or --from, not both');
-  if (opts.sigmas !== undefined) custom = parseSigmasOption(opts.sigmas);
-  if (opts.from !== undefined) custom = readScheduleFile(opts.from);
+  if (opts.sigmas !== undefined) custom = parseSigmaList(opts.sigmas);
+  if (opts.from !== undefined) custom = readScheduleFileFor(opts.from, opts.model, opts.force ?? false);
   const scheduler = schedulerOverride ?? opts.scheduler ?? (custom ? 'custom' : 'ays');
   if (custom && scheduler !== 'custom') throw new UsageError(`--sigmas/--from give a custom schedule; use --scheduler custom (not ${scheduler})`);
-  const steps = opts.steps !== undefined ? parseIntOption('--steps', opts.steps) : custom ? undefined : 10;
-  const denoise = parseNumberOption('--denoise', opts.denoise ?? '1');
-  const coeff = opts.coeff !== undefined ? parseNumberOption('--coeff', opts.coeff) : undefined;
+  const steps = opts.steps !== undefined ? parseSteps(opts.steps) : custom ? undefined : 10;
+  const denoise = parseNumber('--denoise', opts.denoise ?? '1', { above: 0, max: 1 });
+  const coeff = opts.coeff !== undefined ? parseNumber('--coeff', opts.coeff) : undefined;
   if (coeff !== undefined && scheduler !== 'gits') throw new UsageError('--coeff applies to --scheduler gits only');
   if (opts.sampler !== undefined) {
     const known = new Set([...samplerNames, ...discardPenultimateSigmaSamplers, 'ddim']);
     if (!known.has(opts.sampler)) throw new UsageError(`unknown sampler "${opts.sampler}"; valid: ${[...known].join(', ')}`);
   }
   const sigmas = asUsage(() => getSigmas({ model: opts.model, scheduler, steps, denoise, coeff, sampler: opts.sampler, sigmas: custom }));
+  if (sigmas.length < 2) throw new UsageError(`${scheduler} at ${steps} steps with --denoise ${denoise} keeps no step (0 model calls); raise --denoise or --steps`);
   return { scheduler, steps: steps ?? sigmas.length - 1, denoise, coeff: scheduler === 'gits' ? (coeff ?? 1.2) : undefined, sigmas };
 }
 
-// Option parsing shared with `ays plot`: numbers checked strictly, library errors shown as usage errors.
-
-export function parseIntOption(name: string, value: string): number {
-  if (!/^\s*\d+\s*$/.test(value)) throw new UsageError(`${name} must be a whole number, got "${value}"`);
-  return Number(value);
-}
-
-export function parseNumberOption(name: string, value: string): number {
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${name} must be a number, got "${value}"`);
-  return v;
-}
-
-/** Runs library code, turning its RangeError/TypeError (bad input) into a UsageError for the CLI. */
-export function asUsage<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof RangeError || err instanceof TypeError) throw new UsageError(err.message);
-    throw err;
-  }
-}
-
-/** Reads a schedule file: a JSON array of sigmas or an object with a `sigmas` array (e.g. optimizer output). */
-export function readScheduleFile(path: string): number[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  return asUsage(() => sigmasFromScheduleJson(parsed));
-}
-
-export function parseSigmasOption(text: string): number[] {
-  return asUsage(() => parseSigmas(text));
+/**
+ * Reads a schedule file (a JSON array of sigmas or an object with a `sigmas` array, e.g. `ays optimize` output)
+ * for the model preset `model`, unless `force` refusing one made for another sigma range: the optimizer's reader
+ * checks the range a file records; a file that records none is judged by its own list (schedule-range.ts).
+ */
+export function readScheduleFileFor(path: string, model: string, force: boolean): number[] {
+  const ms = asUsage(() => modelSampling(model));
+  const file = asUsage(() => loadScheduleFileFor(path, ms, { force }));
+  if (!file.model) checkScheduleRange(`--from ${path}`, scheduleRange(undefined, file.sigmas), ms, model, force);
+  return asUsage(() => validateSigmas(file.sigmas, `--from ${path}`));
 }
