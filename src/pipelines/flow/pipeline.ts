@@ -1,0 +1,436 @@
+/**
+ * Stable Diffusion 3 / 3.5 and Flux (dev, schnell) from an optimum ONNX folder on onnxruntime-node, with every
+ * scheduler and sampler of ays. The model sampling is the folder's own (SD3: the config's shift; Flux dev: mu from
+ * the image size), the denoiser is the library's flow model sampling (c_in = 1, x0 = x - sigma v) over one
+ * transformer call per step (CFG rows batched [uncond, cond]), the starting latent is ComfyUI's (torch.randn of
+ * [B,16,H/8,W/8] for the seed; sigma0 noise + (1 - sigma0) latent), and the sampler gets the model sampling so
+ * samplers with flow-specific paths take them. With `--sampler euler --sigmas <diffusers' sigmas>` the result is
+ * diffusers' StableDiffusion3Pipeline / FluxPipeline within float32 rounding (test/pipeline-flow-diffusers.test.ts).
+ */
+import { readFlowFolder, flowFolderModelSampling, type FlowFolder } from './folder.js';
+import { sd3Conditioner, fluxConditioner, type FlowTextEmbeddings, type TextConditioner } from './text.js';
+import { checkTransformer, checkTransformerShapes, makeTransformerRun, type TransformerInfo } from './transformer.js';
+import type { GenerateOptions, GenerateResult, Pipeline } from '../types.js';
+import { GenerateOptionsError } from '../errors.js';
+import {
+  ModelError,
+  checkRank,
+  checkType,
+  checkDim,
+  floatTensor,
+  openSession,
+  ort,
+  readFloat,
+  requireInputs,
+  requireOutput,
+  type ModelSession,
+  type SessionOptions,
+} from '../../runtime/session.js';
+import type { FlowModelSampling } from '../../model-sampling/flow.js';
+import type { ModelSampling } from '../../model-sampling/types.js';
+import type { GuidedDenoiser } from '../../samplers/types.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { modelDenoiser, type RawModel } from '../../denoisers/model.js';
+import { cfg as cfgDenoiser } from '../../denoisers/cfg.js';
+import { sample } from '../../samplers/sample.js';
+import { encodePng, formatParameters } from '../../image/png.js';
+import { checkSamplerName, checkSchedulerName, initialLatents, samplerNeedsUncond, scheduleSigmas } from '../sampling.js';
+
+export interface FlowGenerateOptions extends GenerateOptions {
+  /** Flux dev: the embedded guidance the transformer takes (default 3.5). An error on models without it. */
+  guidance?: number;
+  /** T5 tokens (default: 256 for SD3, 512 for Flux, as diffusers). */
+  maxSequenceLength?: number;
+  /** Called after every transformer run with its inputs and output (tests, debugging). */
+  onTransformerCall?: (feeds: Record<string, ort.Tensor>, output: ort.Tensor) => void;
+}
+
+export interface FlowGenerateResult extends GenerateResult {
+  /** Flux dev: the guidance used. */
+  guidance?: number;
+  maxSequenceLength: number;
+  /** The model sampling the run used (Flux: at this image size). */
+  modelSampling: ModelSampling;
+}
+
+/** Wall-clock split of one generate() call. */
+export interface FlowTimings {
+  textMs: number;
+  /** Time inside transformer.run. */
+  transformerMs: number;
+  transformerCalls: number;
+  /** The whole sampling loop. */
+  samplingMs: number;
+  /** The pipeline's own per-call work around transformer.run (fill the feeds, Flux pack/unpack). */
+  feedMs: number;
+  steps: number;
+  /** (samplingMs - transformerMs) / steps: everything but the transformer, per step. */
+  perStepOtherMs: number;
+  vaeMs: number;
+  totalMs: number;
+  /** T5 runs in this call (0 when the prompts were encoded before). */
+  t5Runs: number;
+}
+
+export interface FlowPipeline extends Pipeline {
+  readonly kind: 'stable-diffusion-3' | 'flux';
+  readonly folder: FlowFolder;
+  /** CFG scale `ays generate` uses when none is given (SD3 7, Flux 1). */
+  readonly recommendedCfg: number;
+  /** Flux dev's embedded guidance (3.5); undefined for models without it. */
+  readonly defaultGuidance: number | undefined;
+  readonly lastTimings: FlowTimings | null;
+  /** The model sampling at an image size (Flux's shift depends on it; SD3's does not). */
+  modelSamplingFor(width?: number, height?: number): FlowModelSampling;
+  /** One prompt's text conditioning (cached), as the transformer gets it. */
+  encodePrompt(text: string, maxSequenceLength?: number): Promise<FlowTextEmbeddings>;
+  generate(options: FlowGenerateOptions): Promise<FlowGenerateResult>;
+}
+
+export type FlowLoadOptions = SessionOptions;
+
+/** A raw model giving both CFG halves from one transformer call (uncond null without CFG). */
+type PairedRawModel = (xIn: Tensor, t: number) => Promise<{ cond: Tensor; uncond: Tensor | null }>;
+
+/**
+ * The guided denoiser over one paired call per step, built from the library's modelDenoiser (the model
+ * sampling's c_in and x0) and cfg (uncond + (cond - uncond) * scale, lastUncond): cfg asks cond then uncond
+ * synchronously, so the cond call starts the paired run and the uncond call takes the other half of it.
+ */
+function pairedGuidedDenoiser(ms: ModelSampling, paired: PairedRawModel, scale: number, withUncond: boolean): GuidedDenoiser {
+  if (!withUncond) {
+    const d = modelDenoiser(ms, async (x, t) => (await paired(x, t)).cond);
+    return Object.assign(d, { lastUncond: null });
+  }
+  let pending: Promise<{ cond: Tensor; uncond: Tensor | null }> | null = null;
+  const condRaw: RawModel = (x, t) => {
+    pending = paired(x, t);
+    return pending.then((r) => r.cond);
+  };
+  const uncondRaw: RawModel = () => {
+    const p = pending;
+    pending = null;
+    if (!p) return Promise.reject(new Error('paired denoiser: uncond asked before cond'));
+    return p.then((r) => r.uncond!);
+  };
+  return cfgDenoiser(modelDenoiser(ms, condRaw), modelDenoiser(ms, uncondRaw), scale);
+}
+
+function abortError(): Error {
+  const err = new Error('generation cancelled');
+  err.name = 'AbortError';
+  return err;
+}
+
+export async function loadFlowPipeline(dir: string, options: FlowLoadOptions = {}): Promise<FlowPipeline> {
+  const folder = readFlowFolder(dir);
+  const opened: ModelSession[] = [];
+  const open = async (path: string, label: string) => {
+    const s = await openSession(path, options, label);
+    opened.push(s);
+    return s;
+  };
+  try {
+    const transformer = checkTransformer(await open(folder.paths.transformer, 'transformer/model.onnx'), folder);
+    let text: TextConditioner;
+    if (folder.kind === 'sd3') {
+      text = sd3Conditioner(folder, {
+        clipL: await open(folder.paths.textEncoder, 'text_encoder/model.onnx'),
+        clipG: await open(folder.paths.textEncoder2, 'text_encoder_2/model.onnx'),
+        ...(folder.paths.textEncoder3 ? { t5: await open(folder.paths.textEncoder3, 'text_encoder_3/model.onnx') } : {}),
+        jointDim: transformer.contextWidth,
+      });
+    } else {
+      text = fluxConditioner(folder, {
+        clip: await open(folder.paths.textEncoder, 'text_encoder/model.onnx'),
+        t5: await open(folder.paths.textEncoder2, 'text_encoder_2/model.onnx'),
+      });
+    }
+    if (text.width !== undefined && transformer.contextWidth !== undefined && text.width !== transformer.contextWidth) {
+      throw new ModelError(`transformer/model.onnx takes ${transformer.contextWidth}-wide text embeddings but the T5 encoder gives ${text.width}; the encoders and transformer do not belong together`);
+    }
+    if (text.pooledWidth !== undefined && transformer.pooledWidth !== undefined && text.pooledWidth !== transformer.pooledWidth) {
+      throw new ModelError(`transformer/model.onnx takes ${transformer.pooledWidth}-wide pooled_projections but the CLIP encoders give ${text.pooledWidth}; the encoders and transformer do not belong together`);
+    }
+    const vaeDecoder = await open(folder.paths.vaeDecoder, 'vae_decoder/model.onnx');
+    requireInputs(vaeDecoder, ['latent_sample'], 'A VAE decoder exported by optimum takes "latent_sample"');
+    requireOutput(vaeDecoder, 'sample');
+    const latentInfo = vaeDecoder.input('latent_sample')!;
+    checkRank(vaeDecoder, latentInfo, [4]);
+    checkType(vaeDecoder, latentInfo, ['float32', 'float16']);
+    checkDim(vaeDecoder, latentInfo, 1, folder.latentChannels, 'latent channels (vae_decoder/config.json latent_channels)');
+    let vaeEncoder: ModelSession | undefined;
+    if (folder.paths.vaeEncoder) {
+      vaeEncoder = await open(folder.paths.vaeEncoder, 'vae_encoder/model.onnx');
+      requireInputs(vaeEncoder, ['sample'], 'A VAE encoder exported by optimum takes "sample"');
+      requireOutput(vaeEncoder, 'latent_parameters', 'optimum\'s VAE encoder gives "latent_parameters" (mean and log-variance)');
+    }
+    return makeFlowPipeline(folder, transformer, text, vaeDecoder, vaeEncoder, opened);
+  } catch (err) {
+    await Promise.all(opened.map((s) => s.release().catch(() => undefined)));
+    throw err;
+  }
+}
+
+interface Checked {
+  width: number;
+  height: number;
+  batch: number;
+  maxSequenceLength: number;
+  guidance: number | undefined;
+  useCfg: boolean;
+}
+
+function makeFlowPipeline(
+  folder: FlowFolder,
+  transformer: TransformerInfo,
+  text: TextConditioner,
+  vaeDecoder: ModelSession,
+  vaeEncoder: ModelSession | undefined,
+  sessions: ModelSession[],
+): FlowPipeline {
+  const C = folder.latentChannels;
+  const f = folder.vaeScaleFactor;
+  const sizeStep = f * folder.patchSize;
+  const flux = folder.kind === 'flux';
+  const modelName = flux ? 'Flux' : 'SD3';
+  let lastTimings: FlowTimings | null = null;
+
+  const modelSamplingFor = (width = folder.defaultSize, height = folder.defaultSize) => flowFolderModelSampling(folder, width, height);
+
+  /** Every option checked before any model runs; one line per problem. */
+  function check(o: FlowGenerateOptions): Checked {
+    const fail = (m: string): never => {
+      throw new GenerateOptionsError(m);
+    };
+    const batch = o.batchSize ?? 1;
+    if (!Number.isInteger(batch) || batch < 1) fail(`batch size must be a positive integer, got ${batch}`);
+    let width = o.width;
+    let height = o.height;
+    if (o.init) {
+      const [, c, h, w] = o.init.shape;
+      if (o.init.shape.length !== 4 || c !== 3) fail(`init image must be [1, 3, H, W], got [${o.init.shape.join(', ')}]`);
+      if (width !== undefined && width !== w) fail(`width ${width} differs from the init image's width ${w}; resize the image or leave width out`);
+      if (height !== undefined && height !== h) fail(`height ${height} differs from the init image's height ${h}; resize the image or leave height out`);
+      width = w;
+      height = h;
+      if (!vaeEncoder) fail('image-to-image needs vae_encoder/model.onnx, which this model folder does not have');
+    }
+    width ??= folder.defaultSize;
+    height ??= folder.defaultSize;
+    const from = o.init ? ' (from the init image)' : '';
+    for (const [name, v] of [['width', width], ['height', height]] as const) {
+      if (!Number.isInteger(v) || v <= 0 || v % sizeStep !== 0) fail(`${name} must be a positive multiple of ${sizeStep} for ${modelName} (VAE x${f}, ${flux ? '2x2 packing' : `patch ${folder.patchSize}`}), got ${v}${from}`);
+    }
+    if (folder.posEmbedMaxSize !== undefined) {
+      const maxSide = folder.posEmbedMaxSize * sizeStep;
+      if (width > maxSide || height > maxSide) {
+        fail(`${width}x${height} is larger than this SD3 transformer takes: pos_embed_max_size ${folder.posEmbedMaxSize} allows at most ${maxSide} pixels a side`);
+      }
+    }
+    if (!o.sigmas && (!Number.isInteger(o.steps) || o.steps < 1)) fail(`steps must be a positive integer, got ${o.steps}`);
+    if (typeof o.cfg !== 'number' || !Number.isFinite(o.cfg)) fail(`cfg must be a finite number, got ${o.cfg}`);
+    if (o.denoise !== undefined) {
+      if (!(o.denoise >= 0 && o.denoise <= 1)) fail(`denoise must be in [0, 1], got ${o.denoise}`);
+      if (o.denoise < 1 && !o.init) fail('denoise below 1 needs an init image (image-to-image)');
+    }
+    if (o.prompt !== undefined && typeof o.prompt !== 'string') fail('prompt must be a string');
+    if (typeof o.seed === 'number' && (!Number.isInteger(o.seed) || o.seed < 0)) fail(`seed must be a non-negative integer, got ${o.seed}`);
+    if (typeof o.seed === 'bigint' && (o.seed < 0n || o.seed >= 2n ** 64n)) fail(`seed must be in [0, 2^64), got ${o.seed}`);
+    const maxSequenceLength = o.maxSequenceLength ?? folder.defaultMaxSequenceLength;
+    if (!Number.isInteger(maxSequenceLength) || maxSequenceLength < 1 || maxSequenceLength > 512) {
+      fail(`max sequence length must be an integer in [1, 512] (T5's limit in these pipelines), got ${maxSequenceLength}`);
+    }
+    let guidance: number | undefined;
+    if (o.guidance !== undefined) {
+      if (!transformer.takesGuidance) {
+        fail(
+          flux
+            ? 'this Flux model has no guidance embedding (schnell style): --guidance does not apply; use --cfg with a negative prompt for true CFG'
+            : 'SD3 has no embedded guidance: --guidance is for Flux dev; use --cfg for SD3\'s classifier-free guidance',
+        );
+      }
+      if (!Number.isFinite(o.guidance) || o.guidance < 0) fail(`guidance must be a non-negative number, got ${o.guidance}`);
+      guidance = o.guidance;
+    } else if (transformer.takesGuidance) guidance = folder.defaultGuidance ?? 3.5;
+    const useCfg = o.cfg !== 1 || samplerNeedsUncond(o.sampler);
+    if (flux && o.negativePrompt !== undefined && o.negativePrompt !== '' && !useCfg) {
+      fail('Flux runs without CFG at --cfg 1, so a negative prompt would be ignored; give --cfg > 1 for true CFG (two transformer rows per step) or leave --negative out');
+    }
+    if (o.sigmas) {
+      const s = o.sigmas;
+      if (s.length < 1 || s.some((v) => !Number.isFinite(v) || v < 0)) fail('sigmas must be finite non-negative numbers');
+      for (let i = 1; i < s.length; i++) if (!(s[i]! < s[i - 1]!) && !(s[i] === 0 && i === s.length - 1 && s[i - 1]! > 0)) fail('sigmas must be strictly descending (a final 0 allowed)');
+      if (s[0]! > 1) fail(`flow models take sigmas in [0, 1] (sigma 1 is pure noise), got ${s[0]} first`);
+    }
+    return { width, height, batch, maxSequenceLength, guidance, useCfg };
+  }
+
+  async function encodeInit(init: Tensor, batch: number, h: number, w: number): Promise<Float32Array> {
+    const enc = vaeEncoder!;
+    const pixels = new Float32Array(init.data.length);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = init.data[i]! * 2 - 1;
+    const out = await enc.run({ sample: floatTensor(enc.input('sample')!.type, pixels, init.shape) }, ['latent_parameters']);
+    const t = out.latent_parameters!;
+    const moments = readFloat(t);
+    const [, cOut, lh, lw] = t.dims.map(Number) as [number, number, number, number];
+    if (cOut !== 2 * C && cOut !== C) throw new ModelError(`vae_encoder/model.onnx: latent_parameters has ${cOut} channels; expected ${2 * C} (mean and log-variance)`);
+    if (lh !== h || lw !== w) throw new ModelError(`vae_encoder/model.onnx: output is ${lw}x${lh} latents, expected ${w}x${h}`);
+    const per = C * h * w;
+    const latent = new Float32Array(batch * per);
+    // the mean (ComfyUI's and diffusers' deterministic encoding), then (z - shift) * scale
+    for (let i = 0; i < per; i++) latent[i] = (moments[i]! - folder.vaeShiftFactor) * folder.vaeScalingFactor;
+    for (let b = 1; b < batch; b++) latent.copyWithin(b * per, 0, per);
+    return latent;
+  }
+
+  async function decode(latents: Tensor, batch: number): Promise<Tensor> {
+    const [, , h, w] = latents.shape as [number, number, number, number];
+    const per = C * h * w;
+    const type = vaeDecoder.input('latent_sample')!.type as string;
+    let images: Float32Array | undefined;
+    let imgPer = 0;
+    let outShape: number[] = [];
+    for (let b = 0; b < batch; b++) {
+      const z = new Float32Array(per);
+      for (let i = 0; i < per; i++) z[i] = latents.data[b * per + i]! / folder.vaeScalingFactor + folder.vaeShiftFactor;
+      const out = await vaeDecoder.run({ latent_sample: floatTensor(type, z, [1, C, h, w]) }, ['sample']);
+      const t = out.sample!;
+      const px = readFloat(t);
+      if (!images) {
+        outShape = t.dims.map(Number);
+        imgPer = px.length;
+        images = new Float32Array(batch * imgPer);
+      }
+      for (let i = 0; i < imgPer; i++) {
+        const v = px[i]! / 2 + 0.5;
+        if (Number.isNaN(v)) throw new ModelError('vae_decoder/model.onnx produced NaN (a float16 VAE overflowing? use a float32 VAE)');
+        images[b * imgPer + i] = Math.min(1, Math.max(0, v));
+      }
+    }
+    return { data: images!, shape: [batch, ...outShape.slice(1)] };
+  }
+
+  async function generate(o: FlowGenerateOptions): Promise<FlowGenerateResult> {
+    const t0 = performance.now();
+    const { width, height, batch, maxSequenceLength, guidance, useCfg } = check(o);
+    checkSchedulerName(o.scheduler, o.sigmas);
+    checkSamplerName(o.sampler);
+    const ms = modelSamplingFor(width, height);
+    const denoise = o.init ? (o.denoise ?? 1) : 1;
+    const sigmas = o.sigmas ? [...o.sigmas] : scheduleSigmas(ms, o.scheduler, o.steps, denoise, o.sampler, o.coeff);
+    const h = height / f;
+    const w = width / f;
+    const rows = (useCfg ? 2 : 1) * batch;
+    const seq = flux ? maxSequenceLength : 77 + maxSequenceLength;
+    checkTransformerShapes(transformer, rows, h, w, seq, { width, height }, useCfg);
+    const signal = o.signal;
+    if (signal?.aborted) throw abortError();
+    const prompt = o.prompt ?? '';
+    const negative = o.negativePrompt ?? '';
+    const timings: FlowTimings = { textMs: 0, transformerMs: 0, transformerCalls: 0, samplingMs: 0, feedMs: 0, steps: 0, perStepOtherMs: 0, vaeMs: 0, totalMs: 0, t5Runs: 0 };
+
+    // --- text: [uncond, cond] with CFG (SD3's empty negative is encoded, never zeros) ---
+    const tText = performance.now();
+    const t5Before = text.stats.t5Runs;
+    const cond = await text.encode(prompt, maxSequenceLength);
+    const conds = useCfg ? [await text.encode(negative, maxSequenceLength), cond] : [cond];
+    timings.textMs = performance.now() - tText;
+    timings.t5Runs = text.stats.t5Runs - t5Before;
+
+    // --- starting latent: torch.randn([B,16,h,w]) for the seed, ComfyUI's flow noise scaling ---
+    const latentShape = [batch, C, h, w];
+    const initLatent = o.init ? await encodeInit(o.init, batch, h, w) : null;
+    const x = initialLatents(ms, o.seed, latentShape, sigmas, initLatent);
+
+    const run = makeTransformerRun({
+      info: transformer,
+      conds,
+      batch,
+      channels: C,
+      h,
+      w,
+      ...(guidance !== undefined ? { guidance } : {}),
+      ...(o.onTransformerCall ? { onCall: o.onTransformerCall } : {}),
+    });
+    const n = batch * C * h * w;
+    const paired: PairedRawModel = async (xIn, t) => {
+      if (signal?.aborted) throw abortError();
+      const v = await run.call(xIn.data, t);
+      const cond = { data: v.subarray(useCfg ? n : 0, useCfg ? 2 * n : n), shape: [...xIn.shape] };
+      return { cond, uncond: useCfg ? { data: v.subarray(0, n), shape: [...xIn.shape] } : null };
+    };
+    const denoiser = pairedGuidedDenoiser(ms, paired, o.cfg, useCfg);
+
+    const totalSteps = Math.max(0, sigmas.length - 1);
+    timings.steps = totalSteps;
+    const tLoop = performance.now();
+    const latents =
+      totalSteps === 0
+        ? x
+        : await sample(o.sampler, denoiser, x, sigmas, {
+            seed: o.seed,
+            modelSampling: ms,
+            ...(signal ? { signal } : {}),
+            onStep: (info) => o.onStep?.(info.i + 1, totalSteps, info.sigma),
+          });
+    timings.samplingMs = performance.now() - tLoop;
+    timings.transformerMs = run.stats.runMs;
+    timings.transformerCalls = run.stats.calls;
+    timings.feedMs = run.stats.otherMs;
+    timings.perStepOtherMs = totalSteps > 0 ? (timings.samplingMs - timings.transformerMs) / totalSteps : 0;
+    if (signal?.aborted) throw abortError();
+
+    const tVae = performance.now();
+    const images = await decode(latents, batch);
+    timings.vaeMs = performance.now() - tVae;
+
+    const [, c, ih, iw] = images.shape as [number, number, number, number];
+    const pngs: Uint8Array[] = [];
+    const parameters: string[] = [];
+    for (let b = 0; b < batch; b++) {
+      const settings: Record<string, string> = {
+        Steps: String(o.sigmas ? totalSteps : o.steps),
+        Sampler: o.sampler,
+        'Schedule type': o.sigmas ? 'custom sigmas' : o.scheduler,
+        'CFG scale': String(o.cfg),
+        ...(guidance !== undefined ? { Guidance: String(guidance) } : {}),
+        Seed: String(o.seed),
+        Size: `${iw}x${ih}`,
+        Model: folder.name,
+      };
+      if (maxSequenceLength !== folder.defaultMaxSequenceLength) settings['Max sequence length'] = String(maxSequenceLength);
+      if (o.init) settings['Denoising strength'] = String(denoise);
+      if (batch > 1) {
+        settings['Batch size'] = String(batch);
+        settings['Batch pos'] = String(b);
+      }
+      const textParams = formatParameters({ prompt, negativePrompt: useCfg ? negative : '', settings });
+      parameters.push(textParams);
+      const img: Tensor = { data: images.data.subarray(b * c * ih * iw, (b + 1) * c * ih * iw) as Float32Array, shape: [c, ih, iw] };
+      pngs.push(encodePng(img, { text: { parameters: textParams } }));
+    }
+    timings.totalMs = performance.now() - t0;
+    lastTimings = timings;
+    return { images, sigmas, pngs, parameters, nfe: run.stats.calls, ...(guidance !== undefined ? { guidance } : {}), maxSequenceLength, modelSampling: ms };
+  }
+
+  return {
+    kind: flux ? 'flux' : 'stable-diffusion-3',
+    modelName: folder.name,
+    modelSampling: modelSamplingFor(),
+    folder,
+    recommendedCfg: folder.recommendedCfg,
+    defaultGuidance: transformer.takesGuidance ? (folder.defaultGuidance ?? 3.5) : undefined,
+    get lastTimings() {
+      return lastTimings;
+    },
+    modelSamplingFor,
+    encodePrompt: (t, len) => text.encode(t, len ?? folder.defaultMaxSequenceLength),
+    generate,
+    async dispose() {
+      await Promise.all(sessions.map((s) => s.release()));
+    },
+  };
+}
+
