@@ -31,7 +31,7 @@ interface GenerateCliOptions {
   height?: string;
   batch?: string;
   seed?: string;
-  scheduler: string;
+  scheduler?: string;
   sampler: string;
   steps: string;
   cfg?: string;
@@ -44,6 +44,8 @@ interface GenerateCliOptions {
   device: string;
   threads?: string;
   json?: boolean;
+  guidance?: string;
+  maxSequenceLength?: string;
 }
 
 function intOption(name: string, value: string | undefined, min: number): number | undefined {
@@ -123,11 +125,41 @@ async function run(opts: GenerateCliOptions): Promise<void> {
   const sigmas = opts.sigmas !== undefined ? parseSigmaList(opts.sigmas) : undefined;
   const seed = parseSeed(opts.seed);
   const init = opts.init !== undefined ? readImageFile(resolve(opts.init)) : undefined;
+  const guidance = numberOption('guidance', opts.guidance);
+  const maxSequenceLength = intOption('max-sequence-length', opts.maxSequenceLength, 1);
 
   const modelDir = opts.model !== undefined ? resolve(opts.model) : bundledModelDir();
   if (opts.model === undefined && !existsSync(modelDir)) throw new UsageError(`the bundled model is missing from this install (${modelDir}); pass --model DIR`);
   // loaded on use: onnxruntime-node is heavy and other commands do not need it
   const { loadPipeline } = await import('../../pipelines/load.js');
+  // SD3/Flux: check the request against the folder before loading the (large) sessions
+  const { detectFlowKind, readFlowFolder } = await import('../../pipelines/flow/folder.js');
+  const flowKind = existsSync(modelDir) ? detectFlowKind(modelDir) : null;
+  if (!flowKind && (guidance !== undefined || maxSequenceLength !== undefined)) {
+    throw new UsageError(`${guidance !== undefined ? '--guidance' : '--max-sequence-length'} is for Stable Diffusion 3 and Flux models (docs/flow-models.md)`);
+  }
+  const scheduler = opts.scheduler ?? (flowKind ? 'simple' : 'ays');
+  if (flowKind) {
+    const { checkFlowOptions } = await import('../../pipelines/flow/pipeline.js');
+    const folder = readFlowFolder(modelDir);
+    checkFlowOptions(folder, {
+      prompt: opts.prompt ?? '',
+      ...(opts.negative !== undefined ? { negativePrompt: opts.negative } : {}),
+      ...(width !== undefined ? { width } : {}),
+      ...(height !== undefined ? { height } : {}),
+      batchSize: batch ?? 1,
+      seed,
+      scheduler,
+      sampler: opts.sampler,
+      steps,
+      cfg: cfgGiven ?? folder.recommendedCfg,
+      ...(denoise !== undefined ? { denoise } : {}),
+      ...(init ? { init } : {}),
+      ...(sigmas ? { sigmas } : {}),
+      ...(guidance !== undefined ? { guidance } : {}),
+      ...(maxSequenceLength !== undefined ? { maxSequenceLength } : {}),
+    });
+  }
   const pipeline: Pipeline = await loadPipeline(modelDir, { device, ...(threads !== undefined ? { threads } : {}) });
   try {
     const classConditional = pipeline.kind === 'class-conditional';
@@ -144,7 +176,8 @@ async function run(opts: GenerateCliOptions): Promise<void> {
       if (opts.grid && labels.length === 0 && batch === undefined) batch = names.length;
     }
     const card = (pipeline as Pipeline & { card?: { recommendedCfg?: number } }).card;
-    const cfg = cfgGiven ?? (classConditional ? (card?.recommendedCfg ?? 3) : 7);
+    const recommended = (pipeline as Pipeline & { recommendedCfg?: number }).recommendedCfg;
+    const cfg = cfgGiven ?? (classConditional ? (card?.recommendedCfg ?? 3) : (recommended ?? 7));
     const count = batch ?? 1;
     const paths = outputPaths(opts.out, opts.grid ? 1 : count);
     if (!opts.overwrite) {
@@ -167,10 +200,12 @@ async function run(opts: GenerateCliOptions): Promise<void> {
         ...(height !== undefined ? { height } : {}),
         batchSize: count,
         seed,
-        scheduler: opts.scheduler,
+        scheduler,
         sampler: opts.sampler,
         steps,
         cfg,
+        ...(guidance !== undefined ? { guidance } : {}),
+        ...(maxSequenceLength !== undefined ? { maxSequenceLength } : {}),
         ...(denoise !== undefined ? { denoise } : {}),
         ...(init ? { init } : {}),
         ...(sigmas ? { sigmas } : {}),
@@ -208,10 +243,11 @@ async function run(opts: GenerateCliOptions): Promise<void> {
       modelDir,
       kind: pipeline.kind,
       ...(classConditional ? { classLabel: classLabel ?? null } : { prompt: opts.prompt ?? '', negativePrompt: opts.negative ?? null }),
-      scheduler: sigmas ? 'custom sigmas' : opts.scheduler,
+      scheduler: sigmas ? 'custom sigmas' : scheduler,
       sampler: opts.sampler,
       steps: result.sigmas.length - 1,
       cfg,
+      ...(flowKind ? { guidance: (result as GenerateResult & { guidance?: number }).guidance ?? null, maxSequenceLength: (result as GenerateResult & { maxSequenceLength?: number }).maxSequenceLength ?? null } : {}),
       seed: String(seed),
       denoise: denoise ?? 1,
       init: opts.init ?? null,
@@ -237,7 +273,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 export function register(program: Command): void {
   program
     .command('generate')
-    .description('Generate images from an ONNX model folder (SD1.5/SDXL optimum export, or the bundled model) with any schedule and sampler')
+    .description('Generate images from an ONNX model folder (SD1.5/SDXL/SD3/Flux optimum export, or the bundled model) with any schedule and sampler')
     .option('--model <dir>', 'model folder: a diffusers/optimum ONNX export, or a bundled-model folder (default: the bundled Fashion-MNIST model)')
     .option('--prompt <text>', 'prompt (text models)')
     .option('--negative <text>', 'negative prompt (text models)')
@@ -247,10 +283,12 @@ export function register(program: Command): void {
     .option('--height <px>', 'height, a multiple of 8')
     .option('--batch <n>', 'images per run (one noise tensor for the batch, as ComfyUI)')
     .option('--seed <n>', 'seed of the starting noise (same as ComfyUI\'s); random when left out')
-    .option('--scheduler <name>', 'schedule name (ays, karras, normal, simple, gits, ...)', 'ays')
+    .option('--scheduler <name>', 'schedule name (ays, karras, normal, simple, gits, ...; default ays, simple for SD3/Flux)')
     .option('--sampler <name>', 'sampler name (euler, dpmpp_2m, ...)', 'dpmpp_2m')
     .option('--steps <n>', 'sampling steps', '10')
-    .option('--cfg <scale>', 'classifier-free guidance scale (default 7; the bundled model\'s recommended value for it)')
+    .option('--cfg <scale>', 'classifier-free guidance scale (default 7; SD3 7, Flux 1 = no CFG; the bundled model\'s recommended value for it)')
+    .option('--guidance <g>', 'Flux dev: embedded guidance (default 3.5); an error on models without a guidance embedding')
+    .option('--max-sequence-length <n>', 'SD3/Flux: T5 tokens (default 256 for SD3, 512 for Flux)')
     .option('--sigmas <list>', 'explicit comma-separated sigmas instead of --scheduler/--steps')
     .option('--coeff <c>', 'GITS coefficient')
     .option('--init <image>', 'init image (PNG or JPEG) for image-to-image')

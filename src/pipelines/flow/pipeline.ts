@@ -8,7 +8,7 @@
  * diffusers' StableDiffusion3Pipeline / FluxPipeline within float32 rounding (test/pipeline-flow-diffusers.test.ts).
  */
 import { readFlowFolder, flowFolderModelSampling, type FlowFolder } from './folder.js';
-import { sd3Conditioner, fluxConditioner, type FlowTextEmbeddings, type TextConditioner } from './text.js';
+import { sd3Conditioner, fluxConditioner, loadFlowTokenizers, type FlowTextEmbeddings, type TextConditioner } from './text.js';
 import { checkTransformer, checkTransformerShapes, makeTransformerRun, type TransformerInfo } from './transformer.js';
 import type { GenerateOptions, GenerateResult, Pipeline } from '../types.js';
 import { GenerateOptionsError } from '../errors.js';
@@ -124,6 +124,8 @@ function abortError(): Error {
 
 export async function loadFlowPipeline(dir: string, options: FlowLoadOptions = {}): Promise<FlowPipeline> {
   const folder = readFlowFolder(dir);
+  // tokenizers first: one that does not load is an error before any (large) session is created
+  const tokenizers = loadFlowTokenizers(folder);
   const opened: ModelSession[] = [];
   const open = async (path: string, label: string) => {
     const s = await openSession(path, options, label);
@@ -135,13 +137,15 @@ export async function loadFlowPipeline(dir: string, options: FlowLoadOptions = {
     let text: TextConditioner;
     if (folder.kind === 'sd3') {
       text = sd3Conditioner(folder, {
+        tokenizers,
         clipL: await open(folder.paths.textEncoder, 'text_encoder/model.onnx'),
         clipG: await open(folder.paths.textEncoder2, 'text_encoder_2/model.onnx'),
         ...(folder.paths.textEncoder3 ? { t5: await open(folder.paths.textEncoder3, 'text_encoder_3/model.onnx') } : {}),
         jointDim: transformer.contextWidth,
       });
     } else {
-      text = fluxConditioner(folder, {
+      text = fluxConditioner({
+        tokenizers,
         clip: await open(folder.paths.textEncoder, 'text_encoder/model.onnx'),
         t5: await open(folder.paths.textEncoder2, 'text_encoder_2/model.onnx'),
       });
@@ -172,7 +176,7 @@ export async function loadFlowPipeline(dir: string, options: FlowLoadOptions = {
   }
 }
 
-interface Checked {
+export interface Checked {
   width: number;
   height: number;
   batch: number;
@@ -180,6 +184,83 @@ interface Checked {
   guidance: number | undefined;
   useCfg: boolean;
 }
+
+/**
+ * Every generate option checked against the folder before any model runs, one line per problem: sizes the
+ * transformer takes, guidance only where there is a guidance embedding, a negative prompt only with CFG on Flux,
+ * T5 length, sigmas in [0, 1]. The CLI calls it before loading the sessions.
+ */
+export function checkFlowOptions(folder: FlowFolder, o: FlowGenerateOptions): Checked {
+  const f = folder.vaeScaleFactor;
+  const sizeStep = f * folder.patchSize;
+  const flux = folder.kind === 'flux';
+  const modelName = flux ? 'Flux' : 'SD3';
+  const fail = (m: string): never => {
+    throw new GenerateOptionsError(m);
+  };
+  const batch = o.batchSize ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) fail(`batch size must be a positive integer, got ${batch}`);
+  let width = o.width;
+  let height = o.height;
+  if (o.init) {
+    const [, c, h, w] = o.init.shape;
+    if (o.init.shape.length !== 4 || c !== 3) fail(`init image must be [1, 3, H, W], got [${o.init.shape.join(', ')}]`);
+    if (width !== undefined && width !== w) fail(`width ${width} differs from the init image's width ${w}; resize the image or leave width out`);
+    if (height !== undefined && height !== h) fail(`height ${height} differs from the init image's height ${h}; resize the image or leave height out`);
+    width = w;
+    height = h;
+    if (!folder.paths.vaeEncoder) fail('image-to-image needs vae_encoder/model.onnx, which this model folder does not have');
+  }
+  width ??= folder.defaultSize;
+  height ??= folder.defaultSize;
+  const from = o.init ? ' (from the init image)' : '';
+  for (const [name, v] of [['width', width], ['height', height]] as const) {
+    if (!Number.isInteger(v) || v <= 0 || v % sizeStep !== 0) fail(`${name} must be a positive multiple of ${sizeStep} for ${modelName} (VAE x${f}, ${flux ? '2x2 packing' : `patch ${folder.patchSize}`}), got ${v}${from}`);
+  }
+  if (folder.posEmbedMaxSize !== undefined) {
+    const maxSide = folder.posEmbedMaxSize * sizeStep;
+    if (width > maxSide || height > maxSide) {
+      fail(`${width}x${height} is larger than this SD3 transformer takes: pos_embed_max_size ${folder.posEmbedMaxSize} allows at most ${maxSide} pixels a side`);
+    }
+  }
+  if (!o.sigmas && (!Number.isInteger(o.steps) || o.steps < 1)) fail(`steps must be a positive integer, got ${o.steps}`);
+  if (typeof o.cfg !== 'number' || !Number.isFinite(o.cfg)) fail(`cfg must be a finite number, got ${o.cfg}`);
+  if (o.denoise !== undefined) {
+    if (!(o.denoise >= 0 && o.denoise <= 1)) fail(`denoise must be in [0, 1], got ${o.denoise}`);
+    if (o.denoise < 1 && !o.init) fail('denoise below 1 needs an init image (image-to-image)');
+  }
+  if (o.prompt !== undefined && typeof o.prompt !== 'string') fail('prompt must be a string');
+  if (typeof o.seed === 'number' && (!Number.isInteger(o.seed) || o.seed < 0)) fail(`seed must be a non-negative integer, got ${o.seed}`);
+  if (typeof o.seed === 'bigint' && (o.seed < 0n || o.seed >= 2n ** 64n)) fail(`seed must be in [0, 2^64), got ${o.seed}`);
+  const maxSequenceLength = o.maxSequenceLength ?? folder.defaultMaxSequenceLength;
+  if (!Number.isInteger(maxSequenceLength) || maxSequenceLength < 1 || maxSequenceLength > 512) {
+    fail(`max sequence length must be an integer in [1, 512] (T5's limit in these pipelines), got ${maxSequenceLength}`);
+  }
+  let guidance: number | undefined;
+  if (o.guidance !== undefined) {
+    if (!folder.guidanceEmbeds) {
+      fail(
+        flux
+          ? 'this Flux model has no guidance embedding (schnell style): --guidance does not apply; use --cfg with a negative prompt for true CFG'
+          : 'SD3 has no embedded guidance: --guidance is for Flux dev; use --cfg for SD3\'s classifier-free guidance',
+      );
+    }
+    if (!Number.isFinite(o.guidance) || o.guidance < 0) fail(`guidance must be a non-negative number, got ${o.guidance}`);
+    guidance = o.guidance;
+  } else if (folder.guidanceEmbeds) guidance = folder.defaultGuidance ?? 3.5;
+  const useCfg = o.cfg !== 1 || samplerNeedsUncond(o.sampler);
+  if (flux && o.negativePrompt !== undefined && o.negativePrompt !== '' && !useCfg) {
+    fail('Flux runs without CFG at --cfg 1, so a negative prompt would be ignored; give --cfg > 1 for true CFG (two transformer rows per step) or leave --negative out');
+  }
+  if (o.sigmas) {
+    const s = o.sigmas;
+    if (s.length < 1 || s.some((v) => !Number.isFinite(v) || v < 0)) fail('sigmas must be finite non-negative numbers');
+    for (let i = 1; i < s.length; i++) if (!(s[i]! < s[i - 1]!) && !(s[i] === 0 && i === s.length - 1 && s[i - 1]! > 0)) fail('sigmas must be strictly descending (a final 0 allowed)');
+    if (s[0]! > 1) fail(`flow models take sigmas in [0, 1] (sigma 1 is pure noise), got ${s[0]} first`);
+  }
+  return { width, height, batch, maxSequenceLength, guidance, useCfg };
+}
+
 
 function makeFlowPipeline(
   folder: FlowFolder,
@@ -191,80 +272,10 @@ function makeFlowPipeline(
 ): FlowPipeline {
   const C = folder.latentChannels;
   const f = folder.vaeScaleFactor;
-  const sizeStep = f * folder.patchSize;
   const flux = folder.kind === 'flux';
-  const modelName = flux ? 'Flux' : 'SD3';
   let lastTimings: FlowTimings | null = null;
 
   const modelSamplingFor = (width = folder.defaultSize, height = folder.defaultSize) => flowFolderModelSampling(folder, width, height);
-
-  /** Every option checked before any model runs; one line per problem. */
-  function check(o: FlowGenerateOptions): Checked {
-    const fail = (m: string): never => {
-      throw new GenerateOptionsError(m);
-    };
-    const batch = o.batchSize ?? 1;
-    if (!Number.isInteger(batch) || batch < 1) fail(`batch size must be a positive integer, got ${batch}`);
-    let width = o.width;
-    let height = o.height;
-    if (o.init) {
-      const [, c, h, w] = o.init.shape;
-      if (o.init.shape.length !== 4 || c !== 3) fail(`init image must be [1, 3, H, W], got [${o.init.shape.join(', ')}]`);
-      if (width !== undefined && width !== w) fail(`width ${width} differs from the init image's width ${w}; resize the image or leave width out`);
-      if (height !== undefined && height !== h) fail(`height ${height} differs from the init image's height ${h}; resize the image or leave height out`);
-      width = w;
-      height = h;
-      if (!vaeEncoder) fail('image-to-image needs vae_encoder/model.onnx, which this model folder does not have');
-    }
-    width ??= folder.defaultSize;
-    height ??= folder.defaultSize;
-    const from = o.init ? ' (from the init image)' : '';
-    for (const [name, v] of [['width', width], ['height', height]] as const) {
-      if (!Number.isInteger(v) || v <= 0 || v % sizeStep !== 0) fail(`${name} must be a positive multiple of ${sizeStep} for ${modelName} (VAE x${f}, ${flux ? '2x2 packing' : `patch ${folder.patchSize}`}), got ${v}${from}`);
-    }
-    if (folder.posEmbedMaxSize !== undefined) {
-      const maxSide = folder.posEmbedMaxSize * sizeStep;
-      if (width > maxSide || height > maxSide) {
-        fail(`${width}x${height} is larger than this SD3 transformer takes: pos_embed_max_size ${folder.posEmbedMaxSize} allows at most ${maxSide} pixels a side`);
-      }
-    }
-    if (!o.sigmas && (!Number.isInteger(o.steps) || o.steps < 1)) fail(`steps must be a positive integer, got ${o.steps}`);
-    if (typeof o.cfg !== 'number' || !Number.isFinite(o.cfg)) fail(`cfg must be a finite number, got ${o.cfg}`);
-    if (o.denoise !== undefined) {
-      if (!(o.denoise >= 0 && o.denoise <= 1)) fail(`denoise must be in [0, 1], got ${o.denoise}`);
-      if (o.denoise < 1 && !o.init) fail('denoise below 1 needs an init image (image-to-image)');
-    }
-    if (o.prompt !== undefined && typeof o.prompt !== 'string') fail('prompt must be a string');
-    if (typeof o.seed === 'number' && (!Number.isInteger(o.seed) || o.seed < 0)) fail(`seed must be a non-negative integer, got ${o.seed}`);
-    if (typeof o.seed === 'bigint' && (o.seed < 0n || o.seed >= 2n ** 64n)) fail(`seed must be in [0, 2^64), got ${o.seed}`);
-    const maxSequenceLength = o.maxSequenceLength ?? folder.defaultMaxSequenceLength;
-    if (!Number.isInteger(maxSequenceLength) || maxSequenceLength < 1 || maxSequenceLength > 512) {
-      fail(`max sequence length must be an integer in [1, 512] (T5's limit in these pipelines), got ${maxSequenceLength}`);
-    }
-    let guidance: number | undefined;
-    if (o.guidance !== undefined) {
-      if (!transformer.takesGuidance) {
-        fail(
-          flux
-            ? 'this Flux model has no guidance embedding (schnell style): --guidance does not apply; use --cfg with a negative prompt for true CFG'
-            : 'SD3 has no embedded guidance: --guidance is for Flux dev; use --cfg for SD3\'s classifier-free guidance',
-        );
-      }
-      if (!Number.isFinite(o.guidance) || o.guidance < 0) fail(`guidance must be a non-negative number, got ${o.guidance}`);
-      guidance = o.guidance;
-    } else if (transformer.takesGuidance) guidance = folder.defaultGuidance ?? 3.5;
-    const useCfg = o.cfg !== 1 || samplerNeedsUncond(o.sampler);
-    if (flux && o.negativePrompt !== undefined && o.negativePrompt !== '' && !useCfg) {
-      fail('Flux runs without CFG at --cfg 1, so a negative prompt would be ignored; give --cfg > 1 for true CFG (two transformer rows per step) or leave --negative out');
-    }
-    if (o.sigmas) {
-      const s = o.sigmas;
-      if (s.length < 1 || s.some((v) => !Number.isFinite(v) || v < 0)) fail('sigmas must be finite non-negative numbers');
-      for (let i = 1; i < s.length; i++) if (!(s[i]! < s[i - 1]!) && !(s[i] === 0 && i === s.length - 1 && s[i - 1]! > 0)) fail('sigmas must be strictly descending (a final 0 allowed)');
-      if (s[0]! > 1) fail(`flow models take sigmas in [0, 1] (sigma 1 is pure noise), got ${s[0]} first`);
-    }
-    return { width, height, batch, maxSequenceLength, guidance, useCfg };
-  }
 
   async function encodeInit(init: Tensor, batch: number, h: number, w: number): Promise<Float32Array> {
     const enc = vaeEncoder!;
@@ -313,7 +324,7 @@ function makeFlowPipeline(
 
   async function generate(o: FlowGenerateOptions): Promise<FlowGenerateResult> {
     const t0 = performance.now();
-    const { width, height, batch, maxSequenceLength, guidance, useCfg } = check(o);
+    const { width, height, batch, maxSequenceLength, guidance, useCfg } = checkFlowOptions(folder, o);
     checkSchedulerName(o.scheduler, o.sigmas);
     checkSamplerName(o.sampler);
     const ms = modelSamplingFor(width, height);

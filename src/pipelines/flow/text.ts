@@ -165,7 +165,27 @@ function cached(encode: (text: string, len: number) => Promise<FlowTextEmbedding
   };
 }
 
+/** The folder's tokenizers, loaded (and tried) before any session is opened. */
+export interface FlowTokenizers {
+  clip: ClipTokenizer;
+  /** SD3: CLIG-G's tokenizer */
+  clip2?: ClipTokenizer;
+  t5?: T5Tokenizer;
+}
+
+export function loadFlowTokenizers(folder: FlowFolder): FlowTokenizers {
+  if (folder.kind === 'sd3') {
+    return {
+      clip: loadClipTokenizer(folder.paths.tokenizer, 'tokenizer'),
+      clip2: loadClipTokenizer(folder.paths.tokenizer2, 'tokenizer_2'),
+      ...(folder.paths.tokenizer3 ? { t5: loadT5Tokenizer(folder.paths.tokenizer3, 'tokenizer_3') } : {}),
+    };
+  }
+  return { clip: loadClipTokenizer(folder.paths.tokenizer, 'tokenizer'), t5: loadT5Tokenizer(folder.paths.tokenizer2, 'tokenizer_2') };
+}
+
 export interface Sd3TextParts {
+  tokenizers: FlowTokenizers;
   clipL: ModelSession;
   clipG: ModelSession;
   t5?: ModelSession;
@@ -174,9 +194,10 @@ export interface Sd3TextParts {
 }
 
 export function sd3Conditioner(folder: FlowFolder, parts: Sd3TextParts): TextConditioner {
-  const clipL = checkSd3Clip(parts.clipL, loadClipTokenizer(folder.paths.tokenizer, 'tokenizer'), 'CLIP-L (text_encoder)');
-  const clipG = checkSd3Clip(parts.clipG, loadClipTokenizer(folder.paths.tokenizer2, 'tokenizer_2'), 'CLIP-G (text_encoder_2)');
-  const t5 = parts.t5 ? checkT5(parts.t5, loadT5Tokenizer(folder.paths.tokenizer3!, 'tokenizer_3')) : undefined;
+  const tok = parts.tokenizers;
+  const clipL = checkSd3Clip(parts.clipL, tok.clip, 'CLIP-L (text_encoder)');
+  const clipG = checkSd3Clip(parts.clipG, tok.clip2!, 'CLIP-G (text_encoder_2)');
+  const t5 = parts.t5 ? checkT5(parts.t5, tok.t5!) : undefined;
   const dL = fixedDim(clipL.session.output(clipL.states!)!, 2);
   const dG = fixedDim(clipG.session.output(clipG.states!)!, 2);
   const width = t5 ? t5.width : parts.jointDim;
@@ -224,9 +245,9 @@ export function sd3Conditioner(folder: FlowFolder, parts: Sd3TextParts): TextCon
   return { width, pooledWidth: pL !== undefined && pG !== undefined ? pL + pG : undefined, encode, stats };
 }
 
-export function fluxConditioner(folder: FlowFolder, parts: { clip: ModelSession; t5: ModelSession }): TextConditioner {
-  const clip = checkFluxClip(parts.clip, loadClipTokenizer(folder.paths.tokenizer, 'tokenizer'));
-  const t5 = checkT5(parts.t5, loadT5Tokenizer(folder.paths.tokenizer2, 'tokenizer_2'));
+export function fluxConditioner(parts: { tokenizers: FlowTokenizers; clip: ModelSession; t5: ModelSession }): TextConditioner {
+  const clip = checkFluxClip(parts.clip, parts.tokenizers.clip);
+  const t5 = checkT5(parts.t5, parts.tokenizers.t5!);
   const stats = { t5Runs: 0, clipRuns: 0 };
   const encode = cached(async (text, len) => {
     const c = await runClip(clip, text);
