@@ -1,4 +1,5 @@
 import type { Tensor } from '../tensor/tensor.js';
+import { validateSigmas } from '../core/validate.js';
 import { allFinite, cloneTensor, sameShape, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, GuidedDenoiser, NoiseSource, SamplerOptions } from './types.js';
 
@@ -9,21 +10,13 @@ export function abortError(signal: AbortSignal): Error {
   return new DOMException('sampling was aborted', 'AbortError');
 }
 
-/** Validate a sigma list: at least 2 finite, non-negative, strictly descending values. Returns float64 copy. */
+/** A sampler's sigma check: validateSigmas with the sampler's name in front. Returns a float64 copy. */
 export function checkSigmas(name: string, sigmas: ArrayLike<number>): Float64Array {
-  if (!sigmas || typeof sigmas.length !== 'number') throw new TypeError(`${name}: sigmas must be an array of numbers`);
-  if (sigmas.length < 2) {
-    throw new RangeError(`${name}: need at least 2 sigmas (a start and an end), got ${sigmas.length}`);
+  try {
+    return Float64Array.from(validateSigmas(sigmas));
+  } catch (err) {
+    throw err instanceof RangeError ? new RangeError(`${name}: ${err.message}`) : err;
   }
-  const out = Float64Array.from(sigmas);
-  for (let i = 0; i < out.length; i++) {
-    const s = out[i]!;
-    if (!Number.isFinite(s) || s < 0) throw new RangeError(`${name}: sigma[${i}] = ${s} is not a finite non-negative number`);
-    if (i > 0 && !(s < out[i - 1]!)) {
-      throw new RangeError(`${name}: sigmas must be strictly descending, but sigma[${i - 1}] = ${out[i - 1]} and sigma[${i}] = ${s}`);
-    }
-  }
-  return out;
 }
 
 /** Per-run state shared by a sampler's helpers: the denoiser call counter, options and abort handling. */

@@ -9,6 +9,7 @@
  *   reproduced at 11 steps. With denoise < 1 it keeps the last floor(min(denoise, 0.999)*steps)+1 values,
  *   A1111's img2img rule.
  */
+import { validateSteps } from '../core/validate.js';
 import { loglinearInterp, roundHalfEven } from './numerics.js';
 import { checkDenoise } from './comfy-schedulers.js';
 import { f32 } from '../model-sampling/float32.js';
@@ -78,7 +79,7 @@ export function alignYourStepsSigmas(options: AysOptions): number[] {
   const denoise = options.denoise ?? 1;
   const convention = options.convention ?? 'comfyui';
   checkTable(table);
-  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be an integer >= 1, got ${steps}`);
+  validateSteps(steps);
   checkDenoise(denoise);
   const levels = AYS_NOISE_LEVELS[table];
   if (convention === 'comfyui') {

@@ -4,14 +4,12 @@
  * Numbers follow ComfyUI's float32 tensor arithmetic; the behaviour was read off the conformance data
  * and the published descriptions, not ComfyUI's code.
  */
+import { validateSteps } from '../core/validate.js';
 import type { ModelSampling } from '../model-sampling/types.js';
 import { f32, torchLinspaceF32 } from '../model-sampling/float32.js';
 import { exponentialSigmas, karrasSigmas, klOptimalSigmas } from './k-diffusion.js';
 import { betaPpf, npLinspace, rint } from './numerics.js';
 
-function checkSteps(steps: number): void {
-  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be an integer >= 1, got ${steps}`);
-}
 
 function table(ms: ModelSampling): Float32Array {
   if (!ms.sigmas) throw new RangeError(`model sampling "${ms.name}" has no sigma table`);
@@ -20,7 +18,7 @@ function table(ms: ModelSampling): Float32Array {
 
 /** `simple`: evenly strided entries of the model's sigma table, from the top, then 0. */
 export function simpleSigmas(ms: ModelSampling, steps: number): number[] {
-  checkSteps(steps);
+  validateSteps(steps);
   const sig = table(ms);
   const stride = sig.length / steps;
   const out: number[] = [];
@@ -35,7 +33,7 @@ export function simpleSigmas(ms: ModelSampling, steps: number): number[] {
  * produce one step more than asked (30 steps on a 1000-entry table give 31).
  */
 export function ddimUniformSigmas(ms: ModelSampling, steps: number): number[] {
-  checkSteps(steps);
+  validateSteps(steps);
   const sig = table(ms);
   let n = steps;
   const ascending: number[] = [];
@@ -53,7 +51,7 @@ export function ddimUniformSigmas(ms: ModelSampling, steps: number): number[] {
  * step instead when sigma(end) is already ~0.
  */
 export function normalSigmas(ms: ModelSampling, steps: number, sgm = false): number[] {
-  checkSteps(steps);
+  validateSteps(steps);
   const start = ms.timestep(ms.sigmaMax);
   const end = ms.timestep(ms.sigmaMin);
   let appendZero = true;
@@ -83,7 +81,7 @@ export function sgmUniformSigmas(ms: ModelSampling, steps: number): number[] {
  * than steps+1 values (e.g. sd15 at 200 steps); ays keeps that behaviour for conformance and says so.
  */
 export function betaSigmas(ms: ModelSampling, steps: number, alpha = 0.6, beta = 0.6): number[] {
-  checkSteps(steps);
+  validateSteps(steps);
   if (!(alpha > 0 && beta > 0)) throw new RangeError(`beta schedule needs alpha > 0 and beta > 0, got ${alpha}, ${beta}`);
   const sig = table(ms);
   const total = sig.length - 1;
@@ -105,7 +103,7 @@ export function betaSigmas(ms: ModelSampling, steps: number, alpha = 0.6, beta =
  * up to threshold 0.025, quadratic after; returned as (1 - x) * sigma_max.
  */
 export function linearQuadraticSigmas(ms: ModelSampling, steps: number, thresholdNoise = 0.025, linearSteps?: number): number[] {
-  checkSteps(steps);
+  validateSteps(steps);
   let schedule: number[];
   if (steps === 1) {
     schedule = [1, 0];
@@ -184,7 +182,7 @@ export function ksamplerSigmas(
   sampler?: string,
   node = false,
 ): number[] {
-  checkSteps(steps);
+  validateSteps(steps);
   checkDenoise(denoise);
   const discard = sampler !== undefined && discardPenultimateSigmaSamplers.includes(sampler);
   const calc = (n: number): number[] => {

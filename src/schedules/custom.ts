@@ -1,25 +1,7 @@
-/** User-given sigma lists: parsing (comma list or JSON) and validation. */
+/** User-given sigma lists: parsing (comma list or JSON); validation is core/validate.ts's validateSigmas. */
+import { validateSigmas } from '../core/validate.js';
 
-/**
- * Checks a schedule: at least two values, all finite and non-negative, strictly descending except that the
- * last may be 0. Returns the same numbers. Throws RangeError/TypeError naming the first problem.
- */
-export function validateSigmas(sigmas: readonly unknown[], what = 'sigmas'): number[] {
-  if (!Array.isArray(sigmas)) throw new TypeError(`${what} must be an array of numbers`);
-  if (sigmas.length < 2) throw new RangeError(`${what} needs at least two values (one step), got ${sigmas.length}`);
-  const out: number[] = [];
-  sigmas.forEach((v, i) => {
-    if (typeof v !== 'number') throw new TypeError(`${what}[${i}] is not a number: ${JSON.stringify(v)}`);
-    if (!Number.isFinite(v)) throw new RangeError(`${what}[${i}] is not finite: ${v}`);
-    if (v < 0) throw new RangeError(`${what}[${i}] is negative: ${v}`);
-    if (i > 0 && !(v < out[i - 1]!)) {
-      throw new RangeError(`${what} must be strictly descending: ${what}[${i}] = ${v} is not below ${what}[${i - 1}] = ${out[i - 1]}`);
-    }
-    if (v === 0 && i !== sigmas.length - 1) throw new RangeError(`${what}[${i}] is 0 before the end; only the last value may be 0`);
-    out.push(v);
-  });
-  return out;
-}
+export { validateSigmas };
 
 /**
  * Parses a sigma list typed by a user: a JSON array ("[14.6, 7.1, 0]"), a JSON object with a `sigmas`

@@ -1,6 +1,7 @@
 /** getSigmas: one call for any named schedule on any model, with the checks a user-facing API needs. */
 import type { ModelSampling } from '../model-sampling/types.js';
 import { modelSampling } from '../model-sampling/presets.js';
+import { validateSteps } from '../core/validate.js';
 import { schedulerNames, schedulerRegistry } from './registry.js';
 
 export interface GetSigmasOptions {
@@ -47,9 +48,7 @@ export function getSigmas(options: GetSigmasOptions): number[] {
     }
     steps = listSteps;
   }
-  if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1) {
-    throw new RangeError(`steps must be an integer >= 1, got ${String(steps)}`);
-  }
+  steps = validateSteps(steps);
   if (options.coeff !== undefined && (typeof options.coeff !== 'number' || !Number.isFinite(options.coeff))) {
     throw new RangeError(`coeff must be a finite number, got ${String(options.coeff)}`);
   }

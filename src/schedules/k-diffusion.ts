@@ -2,11 +2,9 @@
  * Closed-form schedules from k-diffusion (Karras et al. 2022 and relatives), as float32 tensor arithmetic
  * the way ComfyUI evaluates them. Each returns a descending list; all but Laplace end with an appended 0.
  */
+import { validateSteps } from '../core/validate.js';
 import { expf32, f32, tanf32, torchLinspaceF32, torchPowScalarF32 } from '../model-sampling/float32.js';
 
-function checkSteps(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`steps must be an integer >= 1, got ${n}`);
-}
 function checkRange(sigmaMin: number, sigmaMax: number): void {
   if (!(Number.isFinite(sigmaMin) && Number.isFinite(sigmaMax) && sigmaMin > 0 && sigmaMax > sigmaMin)) {
     throw new RangeError(`need 0 < sigma_min < sigma_max, got sigma_min=${sigmaMin}, sigma_max=${sigmaMax}`);
@@ -15,7 +13,7 @@ function checkRange(sigmaMin: number, sigmaMax: number): void {
 
 /** Karras et al. (2022) eq. 5: sigma_i^(1/rho) linear in i. */
 export function karrasSigmas(n: number, sigmaMin: number, sigmaMax: number, rho = 7): number[] {
-  checkSteps(n);
+  validateSteps(n);
   checkRange(sigmaMin, sigmaMax);
   if (!(rho > 0)) throw new RangeError(`rho must be positive, got ${rho}`);
   const minInv = sigmaMin ** (1 / rho);
@@ -29,7 +27,7 @@ export function karrasSigmas(n: number, sigmaMin: number, sigmaMax: number, rho 
 
 /** Log-sigma uniform between sigma_max and sigma_min. */
 export function exponentialSigmas(n: number, sigmaMin: number, sigmaMax: number): number[] {
-  checkSteps(n);
+  validateSteps(n);
   checkRange(sigmaMin, sigmaMax);
   const out = torchLinspaceF32(Math.log(sigmaMax), Math.log(sigmaMin), n).map((l) => expf32(l));
   out.push(0);
@@ -38,7 +36,7 @@ export function exponentialSigmas(n: number, sigmaMin: number, sigmaMax: number)
 
 /** Polynomial in log sigma: log sigma = ramp^rho * (log max - log min) + log min, ramp from 1 to 0. */
 export function polyexponentialSigmas(n: number, sigmaMin: number, sigmaMax: number, rho = 1): number[] {
-  checkSteps(n);
+  validateSteps(n);
   checkRange(sigmaMin, sigmaMax);
   if (!(rho > 0)) throw new RangeError(`rho must be positive, got ${rho}`);
   const logMin = Math.log(sigmaMin);
@@ -51,7 +49,7 @@ export function polyexponentialSigmas(n: number, sigmaMin: number, sigmaMax: num
 
 /** Continuous VP-SDE (Song et al. 2021): sigma(t) = sqrt(exp(beta_d t^2/2 + beta_min t) - 1), t from 1 to eps_s. */
 export function vpSigmas(n: number, betaD = 19.9, betaMin = 0.1, epsS = 1e-3): number[] {
-  checkSteps(n);
+  validateSteps(n);
   if (!(betaD > 0 && betaMin >= 0 && epsS > 0 && epsS < 1)) {
     throw new RangeError(`VP schedule needs beta_d > 0, beta_min >= 0, 0 < eps_s < 1; got ${betaD}, ${betaMin}, ${epsS}`);
   }
@@ -72,7 +70,7 @@ export function vpSigmas(n: number, betaD = 19.9, betaMin = 0.1, epsS = 1e-3): n
  * clamped to [sigma_min, sigma_max]. No final 0 is appended (like ComfyUI's node).
  */
 export function laplaceSigmas(n: number, sigmaMin: number, sigmaMax: number, mu = 0, beta = 0.5): number[] {
-  checkSteps(n);
+  validateSteps(n);
   checkRange(sigmaMin, sigmaMax);
   if (!(beta > 0)) throw new RangeError(`beta must be positive, got ${beta}`);
   const eps = 1e-5; // keeps log away from 0 at the grid's centre
@@ -88,7 +86,7 @@ export function laplaceSigmas(n: number, sigmaMin: number, sigmaMax: number, mu 
 
 /** KL-optimal schedule (AYS Theorem 3.1 with c = 1): atan(sigma) linear in i; final 0 appended. */
 export function klOptimalSigmas(n: number, sigmaMin: number, sigmaMax: number): number[] {
-  checkSteps(n);
+  validateSteps(n);
   checkRange(sigmaMin, sigmaMax);
   const aMin = f32(Math.atan(sigmaMin));
   const aMax = f32(Math.atan(sigmaMax));

@@ -2,6 +2,7 @@
  * ComfyUI's scheduler nodes that take explicit parameters, and the nodes that edit a sigma list.
  * Sigma lists here are plain descending number arrays; results are float32 values like ComfyUI's tensors.
  */
+import { validateSteps } from '../core/validate.js';
 import type { ModelSampling } from '../model-sampling/types.js';
 import { cosf32, f32, sinf32, torchLinspaceF32 } from '../model-sampling/float32.js';
 import { roundHalfEven } from './numerics.js';
@@ -78,7 +79,7 @@ export function extendIntermediateSigmas(
   spacing: ExtendSpacing = 'linear',
 ): number[] {
   checkList(sigmas);
-  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be an integer >= 1, got ${steps}`);
+  validateSteps(steps);
   const upper = startAtSigma < 0 ? Infinity : startAtSigma;
   const shape: Record<ExtendSpacing, (x: number) => number> = {
     linear: (x) => x,

@@ -9,7 +9,7 @@ import { alignYourStepsSigmas, AYS_TABLE_FOR_MODEL } from './ays.js';
 import { gitsSigmas } from './gits.js';
 import { laplaceSigmas, polyexponentialSigmas, vpSigmas } from './k-diffusion.js';
 import { sdTurboSigmas } from './nodes.js';
-import { validateSigmas } from './custom.js';
+import { validateSigmas } from '../core/validate.js';
 import { roundHalfEven } from './numerics.js';
 
 export interface ScheduleRequest {
