@@ -34,6 +34,7 @@ import { modelDenoiser, type RawModel } from '../../denoisers/model.js';
 import { cfg as cfgDenoiser } from '../../denoisers/cfg.js';
 import { sample } from '../../samplers/sample.js';
 import { encodePng, formatParameters } from '../../image/png.js';
+import { validateSigmas, validateSteps } from '../../core/validate.js';
 import { checkSamplerName, checkSchedulerName, initialLatents, samplerNeedsUncond, scheduleSigmas } from '../sampling.js';
 
 export interface FlowGenerateOptions extends GenerateOptions {
@@ -51,6 +52,8 @@ export interface FlowGenerateResult extends GenerateResult {
   maxSequenceLength: number;
   /** The model sampling the run used (Flux: at this image size). */
   modelSampling: ModelSampling;
+  /** The final latent [B,16,H/8,W/8] before the VAE (unpacked, unscaled). */
+  latents: Tensor;
 }
 
 /** Wall-clock split of one generate() call. */
@@ -223,7 +226,14 @@ export function checkFlowOptions(folder: FlowFolder, o: FlowGenerateOptions): Ch
       fail(`${width}x${height} is larger than this SD3 transformer takes: pos_embed_max_size ${folder.posEmbedMaxSize} allows at most ${maxSide} pixels a side`);
     }
   }
-  if (!o.sigmas && (!Number.isInteger(o.steps) || o.steps < 1)) fail(`steps must be a positive integer, got ${o.steps}`);
+  const asOptionError = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      fail(err instanceof Error ? err.message : String(err));
+    }
+  };
+  if (!o.sigmas) asOptionError(() => validateSteps(o.steps));
   if (typeof o.cfg !== 'number' || !Number.isFinite(o.cfg)) fail(`cfg must be a finite number, got ${o.cfg}`);
   if (o.denoise !== undefined) {
     if (!(o.denoise >= 0 && o.denoise <= 1)) fail(`denoise must be in [0, 1], got ${o.denoise}`);
@@ -254,8 +264,7 @@ export function checkFlowOptions(folder: FlowFolder, o: FlowGenerateOptions): Ch
   }
   if (o.sigmas) {
     const s = o.sigmas;
-    if (s.length < 1 || s.some((v) => !Number.isFinite(v) || v < 0)) fail('sigmas must be finite non-negative numbers');
-    for (let i = 1; i < s.length; i++) if (!(s[i]! < s[i - 1]!) && !(s[i] === 0 && i === s.length - 1 && s[i - 1]! > 0)) fail('sigmas must be strictly descending (a final 0 allowed)');
+    asOptionError(() => validateSigmas(s));
     if (s[0]! > 1) fail(`flow models take sigmas in [0, 1] (sigma 1 is pure noise), got ${s[0]} first`);
   }
   return { width, height, batch, maxSequenceLength, guidance, useCfg };
@@ -423,7 +432,7 @@ function makeFlowPipeline(
     }
     timings.totalMs = performance.now() - t0;
     lastTimings = timings;
-    return { images, sigmas, pngs, parameters, nfe: run.stats.calls, ...(guidance !== undefined ? { guidance } : {}), maxSequenceLength, modelSampling: ms };
+    return { images, sigmas, pngs, parameters, nfe: run.stats.calls, latents, ...(guidance !== undefined ? { guidance } : {}), maxSequenceLength, modelSampling: ms };
   }
 
   return {
