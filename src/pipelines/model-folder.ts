@@ -34,6 +34,8 @@ export interface ModelFolder {
   forceZerosForEmptyPrompt: boolean;
   /** UNet config sample_size * 8: the native resolution. */
   defaultSize: number;
+  /** The UNet's architecture as unet/config.json gives it (SD1.x/SDXL defaults where it is silent). */
+  unet: UnetArchitecture;
   paths: {
     textEncoder: string;
     textEncoder2?: string;
@@ -42,6 +44,52 @@ export interface ModelFolder {
     unet: string;
     vaeDecoder: string;
     vaeEncoder?: string;
+  };
+}
+
+export interface UnetArchitecture {
+  /** Downsampling stages (diffusers: one per down block but the last). */
+  downsamplers: number;
+  /** Width and height must be multiples of 8 x 2^downsamplers, or a skip connection's Concat fails. */
+  sizeMultiple: number;
+  blockOutChannels: number[];
+  /** Level (0 = full latent resolution) of the first block with attention. */
+  firstAttentionLevel: number;
+  /** Attention heads at that level. */
+  heads: number;
+}
+
+interface UnetConfigJson {
+  sample_size?: number;
+  down_block_types?: unknown;
+  block_out_channels?: unknown;
+  attention_head_dim?: unknown;
+  num_attention_heads?: unknown;
+}
+
+const SD1_BLOCKS = ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'];
+const SDXL_BLOCKS = ['DownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D'];
+
+/** Read the architecture facts the pipeline checks sizes and memory with; SD1.5's or SDXL's where the config is silent. */
+export function unetArchitecture(config: UnetConfigJson, xl: boolean, label = 'unet/config.json'): UnetArchitecture {
+  const blocks = config.down_block_types ?? (xl ? SDXL_BLOCKS : SD1_BLOCKS);
+  if (!Array.isArray(blocks) || blocks.length === 0 || !blocks.every((b) => typeof b === 'string')) {
+    throw new ModelError(`${label}: down_block_types must be a list of block names`);
+  }
+  const channels = config.block_out_channels ?? (xl ? [320, 640, 1280] : [320, 640, 1280, 1280]);
+  if (!Array.isArray(channels) || !channels.every((c) => typeof c === 'number' && c > 0)) {
+    throw new ModelError(`${label}: block_out_channels must be a list of positive numbers`);
+  }
+  const downsamplers = blocks.length - 1;
+  const level = Math.max(0, (blocks as string[]).findIndex((b) => /Attn/.test(b)));
+  const headsValue = config.num_attention_heads ?? config.attention_head_dim ?? (xl ? [5, 10, 20] : 8);
+  const headsAt = Array.isArray(headsValue) ? headsValue[Math.min(level, headsValue.length - 1)] : headsValue;
+  return {
+    downsamplers,
+    sizeMultiple: 8 * 2 ** downsamplers,
+    blockOutChannels: channels as number[],
+    firstAttentionLevel: level,
+    heads: typeof headsAt === 'number' && headsAt > 0 ? headsAt : 8,
   };
 }
 
@@ -111,7 +159,7 @@ export function readModelFolder(dirIn: string): ModelFolder {
     ? readJsonFile<{ scaling_factor?: number; shift_factor?: number | null }>(vaeConfigPath, 'vae_decoder/config.json')
     : {};
   const unetConfigPath = join(dir, 'unet', 'config.json');
-  const unetConfig = existsSync(unetConfigPath) ? readJsonFile<{ sample_size?: number }>(unetConfigPath, 'unet/config.json') : {};
+  const unetConfig = existsSync(unetConfigPath) ? readJsonFile<UnetConfigJson>(unetConfigPath, 'unet/config.json') : {};
   const scaling = vaeConfig.scaling_factor ?? (xl ? 0.13025 : 0.18215);
   if (!(scaling > 0)) throw new ModelError(`vae_decoder/config.json: scaling_factor must be positive, got ${scaling}`);
 
@@ -125,6 +173,7 @@ export function readModelFolder(dirIn: string): ModelFolder {
     vaeShiftFactor: vaeConfig.shift_factor ?? 0,
     forceZerosForEmptyPrompt: xl && index.force_zeros_for_empty_prompt !== false,
     defaultSize: (unetConfig.sample_size ?? (xl ? 128 : 64)) * 8,
+    unet: unetArchitecture(unetConfig, xl),
     paths: {
       textEncoder: component('text_encoder'),
       tokenizer: join(dir, 'tokenizer'),

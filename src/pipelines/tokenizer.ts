@@ -78,7 +78,12 @@ export interface ClipTokenizer {
   readonly padId: number;
   /** Token ids of a prompt, exactly 77: BOS, up to 75 tokens (longer prompts are truncated), EOS, padding. */
   encode(text: string): number[];
+  /** Number of prompt tokens (without start and end): above 75, encode() drops the rest. */
+  count(text: string): number;
 }
+
+/** Prompt tokens one CLIP window holds (77 minus start and end). */
+export const CLIP_PROMPT_TOKENS = CLIP_SEQUENCE_LENGTH - 2;
 
 interface TokenizerConfigJson {
   bos_token?: string | { content: string };
@@ -142,6 +147,9 @@ export function loadClipTokenizer(dir: string, label = dir): ClipTokenizer {
       const ids = [bosId, ...body, eosId];
       while (ids.length < maxLen) ids.push(padId);
       return ids;
+    },
+    count(text: string): number {
+      return tokenizer.encode(text, { add_special_tokens: false }).ids.length;
     },
   };
 }

@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 const require = createRequire(import.meta.url);
 import { ModelError } from './errors.js';
 export { ModelError };
-import { toHalfBits as toHalf, float16ToFloat32 } from './float16.js';
+import { toHalfBits as toHalf, float16ToFloat32, useHalfBits } from './float16.js';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -201,7 +201,7 @@ export function floatTensor(type: string, data: ArrayLike<number>, shape: readon
   if (type === 'float16') {
     const bits = new Uint16Array(data.length);
     for (let i = 0; i < data.length; i++) bits[i] = toHalf(data[i]!);
-    return new ort.Tensor('float16', bits, shape);
+    return useHalfBits(new ort.Tensor('float16', bits, shape), bits);
   }
   if (type === 'float32') return new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), shape);
   if (type === 'float64') return new ort.Tensor('float64', Float64Array.from(data), shape);
@@ -216,7 +216,7 @@ export function readFloat(t: ort.Tensor, out?: Float32Array): Float32Array {
     out.set(d);
     return out;
   }
-  if (t.type === 'float16') return float16ToFloat32(t.data as Uint16Array, out);
+  if (t.type === 'float16') return float16ToFloat32(t.data as Uint16Array, out); // a Float16Array on Node 24: read as bits
   if (t.type === 'float64') {
     const d = t.data as Float64Array;
     const o = out ?? new Float32Array(d.length);

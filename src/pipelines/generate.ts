@@ -1,0 +1,143 @@
+/**
+ * generate() for every pipeline, built on its prepareSampling(): check the options, the schedule, the guided
+ * denoiser and latent shape, the seeded starting latents, one `sample()` run, decode, and the A1111 PNG text.
+ * A pipeline adds only what its PNG says beyond the common settings.
+ */
+import type { Tensor } from '../tensor/tensor.js';
+import type { GenerateOptions, GenerateResult, Pipeline, SamplingSetup } from './types.js';
+import { encodePng, formatParameters } from '../image/png.js';
+import { GenerateOptionsError } from './errors.js';
+import { checkSamplerName, initialLatents, runSampler } from './sampling.js';
+import { schedulerNames, validateSigmas } from '../schedules/index.js';
+
+/** The library's scheduler names plus a pipeline's own, for messages. */
+export function checkSchedulerKnown(name: string, extra: readonly string[]): void {
+  if (!schedulerNames.includes(name) && !extra.includes(name)) fail(`unknown scheduler "${name}"; valid: ${[...schedulerNames, ...extra].join(', ')}`);
+}
+
+/** The sampling run before PNGs: images, the schedule followed and what it cost. */
+export interface SampledImages {
+  images: Tensor;
+  sigmas: number[];
+  setup: SamplingSetup;
+  nfe: number;
+  /** Milliseconds in prepareSampling, the sampler loop and decode. */
+  timings: { prepareMs: number; samplingMs: number; decodeMs: number };
+}
+
+export function abortError(): Error {
+  const err = new Error('generation cancelled');
+  err.name = 'AbortError';
+  return err;
+}
+
+function fail(message: string): never {
+  throw new GenerateOptionsError(message);
+}
+
+/** The checks every pipeline shares, before any model work (scheduler names: the pipeline's schedule()). */
+export function checkGenerateOptions(o: GenerateOptions): void {
+  checkSamplerName(o.sampler);
+  if (!o.sigmas && (!Number.isInteger(o.steps) || o.steps < 1)) fail(`steps must be a positive integer, got ${o.steps}`);
+  if (typeof o.cfg !== 'number' || !Number.isFinite(o.cfg)) fail(`cfg must be a finite number, got ${o.cfg}`);
+  if (typeof o.seed === 'number' && (!Number.isSafeInteger(o.seed) || o.seed < 0)) fail(`seed must be a non-negative integer, got ${o.seed}`);
+  if (typeof o.seed === 'bigint' && (o.seed < 0n || o.seed >= 2n ** 64n)) fail(`seed must be in 0..2^64-1, got ${o.seed}`);
+  if (o.denoise !== undefined) {
+    if (!(o.denoise >= 0 && o.denoise <= 1)) fail(`denoise must be in [0, 1], got ${o.denoise}`);
+    if (o.denoise < 1 && !o.init) fail('denoise below 1 needs an init image (image-to-image)');
+  }
+}
+
+/** The schedule a generate() call follows: explicit sigmas, or the pipeline's schedule; never one without a step. */
+export function generateSigmas(pipeline: Pipeline, o: GenerateOptions): number[] {
+  const denoise = o.init ? (o.denoise ?? 1) : 1;
+  if (o.sigmas) {
+    try {
+      return validateSigmas(o.sigmas);
+    } catch (err) {
+      fail(err instanceof Error ? err.message : String(err));
+    }
+  }
+  if (denoise === 0) fail('denoise 0 runs no step (the init image would come back unchanged); use a denoise above 0');
+  const sigmas = pipeline.schedule({ scheduler: o.scheduler, steps: o.steps, sampler: o.sampler, denoise, ...(o.coeff !== undefined ? { coeff: o.coeff } : {}) });
+  if (sigmas.length < 2) fail(`${o.scheduler} at ${o.steps} steps${denoise < 1 ? ` and denoise ${denoise}` : ''} gives no step (${sigmas.length} sigmas)`);
+  if (!sigmas.slice(0, -1).some((s) => s > 0)) fail(`${o.scheduler} at ${o.steps} steps${denoise < 1 ? ` and denoise ${denoise}` : ''} calls the model zero times (all sigmas are 0)`);
+  return sigmas;
+}
+
+/** Prepare, draw the seeded start, sample and decode. */
+export async function sampleImages(pipeline: Pipeline, o: GenerateOptions): Promise<SampledImages> {
+  checkGenerateOptions(o);
+  const sigmas = generateSigmas(pipeline, o);
+  if (o.signal?.aborted) throw abortError();
+  const t0 = performance.now();
+  const setup = await pipeline.prepareSampling({ ...o, sampler: o.sampler });
+  const t1 = performance.now();
+  const x = initialLatents(setup.modelSampling, o.seed, [...setup.latentShape], sigmas, setup.initLatent ? setup.initLatent.data as Float32Array : null);
+  const totalSteps = sigmas.length - 1;
+  const latents = await runSampler(o.sampler, setup.denoiser, x, sigmas, {
+    seed: o.seed,
+    ...(o.signal ? { signal: o.signal } : {}),
+    onStep: (i, sigma) => o.onStep?.(i + 1, totalSteps, sigma),
+  });
+  if (o.signal?.aborted) throw abortError();
+  const t2 = performance.now();
+  const images = await setup.decode(latents);
+  const t3 = performance.now();
+  return { images, sigmas, setup, nfe: setup.calls(), timings: { prepareMs: t1 - t0, samplingMs: t2 - t1, decodeMs: t3 - t2 } };
+}
+
+/** What a pipeline writes into image b's PNG beyond the common settings. */
+export interface PngText {
+  prompt: string;
+  negativePrompt: string;
+  /** Settings after the common ones (Class, Denoising strength, ...). */
+  settings: Record<string, string>;
+}
+
+/** PNGs with A1111 `parameters` for sampled images. `Steps` is the number of steps run. */
+export function toResult(
+  pipeline: Pipeline,
+  o: GenerateOptions,
+  s: SampledImages,
+  describe: (b: number) => PngText,
+  warnings: string[] = [],
+): GenerateResult {
+  const [batch, c, h, w] = s.images.shape as [number, number, number, number];
+  const steps = s.sigmas.length - 1;
+  const custom = o.sigmas !== undefined;
+  const pngs: Uint8Array[] = [];
+  const parameters: string[] = [];
+  for (let b = 0; b < batch; b++) {
+    const own = describe(b);
+    const settings: Record<string, string> = {
+      Steps: String(steps),
+      Sampler: o.sampler,
+      'Schedule type': custom ? 'custom sigmas' : o.scheduler,
+      'CFG scale': String(o.cfg),
+      Seed: String(o.seed),
+      Size: `${w}x${h}`,
+      Model: pipeline.modelName,
+      ...own.settings,
+    };
+    if (batch > 1) {
+      settings['Batch size'] = String(batch);
+      settings['Batch pos'] = String(b);
+    }
+    const text = formatParameters({ prompt: own.prompt, negativePrompt: own.negativePrompt, settings });
+    parameters.push(text);
+    const img: Tensor = { data: s.images.data.subarray(b * c * h * w, (b + 1) * c * h * w) as Float32Array, shape: [c, h, w] };
+    pngs.push(encodePng(img, { text: { parameters: text } }));
+  }
+  return {
+    images: s.images,
+    sigmas: s.sigmas,
+    steps,
+    seed: o.seed,
+    pngs,
+    parameters,
+    nfe: s.nfe,
+    ...(s.setup.labels ? { labels: [...s.setup.labels] } : {}),
+    warnings,
+  };
+}

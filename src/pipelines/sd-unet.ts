@@ -1,0 +1,209 @@
+/**
+ * The Stable Diffusion UNet as the samplers' guided denoiser: preallocated feeds (one latent-sized input and
+ * output per run, filled in place), cond and uncond halves in ONE session call, eps/v -> x0 and CFG.
+ */
+import { CLIP_SEQUENCE_LENGTH } from './tokenizer.js';
+import { ModelError, fixedDim, floatTensor, ort, readFloat, type ModelSession, type ValueInfo } from '../runtime/session.js';
+import { toHalfBits, useHalfBits } from '../runtime/float16.js';
+import type { ModelSampling } from '../model-sampling/types.js';
+import type { GuidedDenoiser } from '../samplers/types.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { GenerateOptionsError } from './errors.js';
+import { abortError } from './generate.js';
+
+/** Wall-clock split of the UNet work, for the benchmark. */
+export interface UnetTimings {
+  /** Time inside unet.run (including the host<->device copies a GPU provider makes). */
+  unetMs: number;
+  unetCalls: number;
+  /** The pipeline's own per-call work around unet.run (input scaling, x0 and CFG). */
+  denoiserOtherMs: number;
+}
+
+/** Preallocated UNet feeds: the buffers are filled in place each step, so a step allocates no latent-sized input. */
+interface UnetFeeds {
+  feeds: Record<string, ort.Tensor>;
+  sample: Float32Array | Uint16Array;
+  timestep: Float32Array | Uint16Array | BigInt64Array | Int32Array;
+  /** Preallocated UNet output that onnxruntime writes into (float32 or float16 bits). */
+  outTensor: ort.Tensor;
+  /** The output as float32 (the output buffer itself for float32 models). */
+  out: Float32Array;
+}
+
+/** SDXL's added conditioning rows. */
+export interface AddedConditioning {
+  textEmbeds: Float32Array;
+  pw: number;
+  timeIds: Float32Array;
+}
+
+function timestepFeed(tInfo: ValueInfo, rows: number): { tensor: ort.Tensor; data: UnetFeeds['timestep'] } {
+  // current optimum exports take a scalar timestep, older ones one per batch row (some with a fixed length)
+  const tCount = tInfo.shape.length === 0 ? 1 : (fixedDim(tInfo, 0) ?? rows);
+  const tShape = tInfo.shape.length === 0 ? [] : [tCount];
+  switch (tInfo.type) {
+    case 'int64': {
+      const data = new BigInt64Array(tCount);
+      return { data, tensor: new ort.Tensor('int64', data, tShape) };
+    }
+    case 'int32': {
+      const data = new Int32Array(tCount);
+      return { data, tensor: new ort.Tensor('int32', data, tShape) };
+    }
+    case 'float16': {
+      const data = new Uint16Array(tCount);
+      return { data, tensor: useHalfBits(new ort.Tensor('float16', data, tShape), data) };
+    }
+    default: {
+      const data = new Float32Array(tCount);
+      return { data, tensor: new ort.Tensor('float32', data, tShape) };
+    }
+  }
+}
+
+function makeUnetFeeds(unet: ModelSession, rowShape: number[], context: Float32Array, added: AddedConditioning | undefined): UnetFeeds {
+  const rows = rowShape[0]!;
+  const sampleType = unet.input('sample')!.type as string;
+  const per = rowShape[1]! * rowShape[2]! * rowShape[3]!;
+  const sample = sampleType === 'float16' ? new Uint16Array(rows * per) : new Float32Array(rows * per);
+  const feeds: Record<string, ort.Tensor> = {
+    sample: sample instanceof Uint16Array ? useHalfBits(new ort.Tensor('float16', sample, rowShape), sample) : new ort.Tensor('float32', sample, rowShape),
+  };
+  const t = timestepFeed(unet.input('timestep')!, rows);
+  feeds.timestep = t.tensor;
+  const width = context.length / (rows * CLIP_SEQUENCE_LENGTH);
+  feeds.encoder_hidden_states = floatTensor(unet.input('encoder_hidden_states')!.type, context, [rows, CLIP_SEQUENCE_LENGTH, width]);
+  if (added) {
+    feeds.text_embeds = floatTensor(unet.input('text_embeds')!.type, added.textEmbeds, [rows, added.pw]);
+    feeds.time_ids = floatTensor(unet.input('time_ids')!.type, added.timeIds, [rows, added.timeIds.length / rows]);
+  }
+  const outType = unet.output('out_sample')!.type === 'float16' ? 'float16' : 'float32';
+  const outBits = outType === 'float16' ? new Uint16Array(rows * per) : undefined;
+  const outTensor = outBits ? useHalfBits(new ort.Tensor('float16', outBits, rowShape), outBits) : new ort.Tensor('float32', new Float32Array(rows * per), rowShape);
+  const out = outType === 'float32' ? (outTensor.data as Float32Array) : new Float32Array(rows * per);
+  return { feeds, sample, timestep: t.data, outTensor, out };
+}
+
+/** Exports with fixed (static) batch or spatial sizes only run at those sizes: say which instead of failing inside onnxruntime. */
+export function checkStaticShape(session: ModelSession, need: number[], cfg: boolean, size: { width: number; height: number }): void {
+  const info = session.input('sample')!;
+  const batch = fixedDim(info, 0);
+  if (batch !== undefined && batch !== need[0]) {
+    throw new GenerateOptionsError(
+      `${session.label} was exported with a fixed batch of ${batch}; this run needs ${need[0]} (batch size${cfg ? ' x 2 for CFG' : ''}). Re-export with a dynamic batch or change --batch/--cfg`,
+    );
+  }
+  const h = fixedDim(info, 2);
+  const w = fixedDim(info, 3);
+  if ((h !== undefined && h !== need[2]) || (w !== undefined && w !== need[3])) {
+    throw new GenerateOptionsError(`${session.label} was exported for ${(w ?? need[3]!) * 8}x${(h ?? need[2]!) * 8} images only; asked for ${size.width}x${size.height}`);
+  }
+}
+
+export interface UnetDenoiserOptions {
+  unet: ModelSession;
+  ms: ModelSampling;
+  /** [B, C, h, w] latents. */
+  latentShape: number[];
+  /** Context rows for the run ([2B] with CFG: uncond first, then cond). */
+  context: Float32Array;
+  added: AddedConditioning | undefined;
+  /** Run the uncond half (CFG, or a cfg_pp sampler). */
+  useCfg: boolean;
+  cfg: number;
+  sampler: string;
+  signal: AbortSignal | undefined;
+  timings: UnetTimings;
+}
+
+/** Write x * c_in into the UNet's sample buffer, once per CFG half; NaN check on the way. */
+function fillSample(dst: Float32Array | Uint16Array, x: ArrayLike<number>, cIn: number, n: number, copies: number, nan: () => Error): void {
+  if (dst instanceof Uint16Array) {
+    for (let i = 0; i < n; i++) {
+      const v = x[i]!;
+      if (v !== v) throw nan();
+      const h = toHalfBits(v * cIn);
+      for (let c = 0; c < copies; c++) dst[c * n + i] = h;
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    const v = x[i]!;
+    if (v !== v) throw nan();
+    dst[i] = v * cIn;
+  }
+  if (copies === 2) dst.copyWithin(n, 0, n);
+}
+
+function fillTimestep(ts: UnetFeeds['timestep'], t: number): void {
+  if (ts instanceof BigInt64Array) ts.fill(BigInt(Math.round(t)));
+  else if (ts instanceof Uint16Array) ts.fill(toHalfBits(t));
+  else ts.fill(t);
+}
+
+/** A guided denoiser whose `lastUncond` the pipeline sets after each call (a plain field, typed). */
+export interface MutableGuided extends GuidedDenoiser {
+  lastUncond: Tensor | null;
+}
+
+/** The guided denoiser over the one UNet session. */
+export function unetDenoiser(o: UnetDenoiserOptions): GuidedDenoiser {
+  const [batch, C, h, w] = o.latentShape as [number, number, number, number];
+  const rows = o.useCfg ? 2 * batch : batch;
+  const feeds = makeUnetFeeds(o.unet, [rows, C, h, w], o.context, o.added);
+  const n = batch * C * h * w;
+  const copies = rows / batch;
+  const nanInput = (sigma: number) => new ModelError(`the sampler passed NaN latents to the denoiser at sigma ${sigma} (sampler ${o.sampler})`);
+  const nanOutput = (sigma: number) => new ModelError(`unet/model.onnx produced NaN at sigma ${sigma} (a float16 UNet overflowing?)`);
+  const run = async (xt: Tensor, sigma: number): Promise<Tensor> => {
+    const tIn = performance.now();
+    if (o.signal?.aborted) throw abortError();
+    if (!Number.isFinite(sigma) || sigma < 0) throw new ModelError(`the sampler asked for the denoiser at sigma ${sigma}`);
+    const x = xt.data;
+    if (x.length !== n) throw new ModelError(`the sampler passed ${x.length} latent values, expected ${n}`);
+    const cIn = 1 / Math.sqrt(sigma * sigma + 1);
+    fillSample(feeds.sample, x, cIn, n, copies, () => nanInput(sigma));
+    fillTimestep(feeds.timestep, o.ms.timestep(sigma));
+    const tu = performance.now();
+    const out = await o.unet.run(feeds.feeds, { out_sample: feeds.outTensor });
+    const tuEnd = performance.now();
+    o.timings.unetMs += tuEnd - tu;
+    o.timings.unetCalls += 1;
+    const got = out.out_sample!;
+    // onnxruntime fills the preallocated output; read the returned tensor in case a provider hands back its own
+    const raw = got.data === feeds.outTensor.data && got.type === 'float32' ? feeds.out : readFloat(got, feeds.out);
+    if (raw.length !== rows * (n / batch)) throw new ModelError(`unet/model.onnx: "out_sample" has ${raw.length} values, expected ${rows * (n / batch)} ([${rows}, ${C}, ${h}, ${w}])`);
+    // model output -> x0 (k-diffusion convention): eps: x0 = x - s*eps; v: x0 = x/(s^2+1) - v*s/sqrt(s^2+1).
+    // x0 = a*x - b*out; then CFG on x0: uncond + (cond - uncond) * scale (rows: uncond first, then cond).
+    const v = o.ms.prediction === 'v';
+    const a = v ? 1 / (sigma * sigma + 1) : 1;
+    const b = v ? sigma * cIn : sigma;
+    const result = new Float32Array(n); // fresh: multistep samplers keep earlier x0 predictions
+    if (!o.useCfg) {
+      for (let i = 0; i < n; i++) {
+        const x0 = a * x[i]! - b * raw[i]!;
+        if (x0 !== x0) throw nanOutput(sigma);
+        result[i] = x0;
+      }
+      guided.lastUncond = null;
+    } else {
+      const uncond = new Float32Array(n);
+      const scale = o.cfg;
+      for (let i = 0; i < n; i++) {
+        const ax = a * x[i]!;
+        const u = ax - b * raw[i]!;
+        const c = ax - b * raw[n + i]!;
+        const g = u + (c - u) * scale;
+        if (g !== g) throw nanOutput(sigma);
+        uncond[i] = u;
+        result[i] = g;
+      }
+      guided.lastUncond = { data: uncond, shape: xt.shape };
+    }
+    o.timings.denoiserOtherMs += performance.now() - tIn - (tuEnd - tu);
+    return { data: result, shape: xt.shape };
+  };
+  const guided: MutableGuided = Object.assign(run, { lastUncond: null as Tensor | null });
+  return guided;
+}
