@@ -176,8 +176,7 @@ async function run(opts: GenerateCliOptions): Promise<void> {
       if (opts.grid && labels.length === 0 && batch === undefined) batch = names.length;
     }
     const card = (pipeline as Pipeline & { card?: { recommendedCfg?: number } }).card;
-    const recommended = (pipeline as Pipeline & { recommendedCfg?: number }).recommendedCfg;
-    const cfg = cfgGiven ?? (classConditional ? (card?.recommendedCfg ?? 3) : (recommended ?? 7));
+    const cfg = cfgGiven ?? (classConditional ? (card?.recommendedCfg ?? 3) : pipeline.capabilities.recommendedCfg);
     const count = batch ?? 1;
     const paths = outputPaths(opts.out, opts.grid ? 1 : count);
     if (!opts.overwrite) {

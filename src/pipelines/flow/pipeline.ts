@@ -10,7 +10,11 @@
 import { readFlowFolder, flowFolderModelSampling, type FlowFolder } from './folder.js';
 import { sd3Conditioner, fluxConditioner, loadFlowTokenizers, type FlowTextEmbeddings, type TextConditioner } from './text.js';
 import { checkTransformer, checkTransformerShapes, makeTransformerRun, type TransformerInfo } from './transformer.js';
-import type { GenerateOptions, GenerateResult, Pipeline } from '../types.js';
+import type { GenerateOptions, GenerateResult, Pipeline, PipelineCapabilities, SamplingRequest, SamplingSetup, ScheduleRequest } from '../types.js';
+import { checkGenerateOptions, toResult } from '../generate.js';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { samplerNames } from '../../samplers/registry.js';
 import { GenerateOptionsError } from '../errors.js';
 import {
   ModelError,
@@ -34,16 +38,28 @@ import { modelDenoiser, type RawModel } from '../../denoisers/model.js';
 import { cfg as cfgDenoiser } from '../../denoisers/cfg.js';
 import { sample } from '../../samplers/sample.js';
 import { encodePng, formatParameters } from '../../image/png.js';
-import { validateSigmas, validateSteps } from '../../core/validate.js';
+import { validateSigmas } from '../../core/validate.js';
 import { checkSamplerName, checkSchedulerName, initialLatents, samplerNeedsUncond, scheduleSigmas } from '../sampling.js';
 
-export interface FlowGenerateOptions extends GenerateOptions {
+/** The seam's request plus what flow models add. */
+export interface FlowSamplingRequest extends SamplingRequest {
   /** Flux dev: the embedded guidance the transformer takes (default 3.5). An error on models without it. */
   guidance?: number;
   /** T5 tokens (default: 256 for SD3, 512 for Flux, as diffusers). */
   maxSequenceLength?: number;
-  /** Called after every transformer run with its inputs and output (tests, debugging). */
+  /** Called after every transformer run with its inputs and output (tests, debugging); the tensors are reused buffers. */
   onTransformerCall?: (feeds: Record<string, ort.Tensor>, output: ort.Tensor) => void;
+}
+
+export interface FlowGenerateOptions extends GenerateOptions, Omit<FlowSamplingRequest, 'sampler' | keyof GenerateOptions> {
+  guidance?: number;
+  maxSequenceLength?: number;
+}
+
+/** Flux's schedule depends on the image size (its shift does); default: the native size. */
+export interface FlowScheduleRequest extends ScheduleRequest {
+  width?: number;
+  height?: number;
 }
 
 export interface FlowGenerateResult extends GenerateResult {
@@ -87,6 +103,8 @@ export interface FlowPipeline extends Pipeline {
   modelSamplingFor(width?: number, height?: number): FlowModelSampling;
   /** One prompt's text conditioning (cached), as the transformer gets it. */
   encodePrompt(text: string, maxSequenceLength?: number): Promise<FlowTextEmbeddings>;
+  schedule(request: FlowScheduleRequest): number[];
+  prepareSampling(request: FlowSamplingRequest): Promise<SamplingSetup>;
   generate(options: FlowGenerateOptions): Promise<FlowGenerateResult>;
 }
 
@@ -189,11 +207,11 @@ export interface Checked {
 }
 
 /**
- * Every generate option checked against the folder before any model runs, one line per problem: sizes the
+ * A sampling request checked against the folder before any model runs, one line per problem: sizes the
  * transformer takes, guidance only where there is a guidance embedding, a negative prompt only with CFG on Flux,
- * T5 length, sigmas in [0, 1]. The CLI calls it before loading the sessions.
+ * T5 length, the init image.
  */
-export function checkFlowOptions(folder: FlowFolder, o: FlowGenerateOptions): Checked {
+export function checkFlowRequest(folder: FlowFolder, o: FlowSamplingRequest): Checked {
   const f = folder.vaeScaleFactor;
   const sizeStep = f * folder.patchSize;
   const flux = folder.kind === 'flux';
@@ -226,22 +244,8 @@ export function checkFlowOptions(folder: FlowFolder, o: FlowGenerateOptions): Ch
       fail(`${width}x${height} is larger than this SD3 transformer takes: pos_embed_max_size ${folder.posEmbedMaxSize} allows at most ${maxSide} pixels a side`);
     }
   }
-  const asOptionError = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (err) {
-      fail(err instanceof Error ? err.message : String(err));
-    }
-  };
-  if (!o.sigmas) asOptionError(() => validateSteps(o.steps));
   if (typeof o.cfg !== 'number' || !Number.isFinite(o.cfg)) fail(`cfg must be a finite number, got ${o.cfg}`);
-  if (o.denoise !== undefined) {
-    if (!(o.denoise >= 0 && o.denoise <= 1)) fail(`denoise must be in [0, 1], got ${o.denoise}`);
-    if (o.denoise < 1 && !o.init) fail('denoise below 1 needs an init image (image-to-image)');
-  }
   if (o.prompt !== undefined && typeof o.prompt !== 'string') fail('prompt must be a string');
-  if (typeof o.seed === 'number' && (!Number.isInteger(o.seed) || o.seed < 0)) fail(`seed must be a non-negative integer, got ${o.seed}`);
-  if (typeof o.seed === 'bigint' && (o.seed < 0n || o.seed >= 2n ** 64n)) fail(`seed must be in [0, 2^64), got ${o.seed}`);
   const maxSequenceLength = o.maxSequenceLength ?? folder.defaultMaxSequenceLength;
   if (!Number.isInteger(maxSequenceLength) || maxSequenceLength < 1 || maxSequenceLength > 512) {
     fail(`max sequence length must be an integer in [1, 512] (T5's limit in these pipelines), got ${maxSequenceLength}`);
@@ -258,18 +262,44 @@ export function checkFlowOptions(folder: FlowFolder, o: FlowGenerateOptions): Ch
     if (!Number.isFinite(o.guidance) || o.guidance < 0) fail(`guidance must be a non-negative number, got ${o.guidance}`);
     guidance = o.guidance;
   } else if (folder.guidanceEmbeds) guidance = folder.defaultGuidance ?? 3.5;
-  const useCfg = o.cfg !== 1 || samplerNeedsUncond(o.sampler);
+  const useCfg = o.cfg !== 1 || (o.sampler !== undefined && samplerNames.includes(o.sampler) && samplerNeedsUncond(o.sampler));
   if (flux && o.negativePrompt !== undefined && o.negativePrompt !== '' && !useCfg) {
     fail('Flux runs without CFG at --cfg 1, so a negative prompt would be ignored; give --cfg > 1 for true CFG (two transformer rows per step) or leave --negative out');
-  }
-  if (o.sigmas) {
-    const s = o.sigmas;
-    asOptionError(() => validateSigmas(s));
-    if (s[0]! > 1) fail(`flow models take sigmas in [0, 1] (sigma 1 is pure noise), got ${s[0]} first`);
   }
   return { width, height, batch, maxSequenceLength, guidance, useCfg };
 }
 
+/**
+ * Every generate option checked against the folder before any model runs: the request (checkFlowRequest), then
+ * sampler, steps, seed, denoise, and explicit sigmas in [0, 1]. The CLI calls it before loading the sessions.
+ */
+export function checkFlowOptions(folder: FlowFolder, o: FlowGenerateOptions): Checked {
+  const fail = (m: string): never => {
+    throw new GenerateOptionsError(m);
+  };
+  checkGenerateOptions(o);
+  const checked = checkFlowRequest(folder, o);
+  if (o.sigmas) {
+    const s = o.sigmas;
+    try {
+      validateSigmas(s);
+    } catch (err) {
+      fail(err instanceof Error ? err.message : String(err));
+    }
+    if (s[0]! > 1) fail(`flow models take sigmas in [0, 1] (sigma 1 is pure noise), got ${s[0]} first`);
+  }
+  return checked;
+}
+
+
+/** sha256 of the transformer's weights (model.onnx and its external data file). */
+async function hashFiles(paths: string[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const path of paths) {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
+}
 
 function makeFlowPipeline(
   folder: FlowFolder,
@@ -283,10 +313,13 @@ function makeFlowPipeline(
   const f = folder.vaeScaleFactor;
   const flux = folder.kind === 'flux';
   let lastTimings: FlowTimings | null = null;
+  let hash: Promise<string> | undefined;
+  const newTimings = (): FlowTimings => ({ textMs: 0, transformerMs: 0, transformerCalls: 0, samplingMs: 0, feedMs: 0, steps: 0, perStepOtherMs: 0, vaeMs: 0, totalMs: 0, t5Runs: 0 });
+  let current = newTimings();
 
   const modelSamplingFor = (width = folder.defaultSize, height = folder.defaultSize) => flowFolderModelSampling(folder, width, height);
 
-  async function encodeInit(init: Tensor, batch: number, h: number, w: number): Promise<Float32Array> {
+  async function encodeInit(init: Tensor, batch: number, h: number, w: number): Promise<Tensor> {
     const enc = vaeEncoder!;
     const pixels = new Float32Array(init.data.length);
     for (let i = 0; i < pixels.length; i++) pixels[i] = init.data[i]! * 2 - 1;
@@ -301,16 +334,17 @@ function makeFlowPipeline(
     // the mean (ComfyUI's and diffusers' deterministic encoding), then (z - shift) * scale
     for (let i = 0; i < per; i++) latent[i] = (moments[i]! - folder.vaeShiftFactor) * folder.vaeScalingFactor;
     for (let b = 1; b < batch; b++) latent.copyWithin(b * per, 0, per);
-    return latent;
+    return { data: latent, shape: [batch, C, h, w] };
   }
 
-  async function decode(latents: Tensor, batch: number): Promise<Tensor> {
-    const [, , h, w] = latents.shape as [number, number, number, number];
+  async function decode(latents: Tensor): Promise<Tensor> {
+    const [batch, , h, w] = latents.shape as [number, number, number, number];
     const per = C * h * w;
     const type = vaeDecoder.input('latent_sample')!.type as string;
     let images: Float32Array | undefined;
     let imgPer = 0;
     let outShape: number[] = [];
+    // one image at a time: a 1024x1024 VAE decode of a whole batch needs a lot of memory
     for (let b = 0; b < batch; b++) {
       const z = new Float32Array(per);
       for (let i = 0; i < per; i++) z[i] = latents.data[b * per + i]! / folder.vaeScalingFactor + folder.vaeShiftFactor;
@@ -331,38 +365,26 @@ function makeFlowPipeline(
     return { data: images!, shape: [batch, ...outShape.slice(1)] };
   }
 
-  async function generate(o: FlowGenerateOptions): Promise<FlowGenerateResult> {
-    const t0 = performance.now();
-    const { width, height, batch, maxSequenceLength, guidance, useCfg } = checkFlowOptions(folder, o);
-    checkSchedulerName(o.scheduler, o.sigmas);
-    checkSamplerName(o.sampler);
+  async function prepareSampling(req: FlowSamplingRequest): Promise<SamplingSetup> {
+    const { width, height, batch, maxSequenceLength, guidance, useCfg } = checkFlowRequest(folder, req);
     const ms = modelSamplingFor(width, height);
-    const denoise = o.init ? (o.denoise ?? 1) : 1;
-    const sigmas = o.sigmas ? [...o.sigmas] : scheduleSigmas(ms, o.scheduler, o.steps, denoise, o.sampler, o.coeff);
     const h = height / f;
     const w = width / f;
     const rows = (useCfg ? 2 : 1) * batch;
-    const seq = flux ? maxSequenceLength : 77 + maxSequenceLength;
-    checkTransformerShapes(transformer, rows, h, w, seq, { width, height }, useCfg);
-    const signal = o.signal;
+    checkTransformerShapes(transformer, rows, h, w, flux ? maxSequenceLength : 77 + maxSequenceLength, { width, height }, useCfg);
+    const signal = req.signal;
     if (signal?.aborted) throw abortError();
-    const prompt = o.prompt ?? '';
-    const negative = o.negativePrompt ?? '';
-    const timings: FlowTimings = { textMs: 0, transformerMs: 0, transformerCalls: 0, samplingMs: 0, feedMs: 0, steps: 0, perStepOtherMs: 0, vaeMs: 0, totalMs: 0, t5Runs: 0 };
+    const t = current;
 
-    // --- text: [uncond, cond] with CFG (SD3's empty negative is encoded, never zeros) ---
+    // text: [uncond, cond] with CFG; SD3's empty negative is encoded, never zeros. Cached per prompt.
     const tText = performance.now();
     const t5Before = text.stats.t5Runs;
-    const cond = await text.encode(prompt, maxSequenceLength);
-    const conds = useCfg ? [await text.encode(negative, maxSequenceLength), cond] : [cond];
-    timings.textMs = performance.now() - tText;
-    timings.t5Runs = text.stats.t5Runs - t5Before;
+    const cond = await text.encode(req.prompt ?? '', maxSequenceLength);
+    const conds = useCfg ? [await text.encode(req.negativePrompt ?? '', maxSequenceLength), cond] : [cond];
+    t.textMs += performance.now() - tText;
+    t.t5Runs += text.stats.t5Runs - t5Before;
 
-    // --- starting latent: torch.randn([B,16,h,w]) for the seed, ComfyUI's flow noise scaling ---
-    const latentShape = [batch, C, h, w];
-    const initLatent = o.init ? await encodeInit(o.init, batch, h, w) : null;
-    const x = initialLatents(ms, o.seed, latentShape, sigmas, initLatent);
-
+    const initLatent = req.init ? await encodeInit(req.init, batch, h, w) : null;
     const run = makeTransformerRun({
       info: transformer,
       conds,
@@ -371,74 +393,69 @@ function makeFlowPipeline(
       h,
       w,
       ...(guidance !== undefined ? { guidance } : {}),
-      ...(o.onTransformerCall ? { onCall: o.onTransformerCall } : {}),
+      ...(req.onTransformerCall ? { onCall: req.onTransformerCall } : {}),
     });
     const n = batch * C * h * w;
-    const paired: PairedRawModel = async (xIn, t) => {
+    const paired: PairedRawModel = async (xIn, tm) => {
       if (signal?.aborted) throw abortError();
-      const v = await run.call(xIn.data, t);
-      const cond = { data: v.subarray(useCfg ? n : 0, useCfg ? 2 * n : n), shape: [...xIn.shape] };
-      return { cond, uncond: useCfg ? { data: v.subarray(0, n), shape: [...xIn.shape] } : null };
+      const before = run.stats.runMs;
+      const otherBefore = run.stats.otherMs;
+      const v = await run.call(xIn.data, tm);
+      t.transformerMs += run.stats.runMs - before;
+      t.feedMs += run.stats.otherMs - otherBefore;
+      t.transformerCalls += 1;
+      const shape = [...xIn.shape];
+      return { cond: { data: v.subarray(useCfg ? n : 0, useCfg ? 2 * n : n), shape }, uncond: useCfg ? { data: v.subarray(0, n), shape } : null };
     };
-    const denoiser = pairedGuidedDenoiser(ms, paired, o.cfg, useCfg);
-
-    const totalSteps = Math.max(0, sigmas.length - 1);
-    timings.steps = totalSteps;
-    const tLoop = performance.now();
-    const latents =
-      totalSteps === 0
-        ? x
-        : await sample(o.sampler, denoiser, x, sigmas, {
-            seed: o.seed,
-            modelSampling: ms,
-            ...(signal ? { signal } : {}),
-            onStep: (info) => o.onStep?.(info.i + 1, totalSteps, info.sigma),
-          });
-    timings.samplingMs = performance.now() - tLoop;
-    timings.transformerMs = run.stats.runMs;
-    timings.transformerCalls = run.stats.calls;
-    timings.feedMs = run.stats.otherMs;
-    timings.perStepOtherMs = totalSteps > 0 ? (timings.samplingMs - timings.transformerMs) / totalSteps : 0;
-    if (signal?.aborted) throw abortError();
-
-    const tVae = performance.now();
-    const images = await decode(latents, batch);
-    timings.vaeMs = performance.now() - tVae;
-
-    const [, c, ih, iw] = images.shape as [number, number, number, number];
-    const pngs: Uint8Array[] = [];
-    const parameters: string[] = [];
-    for (let b = 0; b < batch; b++) {
-      const settings: Record<string, string> = {
-        Steps: String(o.sigmas ? totalSteps : o.steps),
-        Sampler: o.sampler,
-        'Schedule type': o.sigmas ? 'custom sigmas' : o.scheduler,
-        'CFG scale': String(o.cfg),
-        ...(guidance !== undefined ? { Guidance: String(guidance) } : {}),
-        Seed: String(o.seed),
-        Size: `${iw}x${ih}`,
-        Model: folder.name,
-      };
-      if (maxSequenceLength !== folder.defaultMaxSequenceLength) settings['Max sequence length'] = String(maxSequenceLength);
-      if (o.init) settings['Denoising strength'] = String(denoise);
-      if (batch > 1) {
-        settings['Batch size'] = String(batch);
-        settings['Batch pos'] = String(b);
-      }
-      const textParams = formatParameters({ prompt, negativePrompt: useCfg ? negative : '', settings });
-      parameters.push(textParams);
-      const img: Tensor = { data: images.data.subarray(b * c * ih * iw, (b + 1) * c * ih * iw) as Float32Array, shape: [c, ih, iw] };
-      pngs.push(encodePng(img, { text: { parameters: textParams } }));
+    const warnings: string[] = [];
+    for (const [what, e] of [['prompt', cond], ...(useCfg ? [['negative prompt', conds[0]!] as const] : [])] as const) {
+      if (e.clipTruncated) warnings.push(`the ${what} is longer than CLIP's 77 tokens: CLIP reads the first 75${e.t5Truncated ? '' : ', T5 reads all of it'}`);
+      if (e.t5Truncated) warnings.push(`the ${what} is longer than the T5 sequence (${maxSequenceLength} tokens): the rest is cut (raise --max-sequence-length, at most 512)`);
     }
-    timings.totalMs = performance.now() - t0;
-    lastTimings = timings;
-    return { images, sigmas, pngs, parameters, nfe: run.stats.calls, latents, ...(guidance !== undefined ? { guidance } : {}), maxSequenceLength, modelSampling: ms };
+    return {
+      modelSampling: ms,
+      latentShape: [batch, C, h, w],
+      denoiser: pairedGuidedDenoiser(ms, paired, req.cfg, useCfg),
+      calls: () => run.stats.calls,
+      initLatent,
+      warnings,
+      async decode(latents) {
+        const tVae = performance.now();
+        const images = await decode(latents);
+        t.vaeMs += performance.now() - tVae;
+        return images;
+      },
+    };
   }
 
-  return {
+  function schedule(r: FlowScheduleRequest): number[] {
+    checkSchedulerName(r.scheduler);
+    const ms = modelSamplingFor(r.width, r.height);
+    return scheduleSigmas(ms, r.scheduler, r.steps, r.denoise ?? 1, r.sampler ?? 'euler', r.coeff);
+  }
+
+  const capabilities: PipelineCapabilities = {
+    conditioning: 'text',
+    classNames: [],
+    classKeys: [],
+    extraSchedulers: [],
+    recommendedCfg: folder.recommendedCfg,
+    nativeSize: { width: folder.defaultSize, height: folder.defaultSize },
+    sizeMultiple: f * folder.patchSize,
+    fixedSize: false,
+    imageToImage: vaeEncoder !== undefined,
+    negativePrompt: true,
+  };
+
+  const pipeline: FlowPipeline = {
     kind: flux ? 'flux' : 'stable-diffusion-3',
     modelName: folder.name,
+    model: {
+      name: folder.name,
+      contentHash: () => (hash ??= hashFiles([folder.paths.transformer, ...(existsSync(`${folder.paths.transformer}_data`) ? [`${folder.paths.transformer}_data`] : [])])),
+    },
     modelSampling: modelSamplingFor(),
+    capabilities,
     folder,
     recommendedCfg: folder.recommendedCfg,
     defaultGuidance: transformer.takesGuidance ? (folder.defaultGuidance ?? 3.5) : undefined,
@@ -447,10 +464,63 @@ function makeFlowPipeline(
     },
     modelSamplingFor,
     encodePrompt: (t, len) => text.encode(t, len ?? folder.defaultMaxSequenceLength),
-    generate,
+    schedule,
+    prepareSampling,
+
+    /** prepareSampling + sample() with the model sampling (flow paths) + decode, diffusers' conventions throughout. */
+    async generate(o: FlowGenerateOptions): Promise<FlowGenerateResult> {
+      const t0 = performance.now();
+      current = newTimings();
+      const { width, height, maxSequenceLength, guidance } = checkFlowOptions(folder, o);
+      const denoise = o.init ? (o.denoise ?? 1) : 1;
+      let sigmas: number[];
+      if (o.sigmas) sigmas = [...o.sigmas];
+      else {
+        if (denoise === 0) throw new GenerateOptionsError('denoise 0 runs no step (the init image would come back unchanged); use a denoise above 0');
+        sigmas = schedule({ scheduler: o.scheduler, steps: o.steps, sampler: o.sampler, denoise, width, height, ...(o.coeff !== undefined ? { coeff: o.coeff } : {}) });
+        if (sigmas.length < 2 || !sigmas.slice(0, -1).some((s) => s > 0)) throw new GenerateOptionsError(`${o.scheduler} at ${o.steps} steps gives no step`);
+      }
+      const tPrep = performance.now();
+      const setup = await pipeline.prepareSampling({ ...o, sampler: o.sampler });
+      const prepareMs = performance.now() - tPrep;
+      const x = initialLatents(setup.modelSampling, o.seed, [...setup.latentShape], sigmas, setup.initLatent ? (setup.initLatent.data as Float32Array) : null);
+      const totalSteps = sigmas.length - 1;
+      const tLoop = performance.now();
+      const latents = await sample(o.sampler, setup.denoiser, x, sigmas, {
+        seed: o.seed,
+        modelSampling: setup.modelSampling,
+        ...(o.signal ? { signal: o.signal } : {}),
+        onStep: (info) => o.onStep?.(info.i + 1, totalSteps, info.sigma),
+      });
+      if (o.signal?.aborted) throw abortError();
+      const t = current;
+      t.samplingMs = performance.now() - tLoop;
+      t.steps = totalSteps;
+      t.perStepOtherMs = totalSteps > 0 ? (t.samplingMs - t.transformerMs) / totalSteps : 0;
+      const tDec = performance.now();
+      const images = await setup.decode(latents);
+      const decodeMs = performance.now() - tDec;
+      const result = toResult(
+        pipeline,
+        o,
+        { images, sigmas, setup, nfe: setup.calls(), timings: { prepareMs, samplingMs: t.samplingMs, decodeMs } },
+        () => {
+          const settings: Record<string, string> = {};
+          if (guidance !== undefined) settings.Guidance = String(guidance);
+          if (maxSequenceLength !== folder.defaultMaxSequenceLength) settings['Max sequence length'] = String(maxSequenceLength);
+          if (o.init) settings['Denoising strength'] = String(denoise);
+          const withUncond = setup.denoiser.lastUncond !== null || (o.cfg !== 1);
+          return { prompt: o.prompt ?? '', negativePrompt: withUncond ? (o.negativePrompt ?? '') : '', settings };
+        },
+        [...(setup.warnings ?? [])],
+      );
+      t.totalMs = performance.now() - t0;
+      lastTimings = t;
+      return { ...result, latents, ...(guidance !== undefined ? { guidance } : {}), maxSequenceLength, modelSampling: setup.modelSampling };
+    },
     async dispose() {
       await Promise.all(sessions.map((s) => s.release()));
     },
   };
+  return pipeline;
 }
-

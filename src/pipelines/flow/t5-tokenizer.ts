@@ -17,6 +17,8 @@ export interface T5Tokenizer {
   encode(text: string, length: number): number[];
   /** The pieces without </s> and padding (for messages and tests). */
   pieces(text: string): string[];
+  /** Number of pieces (without </s>): at length - 1 or more, encode() drops the rest. */
+  count(text: string): number;
 }
 
 interface TokenizerConfigJson {
@@ -77,6 +79,9 @@ export function loadT5Tokenizer(dir: string, label = dir): T5Tokenizer {
       ids.push(eosId);
       while (ids.length < length) ids.push(padId);
       return ids;
+    },
+    count(text: string): number {
+      return tokenizer.encode(text, { add_special_tokens: false }).ids.length;
     },
     pieces(text: string): string[] {
       return tokenizer.encode(text, { add_special_tokens: false }).tokens;

@@ -10,7 +10,7 @@
  * Every prompt is encoded alone (batch 1), as diffusers does, and remembered: a prompt's T5 pass runs once per
  * pipeline, however many images or runs use it.
  */
-import { loadClipTokenizer, type ClipTokenizer, CLIP_SEQUENCE_LENGTH } from '../tokenizer.js';
+import { loadClipTokenizer, type ClipTokenizer, CLIP_SEQUENCE_LENGTH, CLIP_PROMPT_TOKENS } from '../tokenizer.js';
 import { loadT5Tokenizer, type T5Tokenizer } from './t5-tokenizer.js';
 import {
   ModelError,
@@ -41,6 +41,9 @@ export interface FlowTextEmbeddings {
   pooledWidth: number;
   /** Token ids per encoder, for tests and messages: text_encoder, text_encoder_2 (, text_encoder_3). */
   tokenIds: Record<string, number[]>;
+  /** The prompt had more than CLIP's 75 tokens / more than T5's length - 1 pieces: the rest was cut, as in diffusers. */
+  clipTruncated: boolean;
+  t5Truncated: boolean;
 }
 
 interface ClipIO {
@@ -240,6 +243,8 @@ export function sd3Conditioner(folder: FlowFolder, parts: Sd3TextParts): TextCon
       pooled,
       pooledWidth: pooled.length,
       tokenIds: { text_encoder: l.ids, text_encoder_2: g.ids, ...(t5 ? { text_encoder_3: t5Out.ids } : {}) },
+      clipTruncated: tok.clip.count(text) > CLIP_PROMPT_TOKENS,
+      t5Truncated: t5 ? t5.tokenizer.count(text) > len - 1 : false,
     };
   });
   return { width, pooledWidth: pL !== undefined && pG !== undefined ? pL + pG : undefined, encode, stats };
@@ -254,7 +259,16 @@ export function fluxConditioner(parts: { tokenizers: FlowTokenizers; clip: Model
     stats.clipRuns += 1;
     const t = await runT5(t5, text, len);
     stats.t5Runs += 1;
-    return { embeds: t.data, seq: len, width: t.width, pooled: c.pooled, pooledWidth: c.pooled.length, tokenIds: { text_encoder: c.ids, text_encoder_2: t.ids } };
+    return {
+      embeds: t.data,
+      seq: len,
+      width: t.width,
+      pooled: c.pooled,
+      pooledWidth: c.pooled.length,
+      tokenIds: { text_encoder: c.ids, text_encoder_2: t.ids },
+      clipTruncated: parts.tokenizers.clip.count(text) > CLIP_PROMPT_TOKENS,
+      t5Truncated: t5.tokenizer.count(text) > len - 1,
+    };
   });
   return { width: t5.width, pooledWidth: fixedDim(clip.session.output('pooler_output')!, 1), encode, stats };
 }
