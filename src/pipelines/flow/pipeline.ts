@@ -14,7 +14,8 @@ import type { GenerateOptions, GenerateResult, Pipeline, PipelineCapabilities, S
 import { checkGenerateOptions, toResult } from '../generate.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { samplerNames } from '../../samplers/registry.js';
+import { samplerInfo, samplerNames } from '../../samplers/registry.js';
+import { comfyDefaultNoise } from '../../noise/sources.js';
 import { GenerateOptionsError } from '../errors.js';
 import {
   ModelError,
@@ -488,6 +489,8 @@ function makeFlowPipeline(
       const tLoop = performance.now();
       const latents = await sample(o.sampler, setup.denoiser, x, sigmas, {
         seed: o.seed,
+        // samplers listed as deterministic may still draw randn_like (heunpp2): ComfyUI's seed + 1 stream, as pipelines/sampling.ts does
+        ...(samplerInfo(o.sampler).stochastic ? {} : { noise: comfyDefaultNoise(o.seed) }),
         modelSampling: setup.modelSampling,
         ...(o.signal ? { signal: o.signal } : {}),
         onStep: (info) => o.onStep?.(info.i + 1, totalSteps, info.sigma),
