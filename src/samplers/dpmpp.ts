@@ -4,16 +4,9 @@
 import type { Tensor, TensorData } from '../tensor/tensor.js';
 import { copyInto, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, SamplerOptions } from './types.js';
-import { addNoise, ancestralStep, begin } from './common.js';
+import { addNoise, ancestralStep, begin, lambdaOf, sigmaOfLambda, type Run } from './common.js';
+import { flowStep, halfLogSnr, isFlow, modelSamplingOf, offsetFirstSigma, rescaleAddNoise, rfAncestralStep } from './flow.js';
 
-const tOf = (sigma: number): number => -Math.log(sigma);
-const sigmaOf = (t: number): number => Math.exp(-t);
-
-/** x <- a*x + b*y (in place on x) */
-function axby(x: Tensor, a: number, b: number, y: Tensor): void {
-  const xd = x.data, yd = y.data, n = xd.length;
-  for (let i = 0; i < n; i++) xd[i] = a * xd[i]! + b * yd[i]!;
-}
 
 export async function sampleDpmpp2sAncestral(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
   return dpmpp2sAncestral('dpmpp_2s_ancestral', false, denoiser, x0, sigmasIn, options);
@@ -25,6 +18,8 @@ export async function sampleDpmpp2sAncestralCfgPp(denoiser: Denoiser, x0: Tensor
 async function dpmpp2sAncestral(name: string, cfgPp: boolean, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
   const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+  // ComfyUI (at the conformance commit) has a rectified-flow variant of the plain sampler only
+  if (!cfgPp && isFlow(modelSamplingOf(run))) return dpmpp2sAncestralRF(run, sigmas, x, eta, sNoise);
   const x2 = zerosLike(x);
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
@@ -40,13 +35,13 @@ async function dpmpp2sAncestral(name: string, cfgPp: boolean, denoiser: Denoiser
       if (cfgPp) for (let j = 0; j < n; j++) xd[j] = dd[j]!;
       else for (let j = 0; j < n; j++) xd[j] = xd[j]! + (xd[j]! - dd[j]!) * ((down - sigma) / sigma);
     } else {
-      const t = tOf(sigma), tNext = tOf(down), h = tNext - t, s = t + 0.5 * h;
-      const a1 = sigmaOf(s) / sigmaOf(t), b1 = -Math.expm1(-h * 0.5);
+      const t = lambdaOf(sigma), tNext = lambdaOf(down), h = tNext - t, s = t + 0.5 * h;
+      const a1 = sigmaOfLambda(s) / sigmaOfLambda(t), b1 = -Math.expm1(-h * 0.5);
       const x2d = x2.data;
       // CFG++ moves x along the guided direction before renoising: x + (denoised - uncond)
       for (let j = 0; j < n; j++) x2d[j] = a1 * (xd[j]! + dd[j]! - ud[j]!) - b1 * -dd[j]!;
-      const denoised2 = await run.denoise(x2, sigmaOf(s));
-      const a2 = sigmaOf(tNext) / sigmaOf(t), b2 = -Math.expm1(-h);
+      const denoised2 = await run.denoise(x2, sigmaOfLambda(s));
+      const a2 = sigmaOfLambda(tNext) / sigmaOfLambda(t), b2 = -Math.expm1(-h);
       const d2 = denoised2.data;
       if (cfgPp) {
         const u2 = run.uncond().data;
@@ -60,7 +55,43 @@ async function dpmpp2sAncestral(name: string, cfgPp: boolean, denoiser: Denoiser
   return x;
 }
 
-/** DPM-Solver++(2S) with SDE noise at both stages (k-diffusion sample_dpmpp_sde). */
+/**
+ * Rectified-flow dpmpp_2s_ancestral (ComfyUI's sample_dpmpp_2s_ancestral_RF): DPM-Solver++(2S) to the RF
+ * sigma_down, its midpoint at sigmoid(-lambda_mid) with lambda = log((1 - sigma) / sigma) (0.9999 when sigma
+ * is exactly 1), then the RF renoising.
+ */
+async function dpmpp2sAncestralRF(run: Run, sigmas: Float64Array, x: Tensor, eta: number, sNoise: number): Promise<Tensor> {
+  const x2 = zerosLike(x);
+  const flowLambda = (s: number): number => Math.log((1 - s) / s);
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    const st = rfAncestralStep(sigma, sigmaNext, eta);
+    run.callback(i, sigma, sigma, x, denoised);
+    if (sigmaNext === 0) {
+      const xd = x.data, dd = denoised.data, k = (st.down - sigma) / sigma;
+      for (let j = 0; j < xd.length; j++) xd[j] = xd[j]! + (xd[j]! - dd[j]!) * k;
+    } else {
+      let sigmaS = 0.9999;
+      if (sigma !== 1) {
+        const l = flowLambda(sigma), lDown = flowLambda(st.down);
+        sigmaS = 1 / (Math.exp(l + 0.5 * (lDown - l)) + 1);
+      }
+      copyInto(x2, x);
+      flowStep(x2, denoised, sigma, sigmaS);
+      const denoised2 = await run.denoise(x2, sigmaS);
+      flowStep(x, denoised2, sigma, st.down);
+    }
+    if (sigmaNext > 0 && eta > 0) rescaleAddNoise(x, st.rescale, sNoise * st.renoise, run.draw(x, sigma, sigmaNext));
+  }
+  return x;
+}
+
+/**
+ * DPM-Solver++(2S) with SDE noise at both stages (k-diffusion sample_dpmpp_sde), in the model sampling's
+ * half-log-SNR (alpha = 1 - sigma and lambda = -logit(sigma) on flow samplings).
+ */
 export const sampleDpmppSde = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmppSde('dpmpp_sde', d, x, s, o);
 /** ComfyUI's _gpu variants differ only in where torchsde builds its Brownian tree. */
 export const sampleDpmppSdeGpu = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmppSde('dpmpp_sde_gpu', d, x, s, o);
@@ -68,6 +99,9 @@ export const sampleDpmppSdeGpu = (d: Denoiser, x: Tensor, s: ArrayLike<number>, 
 async function dpmppSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
   const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1), r = run.num('r', 0.5);
+  const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
+  offsetFirstSigma(run, sigmas, ms);
+  const noisy = eta > 0 && sNoise > 0;
   const x2 = zerosLike(x);
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
@@ -76,30 +110,31 @@ async function dpmppSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: 
     const denoised = await run.denoise(x, sigma);
     run.callback(i, sigma, sigma, x, denoised);
     if (sigmaNext === 0) {
-      const xd = x.data, dd = denoised.data, k = (sigmaNext - sigma) / sigma;
-      for (let j = 0; j < n; j++) xd[j] = xd[j]! + (xd[j]! - dd[j]!) * k;
+      copyInto(x, denoised);
       continue;
     }
-    const t = tOf(sigma), tNext = tOf(sigmaNext), h = tNext - t, s = t + h * r, fac = 1 / (2 * r);
-    // stage 1
-    let [sd, su] = ancestralStep(sigmaOf(t), sigmaOf(s), eta);
-    let s_ = tOf(sd);
+    const ls = hl.lambda(sigma), lt = hl.lambda(sigmaNext), h = lt - ls, ls1 = ls + r * h, fac = 1 / (2 * r);
+    const sigmaS1 = hl.sigma(ls1);
+    const alphaS = hl.alpha(sigma, ls), alphaS1 = hl.alpha(sigmaS1, ls1), alphaT = hl.alpha(sigmaNext, lt);
+    // stage 1: the ancestral split is taken on e^-lambda (sigma / alpha)
+    let [sd, su] = ancestralStep(Math.exp(-ls), Math.exp(-ls1), eta);
+    let hDown = -Math.log(sd) - ls;
     {
-      const a = sigmaOf(s_) / sigmaOf(t), b = -Math.expm1(t - s_);
+      const a = (alphaS1 / alphaS) * Math.exp(-hDown), b = -alphaS1 * Math.expm1(-hDown);
       const xd = x.data, dd = denoised.data, x2d = x2.data;
       for (let j = 0; j < n; j++) x2d[j] = a * xd[j]! + b * dd[j]!;
     }
-    addNoise(x2, sNoise * su, run.draw(x, sigmaOf(t), sigmaOf(s)));
-    const denoised2 = await run.denoise(x2, sigmaOf(s));
+    if (noisy) addNoise(x2, alphaS1 * sNoise * su, run.draw(x, sigma, sigmaS1));
+    const denoised2 = await run.denoise(x2, sigmaS1);
     // stage 2
-    [sd, su] = ancestralStep(sigmaOf(t), sigmaOf(tNext), eta);
-    s_ = tOf(sd);
+    [sd, su] = ancestralStep(Math.exp(-ls), Math.exp(-lt), eta);
+    hDown = -Math.log(sd) - ls;
     {
-      const a = sigmaOf(s_) / sigmaOf(t), b = -Math.expm1(t - s_);
+      const a = (alphaT / alphaS) * Math.exp(-hDown), b = -alphaT * Math.expm1(-hDown);
       const xd = x.data, dd = denoised.data, d2 = denoised2.data;
       for (let j = 0; j < n; j++) xd[j] = a * xd[j]! + b * ((1 - fac) * dd[j]! + fac * d2[j]!);
     }
-    addNoise(x, sNoise * su, run.draw(x, sigmaOf(t), sigmaOf(tNext)));
+    if (noisy) addNoise(x, alphaT * sNoise * su, run.draw(x, sigma, sigmaNext));
   }
   return x;
 }
@@ -122,7 +157,7 @@ export async function sampleDpmpp2m(denoiser: Denoiser, x0: Tensor, sigmasIn: Ar
         xd[j] = dd[j]!;
       }
     } else {
-      const t = tOf(sigma), tNext = tOf(sigmaNext), h = tNext - t;
+      const t = lambdaOf(sigma), tNext = lambdaOf(sigmaNext), h = tNext - t;
       const a = sigmaNext / sigma, b = -Math.expm1(-h);
       if (!haveOld) {
         for (let j = 0; j < n; j++) {
@@ -131,7 +166,7 @@ export async function sampleDpmpp2m(denoiser: Denoiser, x0: Tensor, sigmasIn: Ar
           od[j] = d;
         }
       } else {
-        const r = (t - tOf(sigmas[i - 1]!)) / h;
+        const r = (t - lambdaOf(sigmas[i - 1]!)) / h;
         const c1 = b * (1 + 1 / (2 * r)), c2 = b * (1 / (2 * r));
         for (let j = 0; j < n; j++) {
           const d = dd[j]!;
@@ -156,7 +191,7 @@ export async function sampleDpmpp2mCfgPp(denoiser: Denoiser, x0: Tensor, sigmasI
     const denoised = await run.denoise(x, sigma);
     const uncond = run.uncond();
     run.callback(i, sigma, sigma, x, denoised);
-    const t = tOf(sigma), tNext = tOf(sigmaNext), h = tNext - t;
+    const t = lambdaOf(sigma), tNext = lambdaOf(sigmaNext), h = tNext - t;
     const eh = Math.exp(-h), em1 = Math.expm1(-h);
     const xd = x.data, dd = denoised.data, ud = uncond.data, od = oldUncond.data;
     if (!haveOld || sigmaNext === 0) {
@@ -166,7 +201,7 @@ export async function sampleDpmpp2mCfgPp(denoiser: Denoiser, x0: Tensor, sigmasI
         od[j] = ud[j]!;
       }
     } else {
-      const r = (t - tOf(sigmas[i - 1]!)) / h;
+      const r = (t - lambdaOf(sigmas[i - 1]!)) / h;
       const c = em1 * (1 / (2 * r));
       for (let j = 0; j < n; j++) {
         xd[j] = dd[j]! + eh * (xd[j]! - ud[j]!) - c * (dd[j]! - od[j]!);
@@ -178,10 +213,13 @@ export async function sampleDpmpp2mCfgPp(denoiser: Denoiser, x0: Tensor, sigmasI
   return x;
 }
 
+/** DPM-Solver++(2M) SDE in the model sampling's half-log-SNR (k-diffusion sample_dpmpp_2m_sde). */
 async function dpmpp2mSde(name: string, defaultSolver: 'midpoint' | 'heun', denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
   const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
   const solver = run.str('solver_type', defaultSolver, ['midpoint', 'heun'] as const);
+  const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
+  offsetFirstSigma(run, sigmas, ms);
   const old = zerosLike(x);
   let haveOld = false;
   let hLast = 0;
@@ -192,25 +230,25 @@ async function dpmpp2mSde(name: string, defaultSolver: 'midpoint' | 'heun', deno
     const denoised = await run.denoise(x, sigma);
     run.callback(i, sigma, sigma, x, denoised);
     const xd = x.data, dd = denoised.data, od = old.data;
-    let h = 0;
     if (sigmaNext === 0) {
       copyInto(x, denoised);
     } else {
-      h = tOf(sigmaNext) - tOf(sigma);
-      const etaH = eta * h;
-      const a = (sigmaNext / sigma) * Math.exp(-etaH);
-      const b = -Math.expm1(-h - etaH);
+      const lt = hl.lambda(sigmaNext);
+      const h = lt - hl.lambda(sigma), hEta = h * (eta + 1);
+      const alphaT = hl.alpha(sigmaNext, lt);
+      const a = (sigmaNext / sigma) * Math.exp(-h * eta);
+      const b = -alphaT * Math.expm1(-hEta);
       let c = 0;
       if (haveOld) {
         const r = hLast / h;
-        c = solver === 'heun' ? (b / (-h - etaH) + 1) * (1 / r) : 0.5 * b * (1 / r);
+        c = solver === 'heun' ? alphaT * (-Math.expm1(-hEta) / -hEta + 1) * (1 / r) : 0.5 * b * (1 / r);
       }
       for (let j = 0; j < n; j++) xd[j] = a * xd[j]! + b * dd[j]! + c * (dd[j]! - od[j]!);
-      if (eta) addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * etaH)) * sNoise, run.draw(x, sigma, sigmaNext));
+      if (eta > 0 && sNoise > 0) addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * h * eta)) * sNoise, run.draw(x, sigma, sigmaNext));
+      hLast = h;
     }
     copyInto(old, denoised);
     haveOld = true;
-    hLast = h;
   }
   return x;
 }
@@ -226,6 +264,8 @@ export const sampleDpmpp3mSdeGpu = (d: Denoiser, x: Tensor, s: ArrayLike<number>
 async function dpmpp3mSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
   const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+  const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
+  offsetFirstSigma(run, sigmas, ms);
   let d1 = zerosLike(x), d2 = zerosLike(x); // previous two predictions
   let h1: number | null = null, h2: number | null = null;
   const n = x.data.length;
@@ -239,13 +279,14 @@ async function dpmpp3mSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn
     if (sigmaNext === 0) {
       copyInto(x, denoised);
     } else {
-      h = tOf(sigmaNext) - tOf(sigma);
-      const hEta = h * (eta + 1);
-      const a = Math.exp(-hEta), b = -Math.expm1(-hEta);
+      const lt = hl.lambda(sigmaNext);
+      h = lt - hl.lambda(sigma);
+      const hEta = h * (eta + 1), alphaT = hl.alpha(sigmaNext, lt);
+      const a = (sigmaNext / sigma) * Math.exp(-h * eta), b = -alphaT * Math.expm1(-hEta);
       if (h2 !== null && h1 !== null) {
         const r0 = h1 / h, r1 = h2 / h;
-        const phi2 = Math.expm1(-hEta) / hEta + 1;
-        const phi3 = phi2 / hEta - 0.5;
+        const phi2 = alphaT * (Math.expm1(-hEta) / hEta + 1);
+        const phi3 = alphaT * ((Math.expm1(-hEta) / hEta + 1) / hEta - 0.5);
         const k = r0 / (r0 + r1), inv = 1 / (r0 + r1);
         for (let j = 0; j < n; j++) {
           const d10 = (dd[j]! - p1[j]!) / r0;
@@ -256,12 +297,12 @@ async function dpmpp3mSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn
         }
       } else if (h1 !== null) {
         const r = h1 / h;
-        const phi2 = Math.expm1(-hEta) / hEta + 1;
+        const phi2 = alphaT * (Math.expm1(-hEta) / hEta + 1);
         for (let j = 0; j < n; j++) xd[j] = a * xd[j]! + b * dd[j]! + phi2 * ((dd[j]! - p1[j]!) / r);
       } else {
         for (let j = 0; j < n; j++) xd[j] = a * xd[j]! + b * dd[j]!;
       }
-      if (eta) addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * h * eta)) * sNoise, run.draw(x, sigma, sigmaNext));
+      if (eta > 0 && sNoise > 0) addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * h * eta)) * sNoise, run.draw(x, sigma, sigmaNext));
     }
     // shift history: d2 <- d1 <- denoised
     const tmp = d2;

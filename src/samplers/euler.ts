@@ -4,18 +4,20 @@ import type { Tensor } from '../tensor/tensor.js';
 import { copyInto, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, SamplerOptions } from './types.js';
 import { addNoise, ancestralStep, begin, type Run } from './common.js';
+import { ancestralStepPy, flowStep, halfLogSnr, isFlow, modelSamplingOf, noiseScalingInto, rescaleAddNoise, rfAncestralStep } from './flow.js';
 
-/** Karras "churn": how much the step's noise level is raised before denoising (0 unless s_churn > 0). */
-function churnGamma(run: Run, sigmas: Float64Array, i: number): number {
+/**
+ * Karras "churn" (Algorithm 2, lines 4-6) at step i: when s_churn > 0 and sigma_i lies in [s_tmin, s_tmax], raise x
+ * from sigma_i to sigma_hat = sigma_i (1 + gamma) with fresh noise (`eps`, else a randn_like draw). Returns sigma_hat
+ * (sigma_i itself without churn).
+ */
+function churn(run: Run, x: Tensor, sigmas: Float64Array, i: number, eps: Tensor | null = null): number {
   const sChurn = run.num('s_churn', 0), sTmin = run.num('s_tmin', 0), sTmax = run.num('s_tmax', Infinity);
-  const s = sigmas[i]!;
-  return sTmin <= s && s <= sTmax ? Math.min(sChurn / (sigmas.length - 1), Math.SQRT2 - 1) : 0;
-}
-
-/** Raise x from sigma to sigmaHat with fresh noise (Karras Algorithm 2, lines 5-6). */
-function churn(run: Run, x: Tensor, sigma: number, sigmaHat: number, eps: Tensor | null): void {
-  const n = eps ?? run.randnLike(x);
-  addNoise(x, run.num('s_noise', 1) * Math.sqrt(sigmaHat ** 2 - sigma ** 2), n);
+  const sigma = sigmas[i]!;
+  const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / (sigmas.length - 1), Math.SQRT2 - 1) : 0;
+  const sigmaHat = sigma * (gamma + 1);
+  if (gamma > 0) addNoise(x, run.num('s_noise', 1) * Math.sqrt(sigmaHat ** 2 - sigma ** 2), eps ?? run.randnLike(x));
+  return sigmaHat;
 }
 
 /** x <- x + (x - denoised) / sigma * dt  (one Euler step along the probability-flow ODE). */
@@ -39,9 +41,7 @@ async function euler(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
   const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
-    const gamma = churnGamma(run, sigmas, i);
-    const sigmaHat = sigmas[i]! * (gamma + 1);
-    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, null);
+    const sigmaHat = churn(run, x, sigmas, i);
     const denoised = await run.denoise(x, sigmaHat);
     run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
     eulerStep(x, denoised, sigmaHat, sigmas[i + 1]! - sigmaHat);
@@ -49,24 +49,10 @@ async function euler(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
   return x;
 }
 
-export async function sampleEulerCfgPp(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('euler_cfg_pp', denoiser, x0, sigmasIn, options);
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
-    const sigma = sigmas[i]!;
-    const denoised = await run.denoise(x, sigma);
-    const uncond = run.uncond();
-    run.callback(i, sigma, sigma, x, denoised);
-    // CFG++: renoise the guided x0 with the unconditional noise estimate
-    const xd = x.data, dd = denoised.data, ud = uncond.data, k = sigmas[i + 1]! / sigma;
-    for (let j = 0; j < xd.length; j++) xd[j] = dd[j]! + (xd[j]! - ud[j]!) * k;
-  }
-  return x;
-}
-
 export async function sampleEulerAncestral(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
   const { run, sigmas, x } = begin('euler_ancestral', denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+  if (isFlow(modelSamplingOf(run))) return eulerAncestralRF(run, sigmas, x, eta, sNoise);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
@@ -83,19 +69,55 @@ export async function sampleEulerAncestral(denoiser: Denoiser, x0: Tensor, sigma
   return x;
 }
 
-export async function sampleEulerAncestralCfgPp(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('euler_ancestral_cfg_pp', denoiser, x0, sigmasIn, options);
+/** Rectified-flow euler_ancestral (ComfyUI's sample_euler_ancestral_RF): flow step to sigma_down, then renoise. */
+async function eulerAncestralRF(run: Run, sigmas: Float64Array, x: Tensor, eta: number, sNoise: number): Promise<Tensor> {
+  for (let i = 0; i < sigmas.length - 1; i++) {
+    run.step = i;
+    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+    const denoised = await run.denoise(x, sigma);
+    run.callback(i, sigma, sigma, x, denoised);
+    if (sigmaNext === 0) {
+      copyInto(x, denoised);
+      continue;
+    }
+    const st = rfAncestralStep(sigma, sigmaNext, eta);
+    flowStep(x, denoised, sigma, st.down);
+    if (eta > 0) rescaleAddNoise(x, st.rescale, sNoise * st.renoise, run.draw(x, sigma, sigmaNext));
+  }
+  return x;
+}
+
+/** euler_cfg_pp is euler_ancestral_cfg_pp without noise (eta = 0), as in ComfyUI. */
+export const sampleEulerCfgPp = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) =>
+  eulerAncestralCfgPp('euler_cfg_pp', d, x, s, { ...o, eta: 0, s_noise: 0 });
+export const sampleEulerAncestralCfgPp = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) =>
+  eulerAncestralCfgPp('euler_ancestral_cfg_pp', d, x, s, o);
+
+/**
+ * CFG++ ancestral Euler (DDIM-style): x_next = alpha_t D + sigma_down (x - alpha_s U) / sigma, plus alpha_t sigma_up
+ * noise, with the ancestral step taken on sigma / alpha. alpha = 1 in the VE convention, 1 - sigma on flow
+ * samplings (where alpha = 0 at sigma = 1 makes the step a pure jump to alpha_t D plus noise).
+ */
+async function eulerAncestralCfgPp(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
+  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+  const hl = halfLogSnr(modelSamplingOf(run));
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigma);
     const uncond = run.uncond();
-    const [down, up] = ancestralStep(sigma, sigmaNext, eta);
     run.callback(i, sigma, sigma, x, denoised);
-    const xd = x.data, dd = denoised.data, ud = uncond.data, k = down / sigma;
-    for (let j = 0; j < xd.length; j++) xd[j] = dd[j]! + (xd[j]! - ud[j]!) * k;
-    if (sigmaNext > 0) addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
+    if (sigmaNext === 0) {
+      copyInto(x, denoised);
+      continue;
+    }
+    const alphaS = hl.alpha(sigma, hl.lambda(sigma)), alphaT = hl.alpha(sigmaNext, hl.lambda(sigmaNext));
+    const [down, up] = ancestralStepPy(sigma / alphaS, sigmaNext / alphaT, eta);
+    // renoise the guided x0 with the unconditional noise estimate
+    const xd = x.data, dd = denoised.data, ud = uncond.data, k = (alphaT * down) / sigma;
+    for (let j = 0; j < xd.length; j++) xd[j] = alphaT * dd[j]! + (xd[j]! - alphaS * ud[j]!) * k;
+    if (eta > 0 && sNoise > 0) addNoise(x, alphaT * sNoise * up, run.draw(x, sigma, sigmaNext));
   }
   return x;
 }
@@ -105,9 +127,7 @@ export async function sampleHeun(denoiser: Denoiser, x0: Tensor, sigmasIn: Array
   const d = zerosLike(x), x2 = zerosLike(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
-    const gamma = churnGamma(run, sigmas, i);
-    const sigmaHat = sigmas[i]! * (gamma + 1), sigmaNext = sigmas[i + 1]!;
-    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, null);
+    const sigmaHat = churn(run, x, sigmas, i), sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigmaHat);
     run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
     const dt = sigmaNext - sigmaHat;
@@ -136,11 +156,8 @@ export async function sampleHeunpp2(denoiser: Denoiser, x0: Tensor, sigmasIn: Ar
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
-    const gamma = churnGamma(run, sigmas, i);
     // heunpp2 always draws its churn noise, and uses it only when gamma > 0
-    const eps = run.randnLike(x);
-    const sigmaHat = sigmas[i]! * (gamma + 1), sigmaNext = sigmas[i + 1]!;
-    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, eps);
+    const sigmaHat = churn(run, x, sigmas, i, run.randnLike(x)), sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigmaHat);
     run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
     const dt = sigmaNext - sigmaHat;
@@ -176,9 +193,7 @@ export async function sampleDpm2(denoiser: Denoiser, x0: Tensor, sigmasIn: Array
   const x2 = zerosLike(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
-    const gamma = churnGamma(run, sigmas, i);
-    const sigmaHat = sigmas[i]! * (gamma + 1), sigmaNext = sigmas[i + 1]!;
-    if (gamma > 0) churn(run, x, sigmas[i]!, sigmaHat, null);
+    const sigmaHat = churn(run, x, sigmas, i), sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigmaHat);
     run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
     if (sigmaNext === 0) {
@@ -205,18 +220,23 @@ export async function sampleDpm2Ancestral(denoiser: Denoiser, x0: Tensor, sigmas
   const { run, sigmas, x } = begin('dpm_2_ancestral', denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
   const x2 = zerosLike(x);
+  const flow = isFlow(modelSamplingOf(run));
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigma);
-    const [down, up] = ancestralStep(sigma, sigmaNext, eta);
+    // on flow samplings ComfyUI's sample_dpm_2_ancestral_RF: the same midpoint step to the RF sigma_down,
+    // then the signal rescaled by alpha_next / alpha_down and renoised
+    const rf = flow ? rfAncestralStep(sigma, sigmaNext, eta) : null;
+    const [down, up] = rf ? [rf.down, rf.renoise] : ancestralStep(sigma, sigmaNext, eta);
     run.callback(i, sigma, sigma, x, denoised);
     if (down === 0) {
       eulerStep(x, denoised, sigma, down - sigma);
       continue;
     }
     await midpointStep(run, x, x2, denoised, sigma, down);
-    addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
+    if (rf) rescaleAddNoise(x, rf.rescale, sNoise * up, run.draw(x, sigma, sigmaNext));
+    else addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
   }
   return x;
 }
@@ -260,17 +280,20 @@ export async function sampleLcm(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayL
   const sNoiseEnd = sNoiseEndOpt === undefined || sNoiseEndOpt === null ? sNoise : run.num('s_noise_end', sNoise);
   const clip = run.num('noise_clip_std', 0);
   const steps = sigmas.length - 1;
+  const ms = modelSamplingOf(run);
   for (let i = 0; i < steps; i++) {
     run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
     const denoised = await run.denoise(x, sigma);
     run.callback(i, sigma, sigma, x, denoised);
-    copyInto(x, denoised);
     if (sigmaNext > 0) {
       const noise = run.draw(x, sigma, sigmaNext);
       if (clip > 0) clipToStd(noise, clip);
       const s = steps > 1 ? sNoise + ((sNoiseEnd - sNoise) * i) / (steps - 1) : sNoise;
-      addNoise(x, sigmaNext * s, noise);
+      // the model sampling's noise_scaling: x0 + sigma n, or sigma n + (1 - sigma) x0 on flow samplings
+      noiseScalingInto(x, ms, sigmaNext, noise, denoised, s);
+    } else {
+      copyInto(x, denoised);
     }
   }
   return x;

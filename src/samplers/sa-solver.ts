@@ -1,12 +1,14 @@
 // SA-Solver (Xue et al. 2023, "SA-Solver: Stochastic Adams Solver for Fast Sampling of Diffusion Models",
 // arXiv:2309.05019): stochastic Adams-Bashforth predictor and Adams-Moulton corrector in the data-prediction
 // form over lambda = -log(sigma), with noise amount tau(sigma). The default tau is 1 inside ComfyUI's
-// interval [percent_to_sigma(0.8), percent_to_sigma(0.2)] and 0 outside; pass `start_sigma`/`end_sigma`,
-// a `model_sampling` with percentToSigma, or a `tau_func`. Without them the SD1.x/SDXL interval is used.
+// interval [percent_to_sigma(0.8), percent_to_sigma(0.2)] of the `modelSampling` option and 0 outside; pass
+// `start_sigma`/`end_sigma` or a `tau_func` to change it. Without a model sampling the SD1.x/SDXL interval is used.
+// On flow samplings lambda = -logit(sigma) and the coefficients carry alpha_t = 1 - sigma_t (see flow.ts).
 import type { Tensor, TensorData } from '../tensor/tensor.js';
 import { combineInto, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, SamplerOptions } from './types.js';
 import { begin } from './common.js';
+import { halfLogSnr, modelSamplingOf, offsetFirstSigma } from './flow.js';
 
 /** ComfyUI's default tau interval for SD1.x/SDXL (percent_to_sigma(0.2) and (0.8) of the discrete schedule). */
 export const SD_TAU_INTERVAL = { startSigma: 5.092408180236816, endSigma: 0.5711888670921326 };
@@ -17,9 +19,9 @@ const GL_W = [0.1894506104550685, 0.1826034150449236, 0.1691565193950025, 0.1495
 
 /**
  * b_j = alpha_t * integral over [lambdaS, lambdaT] of (1 + tau^2) e^{-(1 + tau^2)(lambdaT - l)} L_j(l) dl, with L_j
- * the Lagrange basis through `nodes` (alpha_t = 1 in the VE convention).
+ * the Lagrange basis through `nodes` (alpha_t = 1 in the VE convention, 1 - sigma_t on flow samplings).
  */
-export function stochasticAdamsCoefficients(nodes: readonly number[], lambdaS: number, lambdaT: number, tau: number): number[] {
+export function stochasticAdamsCoefficients(nodes: readonly number[], lambdaS: number, lambdaT: number, tau: number, alphaT = 1): number[] {
   const k = 1 + tau * tau;
   const half = 0.5 * (lambdaT - lambdaS), mid = 0.5 * (lambdaT + lambdaS);
   const out = new Array<number>(nodes.length).fill(0);
@@ -34,6 +36,7 @@ export function stochasticAdamsCoefficients(nodes: readonly number[], lambdaS: n
       out[j] = out[j]! + w * basis;
     }
   }
+  if (alphaT !== 1) for (let j = 0; j < out.length; j++) out[j] = alphaT * out[j]!;
   return out;
 }
 
@@ -61,14 +64,17 @@ async function saSolver(name: string, usePece: boolean, denoiser: Denoiser, x0: 
   if (options?.simple_order_2) throw new RangeError(`${name}: simple_order_2 is not supported`);
   let tauFunc = options?.tau_func as ((sigma: number) => number) | undefined | null;
   if (tauFunc !== undefined && tauFunc !== null && typeof tauFunc !== 'function') throw new TypeError(`${name}: tau_func must be a function (sigma) => tau`);
+  const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
+  offsetFirstSigma(run, sigmas, ms);
   if (!tauFunc) {
-    const ms = options?.model_sampling as { percentToSigma?: (p: number) => number } | undefined;
-    const start = run.num('start_sigma', ms?.percentToSigma ? ms.percentToSigma(0.2) : SD_TAU_INTERVAL.startSigma);
-    const end = run.num('end_sigma', ms?.percentToSigma ? ms.percentToSigma(0.8) : SD_TAU_INTERVAL.endSigma);
+    const start = run.num('start_sigma', ms ? ms.percentToSigma(0.2) : SD_TAU_INTERVAL.startSigma);
+    const end = run.num('end_sigma', ms ? ms.percentToSigma(0.8) : SD_TAU_INTERVAL.endSigma);
     const eta = run.num('eta', 1);
     tauFunc = (s: number) => (eta > 0 && start >= s && s >= end ? eta : 0);
   }
-  const lambdas = Array.from(sigmas, (s) => -Math.log(s));
+  const lambdas = Array.from(sigmas, (s) => hl.lambda(s));
+  // alpha_t = sigma_t e^lambda_t scales the coefficients (1 in the VE convention)
+  const alphas = Array.from(sigmas, (s, i) => hl.alpha(s, lambdas[i]!));
   const maxOrder = Math.max(predictorOrder, correctorOrder);
   const n = x.data.length;
   const xPred = zerosLike(x);
@@ -102,7 +108,7 @@ async function saSolver(name: string, usePece: boolean, denoiser: Denoiser, x0: 
       x.data.set(xPred.data);
     } else {
       const nodes = lambdas.slice(i - cOrder + 1, i + 1);
-      const b = stochasticAdamsCoefficients(nodes, lambdas[i - 1]!, lambdas[i]!, tau);
+      const b = stochasticAdamsCoefficients(nodes, lambdas[i - 1]!, lambdas[i]!, tau, alphas[i]!);
       combine(b, cOrder, x, (sigmas[i]! / sigmas[i - 1]!) * Math.exp(-(tau * tau) * h), x);
       if (tau > 0 && sNoise > 0 && noise) addInto(x.data, noise.data);
       if (usePece) {
@@ -116,7 +122,7 @@ async function saSolver(name: string, usePece: boolean, denoiser: Denoiser, x0: 
     } else {
       tau = tauFunc(sigmas[i + 1]!);
       const nodes = lambdas.slice(i - pOrder + 1, i + 1);
-      const b = stochasticAdamsCoefficients(nodes, lambdas[i]!, lambdas[i + 1]!, tau);
+      const b = stochasticAdamsCoefficients(nodes, lambdas[i]!, lambdas[i + 1]!, tau, alphas[i + 1]!);
       h = lambdas[i + 1]! - lambdas[i]!;
       combine(b, pOrder, xPred, (sigmas[i + 1]! / sigmas[i]!) * Math.exp(-(tau * tau) * h), x);
       if (tau > 0 && sNoise > 0) {

@@ -1,19 +1,20 @@
 // SEEDS-2/3 (Gonzalez et al. 2023, "SEEDS: Exponential SDE Solvers for Fast High-Quality Sampling from
-// Diffusion Models", arXiv:2305.14267) in the data-prediction form over lambda = -log(sigma) (alpha = 1 in the
-// VE convention), and the ER-SDE solver (Cui et al. 2023, arXiv:2309.06169). exp_heun_2_x0 is SEEDS-2 with
-// r = 1 and the phi_2 combination (deterministic without noise).
+// Diffusion Models", arXiv:2305.14267) in the data-prediction form over the half-log-SNR lambda = log(alpha / sigma)
+// (-log(sigma) with alpha = 1 in the VE convention; -logit(sigma) with alpha = 1 - sigma on flow samplings, see
+// flow.ts), and the ER-SDE solver (Cui et al. 2023, arXiv:2309.06169). exp_heun_2_x0 is SEEDS-2 with r = 1 and
+// the phi_2 combination (deterministic without noise).
 import type { Tensor } from '../tensor/tensor.js';
 import { copyInto, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, SamplerOptions } from './types.js';
 import { addNoise, begin, eiPhi1, eiPhi2 } from './common.js';
-
-const lambdaOf = (s: number): number => -Math.log(s);
-const sigmaOf = (l: number): number => Math.exp(-l);
+import { halfLogSnr, isFlow, modelSamplingOf, offsetFirstSigma } from './flow.js';
 
 async function seeds2(name: string, defaults: { eta: number; r: number; solver: 'phi_1' | 'phi_2' }, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
   const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', defaults.eta), sNoise = run.num('s_noise', 1), r = run.num('r', defaults.r);
   const solver = run.str('solver_type', defaults.solver, ['phi_1', 'phi_2'] as const);
+  const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
+  offsetFirstSigma(run, sigmas, ms);
   const x2 = zerosLike(x);
   const n = x.data.length;
   const noisy = eta > 0 && sNoise > 0;
@@ -26,13 +27,13 @@ async function seeds2(name: string, defaults: { eta: number; r: number; solver: 
       copyInto(x, denoised);
       continue;
     }
-    const ls = lambdaOf(sigma), lt = lambdaOf(sigmaNext);
+    const ls = hl.lambda(sigma), lt = hl.lambda(sigmaNext);
     const h = lt - ls, hEta = h * (eta + 1);
     const ls1 = ls + r * (lt - ls);
-    const sigmaS1 = sigmaOf(ls1);
-    // alpha = sigma * e^lambda = 1 here
+    const sigmaS1 = hl.sigma(ls1);
+    const alphaS1 = hl.alpha(sigmaS1, ls1), alphaT = hl.alpha(sigmaNext, lt);
     {
-      const a = (sigmaS1 / sigma) * Math.exp(-r * h * eta), b = eiPhi1(-r * hEta);
+      const a = (sigmaS1 / sigma) * Math.exp(-r * h * eta), b = alphaS1 * eiPhi1(-r * hEta);
       const xd = x.data, dd = denoised.data, x2d = x2.data;
       for (let j = 0; j < n; j++) x2d[j] = a * xd[j]! - b * dd[j]!;
     }
@@ -44,12 +45,13 @@ async function seeds2(name: string, defaults: { eta: number; r: number; solver: 
     const a = (sigmaNext / sigma) * Math.exp(-h * eta);
     let c1: number, c2: number;
     if (solver === 'phi_1') {
-      const fac = 1 / (2 * r), e1 = eiPhi1(-hEta);
+      const fac = 1 / (2 * r), e1 = alphaT * eiPhi1(-hEta);
       c1 = e1 * (1 - fac);
       c2 = e1 * fac;
     } else {
-      c2 = eiPhi2(-hEta) / r;
-      c1 = eiPhi1(-hEta) - c2;
+      const b2 = eiPhi2(-hEta) / r;
+      c1 = alphaT * (eiPhi1(-hEta) - b2);
+      c2 = alphaT * b2;
     }
     const xd = x.data, dd = denoised.data, d2 = denoised2.data;
     for (let j = 0; j < n; j++) xd[j] = a * xd[j]! - (c1 * dd[j]! + c2 * d2[j]!);
@@ -72,6 +74,8 @@ export async function sampleSeeds3(denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
   const { run, sigmas, x } = begin('seeds_3', denoiser, x0, sigmasIn, options);
   const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
   const r1 = run.num('r_1', 1 / 3), r2 = run.num('r_2', 2 / 3);
+  const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
+  offsetFirstSigma(run, sigmas, ms);
   const x2 = zerosLike(x), x3 = zerosLike(x);
   const n = x.data.length;
   const noisy = eta > 0 && sNoise > 0;
@@ -84,12 +88,14 @@ export async function sampleSeeds3(denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
       copyInto(x, denoised);
       continue;
     }
-    const ls = lambdaOf(sigma), lt = lambdaOf(sigmaNext);
+    const ls = hl.lambda(sigma), lt = hl.lambda(sigmaNext);
     const h = lt - ls, hEta = h * (eta + 1);
-    const s1 = sigmaOf(ls + r1 * (lt - ls)), s2 = sigmaOf(ls + r2 * (lt - ls));
+    const ls1 = ls + r1 * (lt - ls), ls2 = ls + r2 * (lt - ls);
+    const s1 = hl.sigma(ls1), s2 = hl.sigma(ls2);
+    const alphaS1 = hl.alpha(s1, ls1), alphaS2 = hl.alpha(s2, ls2), alphaT = hl.alpha(sigmaNext, lt);
     const xd = x.data, dd = denoised.data, x2d = x2.data, x3d = x3.data;
     {
-      const a = (s1 / sigma) * Math.exp(-r1 * h * eta), b = eiPhi1(-r1 * hEta);
+      const a = (s1 / sigma) * Math.exp(-r1 * h * eta), b = alphaS1 * eiPhi1(-r1 * hEta);
       for (let j = 0; j < n; j++) x2d[j] = a * xd[j]! - b * dd[j]!;
     }
     // Brownian increments over [sigma, s1], [s1, s2], [s2, sigma_next], combined exactly at each stage
@@ -100,7 +106,7 @@ export async function sampleSeeds3(denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
     {
       const a32 = (r2 / r1) * eiPhi2(-r2 * hEta), a31 = eiPhi1(-r2 * hEta) - a32;
       const a = (s2 / sigma) * Math.exp(-r2 * h * eta);
-      for (let j = 0; j < n; j++) x3d[j] = a * xd[j]! - (a31 * dd[j]! + a32 * den2[j]!);
+      for (let j = 0; j < n; j++) x3d[j] = a * xd[j]! - alphaS2 * (a31 * dd[j]! + a32 * den2[j]!);
     }
     const n2 = noisy ? run.draw(x, s1, s2) : null;
     if (n1 && n2) {
@@ -110,7 +116,7 @@ export async function sampleSeeds3(denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
     const den3 = (await run.denoise(x3, s2)).data;
     const b3 = eiPhi2(-hEta) / r2, b1 = eiPhi1(-hEta) - b3;
     const a = (sigmaNext / sigma) * Math.exp(-h * eta);
-    for (let j = 0; j < n; j++) xd[j] = a * xd[j]! - (b1 * dd[j]! + b3 * den3[j]!);
+    for (let j = 0; j < n; j++) xd[j] = a * xd[j]! - alphaT * (b1 * dd[j]! + b3 * den3[j]!);
     if (n1 && n2) {
       const n3 = run.draw(x, s2, sigmaNext);
       addNoise(x, sigmaNext * Math.exp(-eta * (1 - r1) * h) * w1 * sNoise, n1);
@@ -125,7 +131,8 @@ export async function sampleSeeds3(denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
 const erNoiseScaler = (l: number): number => l * (Math.exp(l ** 0.3) + 10);
 
 /**
- * ER-SDE-Solver-3 (VP form; here alpha = 1 and the ER lambda equals sigma). The stage-2/3 integrals are
+ * ER-SDE-Solver-3 (VP form) over the ER lambda sigma / alpha (sigma itself in the VE convention, where alpha = 1;
+ * sigma / (1 - sigma) on flow samplings). The stage-2/3 integrals are
  * 200-point Riemann sums as in the reference (ComfyUI does them in float32; we use float64).
  */
 export async function sampleErSde(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
@@ -137,7 +144,10 @@ export async function sampleErSde(denoiser: Denoiser, x0: Tensor, sigmasIn: Arra
   if (scalerOpt !== undefined && scalerOpt !== null && typeof scalerOpt !== 'function') throw new TypeError('er_sde: noise_scaler must be a function (lambda) => number');
   const scaler = (scalerOpt as ((l: number) => number) | undefined | null) ?? erNoiseScaler;
   const points = 200;
-  const lambdas = sigmas; // sigma / alpha with alpha = 1
+  const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
+  offsetFirstSigma(run, sigmas, ms);
+  // the ER lambda is sigma / alpha = e^-lambda (sigma itself in the VE convention)
+  const lambdas = isFlow(ms) ? sigmas.map((s) => Math.exp(-hl.lambda(s))) : sigmas;
   const old = zerosLike(x), oldD = zerosLike(x), dCur = zerosLike(x);
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
@@ -150,7 +160,7 @@ export async function sampleErSde(denoiser: Denoiser, x0: Tensor, sigmasIn: Arra
       copyInto(x, denoised);
     } else {
       const ls = lambdas[i]!, lt = lambdas[i + 1]!;
-      const rAlpha = 1, alphaT = 1;
+      const alphaS = sigma / ls, alphaT = sigmaNext / lt, rAlpha = alphaT / alphaS;
       const r = scaler(lt) / scaler(ls);
       const xd = x.data, dd = denoised.data, od = old.data, odd = oldD.data, dc = dCur.data;
       for (let j = 0; j < n; j++) xd[j] = rAlpha * r * xd[j]! + alphaT * (1 - r) * dd[j]!;

@@ -7,11 +7,10 @@
 import type { Tensor, TensorData } from '../tensor/tensor.js';
 import { combineInto, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, SamplerOptions } from './types.js';
-import { begin, type Run } from './common.js';
+import { begin, lambdaOf, type Run } from './common.js';
 
 const alphaOf = (s: number): number => 1 / Math.sqrt(1 + s * s);
 const stdOf = (s: number): number => s / Math.sqrt(1 + s * s);
-const lambdaOf = (s: number): number => -Math.log(s);
 
 /** Solve a small dense system A x = b (Gaussian elimination with partial pivoting). */
 function solve(A: number[][], b: number[]): number[] {
