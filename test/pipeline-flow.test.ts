@@ -261,6 +261,16 @@ test('the seam: prepareSampling + sample(modelSampling) + decode = generate, bit
     const images = await setup.decode(out);
     assert.deepEqual(images.data, g.images.data);
   }
+  // an ancestral sampler: ComfyUI's flow path (the model sampling passed through), not the eps rule
+  const p = await pipe(devDir);
+  const g = await p.generate({ ...base, sampler: 'euler_ancestral', steps: 4 });
+  const setup = await p.prepareSampling({ ...base, sampler: 'euler_ancestral' });
+  const sigmas = p.schedule({ scheduler: 'simple', steps: 4, width: 64, height: 48 });
+  const x = () => initialLatent(prepareNoise(42, [...setup.latentShape]), sigmas[0]!, setup.modelSampling);
+  const flow = await setup.decode(await sample('euler_ancestral', setup.denoiser, x(), sigmas, { seed: 42, modelSampling: setup.modelSampling }));
+  assert.deepEqual(flow.data, g.images.data);
+  const eps = await setup.decode(await sample('euler_ancestral', setup.denoiser, x(), sigmas, { seed: 42 }));
+  assert.ok(meanAbsDiff(eps, g.images) > 1e-4, 'without modelSampling the eps ancestral rule gives another image');
 });
 
 test('every sampler runs on SD3 and Flux pipelines (the model sampling passed to sample()), finite images', async () => {
