@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFlowFixtureModels, writeFlowTinyModel } from '../src/fixtures/flow-tiny.js';
+import { GraphBuilder } from '../src/fixtures/onnx-graph.js';
 import { loadPipeline } from '../src/pipelines/load.js';
 import { loadFlowPipeline, type FlowGenerateOptions, type FlowPipeline } from '../src/pipelines/flow/pipeline.js';
 import { packLatents, unpackLatents, fluxImageIds } from '../src/pipelines/flow/transformer.js';
@@ -351,6 +352,15 @@ test('bad input: one line, before any model runs', async () => {
   await rejectsOneLine(loadPipeline(badTok), /tokenizer_2\/tokenizer\.json: not valid JSON/);
   writeFileSync(join(badTok, 'tokenizer_2', 'tokenizer.json'), JSON.stringify({ model: { type: 'Unigram', vocab: [['a', 0]] } }));
   await rejectsOneLine(loadPipeline(badTok), /tokenizer_2/);
+  // a bfloat16 export: no CPU kernels
+  const bf16 = join(tmp, 'bf16-transformer');
+  cpSync(sd3Dir, bf16, { recursive: true });
+  const g = new GraphBuilder('bf16');
+  const xin = g.input('hidden_states', 'float32', ['batch_size', 16, 'height', 'width']);
+  const xb = g.op('Cast', [xin], { to: 16 });
+  g.output('out_hidden_states', 'float32', ['batch_size', 16, 'height', 'width'], g.op('Cast', [g.op('Mul', [xb, xb])], { to: 1 }));
+  writeFileSync(join(bf16, 'transformer', 'model.onnx'), g.toBytes());
+  await rejectsOneLine(loadPipeline(bf16), /transformer\/model\.onnx: onnxruntime's CPU provider has no Mul kernel .*bfloat16 exports do not run on the CPU/);
   // a scheduler ays cannot follow
   const badSched = join(tmp, 'bad-scheduler');
   cpSync(sd3Dir, badSched, { recursive: true });

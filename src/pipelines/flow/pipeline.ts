@@ -150,7 +150,19 @@ export async function loadFlowPipeline(dir: string, options: FlowLoadOptions = {
   const tokenizers = loadFlowTokenizers(folder);
   const opened: ModelSession[] = [];
   const open = async (path: string, label: string) => {
-    const s = await openSession(path, options, label);
+    let s: ModelSession;
+    try {
+      s = await openSession(path, options, label);
+    } catch (err) {
+      // onnxruntime's CPU provider runs float16 graphs (it inserts casts to float32) but has no bfloat16 kernels
+      const m = err instanceof Error ? /Could not find an implementation for (\w+)\(\d+\)/.exec(err.message) : null;
+      if (m && (options.device ?? 'cpu') === 'cpu') {
+        throw new ModelError(
+          `${label}: onnxruntime's CPU provider has no ${m[1]} kernel for this export's element type (bfloat16 exports do not run on the CPU); export in float32 or float16 (docs/flow-models.md)`,
+        );
+      }
+      throw err;
+    }
     opened.push(s);
     return s;
   };
