@@ -105,6 +105,24 @@ test('the diffusers-flow references are in the repository: an SD3 and a Flux cas
   for (const m of ['sd3', 'flux']) assert.ok(existsSync(join(root, m, 'transformer', 'model.onnx')), `${m} model files`);
 });
 
+test('every prompt in the references (empty, upper case, double spaces, punctuation) tokenizes as transformers does, for every tokenizer', async () => {
+  const models = (ref as unknown as { models: Record<string, { token_ids: Record<string, Record<string, number[]>>; max_sequence_length: number }> }).models;
+  for (const [model, m] of Object.entries(models)) {
+    const p = await pipeline(model);
+    const byTokenizer = m.token_ids;
+    const prompts = Object.keys(byTokenizer.tokenizer!);
+    assert.ok(prompts.length >= 3);
+    for (const text of prompts) {
+      const e = await p.encodePrompt(text, m.max_sequence_length);
+      // tokenizer, tokenizer_2 (, tokenizer_3) feed text_encoder, text_encoder_2 (, text_encoder_3)
+      for (const [tok, ids] of Object.entries(byTokenizer)) {
+        const enc = tok.replace('tokenizer', 'text_encoder');
+        assert.deepEqual(e.tokenIds[enc], ids[text], `${model} ${tok} "${text}"`);
+      }
+    }
+  }
+});
+
 for (const c of ref.cases) {
   test(`${c.id}: the folder is detected and its default schedule (simple, ${c.sigmas.length - 1} steps) is diffusers' shifted sigmas`, async () => {
     const p = await pipeline(c.model);
