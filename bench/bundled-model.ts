@@ -18,7 +18,7 @@ import { loadEvaluator } from '../src/bundled/evaluator.js';
 import { evaluateConfig, rmsDifference, type ConfigResult } from '../src/bundled/run.js';
 import { MetricsAccumulator } from '../src/bundled/evaluator.js';
 import { loadFashionMnist } from '../src/bundled/fashion-mnist-data.js';
-import { createRng } from '../src/lab/rng.js';
+import { createRng } from '../src/core/rng.js';
 import { renderGrid } from '../src/bundled/grid.js';
 import { fmtFid, fmtPct } from '../src/bundled/report.js';
 import { openSession, ort } from '../src/runtime/session.js';

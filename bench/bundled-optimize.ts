@@ -15,7 +15,7 @@ import { loadClassConditionalPipeline } from '../src/pipelines/class-conditional
 import { defaultModelDir, OPTIMIZED_SCHEDULE_FILE, UNET_FILE } from '../src/bundled/model-files.js';
 import { loadFashionMnist } from '../src/bundled/fashion-mnist-data.js';
 import { optimizeAys } from '../src/optimizer/ays.js';
-import { createRng } from '../src/lab/rng.js';
+import { createRng } from '../src/core/rng.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

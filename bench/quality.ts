@@ -16,7 +16,7 @@ import { odeCheck, qualityPlotSvg, qualityTable, runQuality, type QualityRow } f
 import { testbed, testbedDescription } from '../src/lab/testbeds.js';
 import { meanNll } from '../src/lab/metrics.js';
 import { sampleMixture } from '../src/lab/mixture.js';
-import { createRng } from '../src/lab/rng.js';
+import { createRng } from '../src/core/rng.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const benchDir = join(root, 'bench');

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { modelDenoiser, initialLatent } from '../src/denoisers/model.js';
 import { cfg } from '../src/denoisers/cfg.js';
 import type { ModelSampling } from '../src/model-sampling/types.js';
+import { predictionMaths } from '../src/model-sampling/prediction.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
 const ms = (kind: ModelSampling['kind'], prediction: ModelSampling['prediction']): ModelSampling => ({
+  ...predictionMaths(prediction),
   kind, prediction, name: 'test', sigmaMin: 0.03, sigmaMax: 14.6, sigmaData: 1,
   sigma: (t) => t, timestep: (s) => s * 10, percentToSigma: (p) => 1 - p,
 });

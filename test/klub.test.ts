@@ -13,7 +13,7 @@ import {
 } from '../src/optimizer/klub-closed-form.js';
 import { estimateKlubInterval, makeKlubDraws } from '../src/optimizer/klub.js';
 import { edmSchedule } from '../src/optimizer/search.js';
-import { createRng } from '../src/lab/rng.js';
+import { createRng } from '../src/core/rng.js';
 import { gaussianMixture, mixtureDenoise, sampleMixture } from '../src/lab/mixture.js';
 
 const close = (got: number, want: number, tol: number, what: string): void =>

@@ -16,7 +16,7 @@ import { coordinateCandidates, edmSchedule, loglinearInterp, subdivide, type Coo
 import { optimizeAys, searchStageOne } from '../src/optimizer/ays.js';
 import { gitsDynamicProgram, optimizeGits } from '../src/optimizer/gits.js';
 import { makeScheduleFile, readScheduleFile, sigmasForSteps } from '../src/optimizer/schedule-file.js';
-import { createRng } from '../src/lab/rng.js';
+import { createRng } from '../src/core/rng.js';
 import { gaussianMixture, mixtureDenoise, sampleMixture } from '../src/lab/mixture.js';
 import { testbed } from '../src/lab/testbeds.js';
 import { sigmasFromScheduleJson } from '../src/schedules/custom.js';

@@ -143,7 +143,7 @@ test('custom sigmas: parsing, validation, schedule files, denoise', () => {
 });
 
 test('registerScheduler plugs a new schedule into getSigmas and schedulerNames', () => {
-  registerScheduler('test_halving', { description: 'halves each step (test only)', denoiseRule: 'ksampler', fn: (r) => [...Array.from({ length: r.steps }, (_, i) => r.model.sigmaMax / 2 ** i), 0] });
+  registerScheduler('test_halving', { description: 'halves each step (test only)', fn: (r) => [...Array.from({ length: r.steps }, (_, i) => r.model.sigmaMax / 2 ** i), 0] });
   assert.ok(schedulerNames.includes('test_halving'));
   assert.deepEqual(getSigmas({ model: 'sd15', scheduler: 'test_halving', steps: 2 }), [modelSampling('sd15').sigmaMax, modelSampling('sd15').sigmaMax / 2, 0]);
   schedulerRegistry.delete('test_halving');

@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor/tensor.js';
-import type { Denoiser } from '../samplers/types.js';
+import type { Denoiser } from '../core/types.js';
 
 export interface GaussianMixture {
   /** K x D component means. */

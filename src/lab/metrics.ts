@@ -1,7 +1,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { Denoiser, NoiseSource, SamplerOptions } from '../samplers/types.js';
 import { mixtureLogDensity, type GaussianMixture } from './mixture.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../core/rng.js';
 
 export interface MeanWithError {
   value: number;

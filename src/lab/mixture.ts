@@ -1,6 +1,6 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { numel } from '../tensor/tensor.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../core/rng.js';
 
 /**
  * An isotropic Gaussian mixture p(x0) = sum_k w_k N(mu_k, s_k^2 I) in `dim` dimensions.

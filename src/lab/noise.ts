@@ -1,6 +1,6 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { NoiseSource } from '../samplers/types.js';
-import { createRng } from './rng.js';
+import { createRng } from '../core/rng.js';
 
 /**
  * Fast seeded Gaussian noise for lab runs: every schedule compared at one seed gets the same stream of draws

@@ -8,7 +8,7 @@ import { makeScheduleFile, type ScheduleFile } from '../optimizer/schedule-file.
 import type { KlubVariant } from '../optimizer/types.js';
 import { edmSchedule, nearestTimestep } from '../optimizer/search.js';
 import type { FewStepSolver } from '../optimizer/ode-solvers.js';
-import { createRng } from './rng.js';
+import { createRng } from '../core/rng.js';
 import { labNoise } from './noise.js';
 import { meanNll, slicedWasserstein2 } from './metrics.js';
 import { sampleMixture } from './mixture.js';

@@ -5,7 +5,7 @@ import { modelSampling } from '../model-sampling/presets.js';
 import type { RowDenoiser } from '../optimizer/types.js';
 import { gaussianMixture, mixtureDenoise, sampleMixture, type GaussianMixture } from './mixture.js';
 import { presentAsModel } from './present.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../core/rng.js';
 
 /**
  * A testbed: data whose exact denoiser we know, with the sigma range it is sampled over and, optionally,

@@ -7,6 +7,7 @@
  */
 import type { ModelSampling, Prediction } from './types.js';
 import { expf32, f32 } from './float32.js';
+import { predictionMaths } from './prediction.js';
 import { alphasCumprod, makeBetas, rescaleZeroTerminalSnrSigmas, sigmasFromAlphasCumprod, type BetaSchedule } from './betas.js';
 
 export interface DiscreteModelSamplingOptions {
@@ -97,6 +98,7 @@ function discreteFromSigmaTable(
   };
 
   return {
+    ...predictionMaths(meta.prediction),
     kind: 'discrete',
     name: meta.name,
     prediction: meta.prediction,

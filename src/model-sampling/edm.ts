@@ -6,6 +6,7 @@
  */
 import type { ModelSampling, Prediction } from './types.js';
 import { expf32, f32, torchLinspaceF32 } from './float32.js';
+import { predictionMaths } from './prediction.js';
 
 export interface EdmModelSamplingOptions {
   sigmaMin?: number;
@@ -33,6 +34,7 @@ export function edmModelSampling(options: EdmModelSamplingOptions = {}): EdmMode
   const sigmaMin = sigmas[0]!;
   const sigmaMax = sigmas[sigmas.length - 1]!;
   return {
+    ...predictionMaths(prediction, sigmaData),
     kind: 'edm',
     name: options.name ?? `edm ${min}..${max}`,
     prediction,

@@ -9,6 +9,7 @@
  */
 import type { ModelSampling } from './types.js';
 import { f32 } from './float32.js';
+import { predictionMaths } from './prediction.js';
 
 export interface FlowModelSamplingOptions {
   shift?: number;
@@ -50,6 +51,7 @@ function buildFlowSampling(parts: FlowParts): FlowModelSampling {
   const sigmas = new Float32Array(timesteps);
   for (let i = 0; i < timesteps; i++) sigmas[i] = sigmaOfT(parts.tableTime(i));
   return {
+    ...predictionMaths('flow'),
     kind: 'flow',
     name: parts.name,
     prediction: 'flow',

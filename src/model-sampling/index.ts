@@ -1,4 +1,6 @@
-export type { ModelSampling, ModelSamplingKind, Prediction } from './types.js';
+export type { ModelSampling, ModelSamplingKind, Prediction, Precision } from './types.js';
+export { predictionMaths, isMaxDenoise } from './prediction.js';
+export type { DenoisingMaths } from './prediction.js';
 export { modelSampling, modelSamplingNames, modelSamplingDescription } from './presets.js';
 export { discreteModelSampling } from './discrete.js';
 export type { DiscreteModelSampling, DiscreteModelSamplingOptions } from './discrete.js';

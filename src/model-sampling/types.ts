@@ -5,10 +5,21 @@
  * - edm: continuous VE/EDM models (SVD), t = ln(sigma) / 4.
  * - flow: rectified flow (SD3, Flux), x_sigma = (1 - sigma) x0 + sigma n, sigma in [0, 1].
  */
+import type { Tensor } from '../tensor/tensor.js';
+
 export type ModelSamplingKind = 'discrete' | 'edm' | 'flow';
 
-/** What the network outputs: noise, velocity (v-prediction), or flow velocity (n - x0). */
-export type Prediction = 'eps' | 'v' | 'flow';
+/**
+ * What the network outputs (ComfyUI's prediction classes): noise (EPS), velocity (V_PREDICTION), the EDM
+ * preconditioned output (EDM: x0 = c_skip x + c_out out), or flow velocity n - x0 (CONST).
+ */
+export type Prediction = 'eps' | 'v' | 'edm' | 'flow';
+
+/**
+ * Arithmetic of the denoising maths: 'float64' computes in float64 and returns Float64Array (round once when
+ * storing); 'float32' follows torch's float32 tensor ops one by one and returns Float32Array.
+ */
+export type Precision = 'float64' | 'float32';
 
 export interface ModelSampling {
   readonly kind: ModelSamplingKind;
@@ -28,4 +39,12 @@ export interface ModelSampling {
   timestep(sigma: number): number;
   /** ComfyUI's sampling-percent (0 = start, 1 = end) to sigma. */
   percentToSigma(percent: number): number;
+  /** The network input for x at sigma: c_in x (x itself for flow). See prediction.ts. */
+  calculateInput(sigma: number, x: Tensor, precision?: Precision): Tensor;
+  /** The x0 prediction from the network output for input x (unscaled) at sigma. */
+  calculateDenoised(sigma: number, modelOutput: Tensor, x: Tensor, precision?: Precision): Tensor;
+  /** The starting latent from unit noise (and a latent for img2img); maxDenoise: the schedule starts at sigma_max. */
+  noiseScaling(sigma: number, noise: Tensor, latent: Tensor | null, maxDenoise: boolean): Tensor;
+  /** The final latent back in the model's latent scale (flow: / (1 - sigma); the rest: unchanged). */
+  inverseNoiseScaling(sigma: number, latent: Tensor): Tensor;
 }

@@ -1,9 +1,11 @@
-import type { NoiseSource } from '../samplers/types.js';
+import type { NoiseSource } from '../core/types.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { bridgeFill, keyedState } from './ziggurat.js';
+import { validateSeed } from './seed.js';
 
 export interface BrownianNoiseOptions {
-  seed: number;
+  /** A non-negative integer below 2^64 (a bigint above 2^53 - 1); all 64 bits count. */
+  seed: number | bigint;
   /** Interval of noise levels the tree covers (sigma_min >= 0 of the schedule ... sigma_max). */
   sigmaMin: number;
   sigmaMax: number;
@@ -45,11 +47,15 @@ export function brownianTreeNoise(options: BrownianNoiseOptions): NoiseSource {
     throw new RangeError(`brownianTreeNoise: need finite 0 <= sigmaMin < sigmaMax, got [${sigmaMin}, ${sigmaMax}]`);
   }
   if (!Number.isInteger(depth) || depth < 1 || depth > 30) throw new RangeError(`brownianTreeNoise: depth must be an integer in 1..30, got ${depth}`);
-  if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER) {
-    throw new RangeError(`brownianTreeNoise: seed must be an integer in 0..2^53-1, got ${seed}`);
+  let seed64: bigint;
+  try {
+    seed64 = validateSeed(seed);
+  } catch (err) {
+    throw new RangeError(`brownianTreeNoise: ${(err as Error).message}`);
   }
-  const seedLo = seed >>> 0;
-  const seedHi = Math.floor(seed / 4294967296) >>> 0;
+  // the two 32-bit halves of the 64-bit seed key every node's stream
+  const seedLo = Number(seed64 & 0xffffffffn);
+  const seedHi = Number(seed64 >> 32n);
   const c = Math.max(0, 1e-4 * sigmaMax - sigmaMin);
   const uMin = Math.log(sigmaMin + c), uMax = Math.log(sigmaMax + c);
   const key = new Uint32Array(4), spare = new Uint32Array(4);

@@ -1,7 +1,8 @@
-import type { NoiseSource } from '../samplers/types.js';
+import type { NoiseSource } from '../core/types.js';
 import { numel, type Tensor } from '../tensor/tensor.js';
 import { sameShape } from '../tensor/ops.js';
 import { TorchGenerator } from './torch-randn.js';
+import { validateSeed } from './seed.js';
 
 /**
  * Hands out recorded noise tensors in order (for replaying a ComfyUI run or injecting chosen noise).
@@ -49,9 +50,14 @@ export function torchGeneratorNoise(generatorSeed: number | bigint): NoiseSource
   return { next: (like) => draw(like), randnLike: (like) => draw(like) };
 }
 
-/** ComfyUI's noise stream for ancestral/SDE samplers when none is given: a CPU generator seeded with seed + 1. */
+/**
+ * ComfyUI's noise stream for ancestral/SDE samplers when none is given: a CPU generator seeded with seed + 1
+ * (wrapping at 2^64, so the largest seed 2^64 - 1 works too).
+ */
 export function comfyDefaultNoise(seed: number | bigint): NoiseSource {
-  return torchGeneratorNoise(typeof seed === 'bigint' ? seed + 1n : seed + 1);
+  if (typeof seed === 'number' && seed < Number.MAX_SAFE_INTEGER) return torchGeneratorNoise(seed + 1);
+  const s = typeof seed === 'bigint' ? seed : validateSeed(seed);
+  return torchGeneratorNoise(s < 0n ? s + 1n : (s + 1n) & 0xffffffffffffffffn);
 }
 
 /**

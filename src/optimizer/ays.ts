@@ -1,6 +1,6 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { Denoiser } from '../samplers/types.js';
-import { createRng } from '../lab/rng.js';
+import { createRng } from '../core/rng.js';
 import { estimateBracketCosts, estimateKlubInterval, makeKlubDraws, type KlubDraws } from './klub.js';
 import {
   coordinateSweep,

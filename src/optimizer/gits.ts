@@ -1,6 +1,6 @@
 import type { Denoiser } from '../samplers/types.js';
-import { createRng } from '../lab/rng.js';
-import { solveProbabilityFlow } from '../lab/ode.js';
+import { createRng } from '../core/rng.js';
+import { solveProbabilityFlow } from '../core/ode.js';
 import { edmSchedule, nearestTimestep } from './search.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { numel } from '../tensor/tensor.js';
-import type { Rng } from '../lab/rng.js';
+import type { Rng } from '../core/rng.js';
 import { importanceG, importanceInverseCdf, klubNormaliser } from './klub-closed-form.js';
 import { denoiseAt, denoiseRows } from './batching.js';
 import type { DenoiserPair, KlubVariant } from './types.js';

@@ -1,6 +1,6 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { Denoiser } from '../samplers/types.js';
-import type { Rng } from '../lab/rng.js';
+import type { Rng } from '../core/rng.js';
 
 /**
  * A denoiser that takes one noise level per batch row. The KLUB estimator draws a different sigma for every

@@ -1,7 +1,8 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { validateSigmas } from '../core/validate.js';
 import { allFinite, cloneTensor, sameShape, zerosLike } from '../tensor/ops.js';
-import type { Denoiser, GuidedDenoiser, NoiseSource, SamplerOptions } from './types.js';
+import type { Denoiser, GuidedDenoiser, NoiseSource, Sampler, SamplerOptions } from './types.js';
+import { findSamplerSpec, type SamplerSpecInfo } from './specs.js';
 
 /** Rejection reason for an aborted run (a DOMException named AbortError, like fetch's). */
 export function abortError(signal: AbortSignal): Error {
@@ -19,19 +20,33 @@ export function checkSigmas(name: string, sigmas: ArrayLike<number>): Float64Arr
   }
 }
 
-/** Per-run state shared by a sampler's helpers: the denoiser call counter, options and abort handling. */
-export class Run {
+/** Keys of P whose values can be T (all string keys for an untyped run). */
+type KeysWhere<P, T> = 0 extends 1 & P ? string : { [K in keyof P]-?: P[K] extends T ? K : never }[keyof P] & string;
+
+/**
+ * Per-run state shared by a sampler's helpers: the spec (name, hyperparameter defaults), the denoiser call
+ * counter, options and abort handling.
+ *
+ * Hyperparameters: `run.num('eta')`, `run.choice('solver_type', ['midpoint', 'heun'])`, `run.flag('cfg_pp')`,
+ * `run.fn('tau_func')` return the caller's option when given, else the spec's default (specs.ts). A default of
+ * null means "computed at run time": pass it as the second argument, `run.num('start_sigma', fromModel)`.
+ * With a typed spec (`begin(specs.euler, ...)`) the key names are checked by the compiler.
+ */
+export class Run<P extends object = any> {
   nfe = 0;
   /** The step index the sampler is working on (for error messages). */
   step = 0;
   readonly noise: NoiseSource | undefined;
+  readonly name: string;
 
   constructor(
-    readonly name: string,
+    readonly spec: SamplerSpecInfo<P> | undefined,
+    name: string,
     readonly denoiser: Denoiser,
     readonly options: SamplerOptions,
     readonly shape: readonly number[],
   ) {
+    this.name = name;
     this.noise = options.noise;
     this.checkAbort();
   }
@@ -66,7 +81,7 @@ export class Run {
     const u = (this.denoiser as Partial<GuidedDenoiser>).lastUncond;
     if (!u) {
       throw new TypeError(
-        `${this.name} needs a guided denoiser that exposes the unconditional prediction: build it with cfg(cond, uncond, scale)`,
+        `${this.name} needs a guided denoiser that exposes the unconditional prediction: build it with cfg(cond, uncond, scale) or guidedModelDenoiser(ms, model, scale)`,
       );
     }
     return u;
@@ -75,7 +90,7 @@ export class Run {
   /** Noise for the step sigma -> sigmaNext, checked against x's shape. */
   draw(like: Tensor, sigma: number, sigmaNext: number): Tensor {
     if (!this.noise) {
-      throw new TypeError(`${this.name} is stochastic and needs options.noise (e.g. comfyDefaultNoise(seed) or brownianTreeNoise(...))`);
+      throw new TypeError(`${this.name} is stochastic and needs options.noise (e.g. comfyDefaultNoise(seed) or brownianTreeNoise(...)) or, through sample(), options.seed`);
     }
     return this.checkNoise(this.noise.next(like, sigma, sigmaNext), like);
   }
@@ -83,7 +98,7 @@ export class Run {
   /** torch.randn_like inside a sampler (heunpp2 and the churn samplers). */
   randnLike(like: Tensor): Tensor {
     if (!this.noise) {
-      throw new TypeError(`${this.name} needs options.noise for its randn_like draws`);
+      throw new TypeError(`${this.name} needs options.noise for its randn_like draws (or, through sample(), options.seed)`);
     }
     const n = this.noise.randnLike ? this.noise.randnLike(like) : this.noise.next(like, NaN, NaN);
     return this.checkNoise(n, like);
@@ -100,17 +115,66 @@ export class Run {
     this.options.onStep?.({ i, sigma, sigmaHat, x, denoised });
   }
 
-  /** A numeric hyperparameter with a default. */
-  num(key: string, fallback: number): number {
+  /** The caller's option, else the spec's default (undefined when neither is set or the default is null). */
+  private lookup(key: string): unknown {
     const v = this.options[key];
-    if (v === undefined || v === null) return fallback;
+    if (v !== undefined && v !== null) return v;
+    const d: unknown = this.spec ? (this.spec.defaults as Record<string, unknown>)[key] : undefined;
+    return d === null ? undefined : d;
+  }
+
+  /** A body's own fallback must agree with the spec's default (a guard while bodies still pass one). */
+  private agree(key: string, fallback: unknown): void {
+    if (fallback === undefined || this.options[key] !== undefined && this.options[key] !== null) return;
+    const d: unknown = this.spec ? (this.spec.defaults as Record<string, unknown>)[key] : undefined;
+    if (d !== undefined && d !== null && !Object.is(d, fallback)) {
+      throw new Error(`${this.name}: internal error: the body's default ${key} = ${String(fallback)} differs from the spec's ${String(d)}`);
+    }
+  }
+
+  private missing(key: string): never {
+    throw new Error(`${this.name}: internal error: no value and no default for option ${key}`);
+  }
+
+  /**
+   * A numeric hyperparameter: the option, else the spec's default, else `fallback` (for defaults computed at
+   * run time, which the spec lists as null).
+   */
+  num(key: KeysWhere<P, number | null>, fallback?: number): number {
+    this.agree(key, fallback);
+    const v = this.lookup(key) ?? fallback;
+    if (v === undefined) this.missing(key);
     if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${this.name}: option ${key} must be a number, got ${String(v)}`);
     return v;
   }
 
+  /** A choice among strings: the option, else the spec's default. */
+  choice<T extends string>(key: KeysWhere<P, string>, allowed: readonly T[]): T {
+    const v = this.lookup(key);
+    if (v === undefined) this.missing(key);
+    if (typeof v !== 'string' || !allowed.includes(v as T)) {
+      throw new TypeError(`${this.name}: option ${key} must be one of ${allowed.join(', ')}, got ${String(v)}`);
+    }
+    return v as T;
+  }
+
+  /** A yes/no hyperparameter: the option (any truthy value), else the spec's default. */
+  flag(key: KeysWhere<P, boolean>): boolean {
+    return !!this.lookup(key);
+  }
+
+  /** A callback hyperparameter (tau_func, noise_scaler): the option, else the spec's default, else null. */
+  fn<F extends (...args: never[]) => unknown>(key: KeysWhere<P, F | null>): F | null {
+    const v = this.lookup(key);
+    if (v === undefined) return null;
+    if (typeof v !== 'function') throw new TypeError(`${this.name}: option ${key} must be a function`);
+    return v as F;
+  }
+
+  /** @deprecated the old form with an explicit default; use choice(key, allowed), which reads the spec's default. */
   str<T extends string>(key: string, fallback: T, allowed: readonly T[]): T {
-    const v = this.options[key];
-    if (v === undefined || v === null) return fallback;
+    this.agree(key, fallback);
+    const v = this.lookup(key) ?? fallback;
     if (typeof v !== 'string' || !allowed.includes(v as T)) {
       throw new TypeError(`${this.name}: option ${key} must be one of ${allowed.join(', ')}, got ${String(v)}`);
     }
@@ -118,15 +182,64 @@ export class Run {
   }
 }
 
-/** Start a run: validate, and make a working copy of x that the sampler may overwrite. */
-export function begin(name: string, denoiser: Denoiser, x: Tensor, sigmas: ArrayLike<number>, options: SamplerOptions | undefined) {
+/**
+ * Start a run: validate, and make a working copy of x that the sampler may overwrite. Pass the sampler's
+ * spec (`begin(specs.euler, ...)`); a name string still works and finds the spec by name.
+ */
+export function begin<P extends object>(
+  spec: SamplerSpecInfo<P>,
+  denoiser: Denoiser,
+  x: Tensor,
+  sigmas: ArrayLike<number>,
+  options: SamplerOptions | undefined,
+): { run: Run<P>; sigmas: Float64Array; x: Tensor };
+/** @deprecated the old form by name: pass the spec (specs.ts) so that run.num(key) is typed. */
+export function begin(
+  name: string,
+  denoiser: Denoiser,
+  x: Tensor,
+  sigmas: ArrayLike<number>,
+  options: SamplerOptions | undefined,
+): { run: Run; sigmas: Float64Array; x: Tensor };
+export function begin<P extends object>(
+  spec: SamplerSpecInfo<P> | string,
+  denoiser: Denoiser,
+  x: Tensor,
+  sigmas: ArrayLike<number>,
+  options: SamplerOptions | undefined,
+): { run: Run<P>; sigmas: Float64Array; x: Tensor } {
+  const info = typeof spec === 'string' ? (findSamplerSpec(spec) as SamplerSpecInfo<P> | undefined) : spec;
+  const name = typeof spec === 'string' ? spec : spec.name;
   if (typeof denoiser !== 'function') throw new TypeError(`${name}: denoiser must be a function (x, sigma) => Promise<Tensor>`);
   if (!x || !(x.data instanceof Float32Array || x.data instanceof Float64Array)) {
     throw new TypeError(`${name}: x must be a tensor with Float32Array or Float64Array data`);
   }
   const s = checkSigmas(name, sigmas);
-  const run = new Run(name, denoiser, options ?? {}, x.shape);
+  const run = new Run<P>(info, name, denoiser, options ?? {}, x.shape);
   return { run, sigmas: s, x: cloneTensor(x) };
+}
+
+/** A sampler body: works on the run's copy of x along the validated sigmas and returns the result. */
+export type SamplerBody<P extends object> = (run: Run<P>, x: Tensor, sigmas: Float64Array) => Promise<Tensor>;
+
+const defined = new Map<string, Sampler>();
+
+/**
+ * Makes the public sampler function for a spec from its body and registers it, so that the registry finds it:
+ * `export const sampleEuler = defineSampler(specs.euler, async (run, x, sigmas) => { ... })`.
+ */
+export function defineSampler<P extends object>(spec: SamplerSpecInfo<P>, body: SamplerBody<P>): Sampler {
+  const sampler: Sampler = (denoiser, x0, sigmasIn, options) => {
+    const { run, sigmas, x } = begin(spec, denoiser, x0, sigmasIn, options);
+    return body(run, x, sigmas);
+  };
+  defined.set(spec.name, sampler);
+  return sampler;
+}
+
+/** The function defineSampler registered for a name (registry.ts). */
+export function definedSampler(name: string): Sampler | undefined {
+  return defined.get(name);
 }
 
 export { zerosLike };
@@ -155,6 +268,5 @@ export function eiPhi2(h: number): number {
   return (Math.expm1(h) - h) / h;
 }
 
-/** lambda = -log(sigma) (half log-SNR in the VE convention). */
-export const lambdaOf = (sigma: number): number => -Math.log(sigma);
-export const sigmaOfLambda = (lambda: number): number => Math.exp(-lambda);
+/** lambda = -log(sigma) and its inverse, from the low layer (core/numerics.ts). */
+export { lambdaOf, sigmaOfLambda } from '../core/numerics.js';

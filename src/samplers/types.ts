@@ -1,18 +1,14 @@
 import type { Tensor } from '../tensor/tensor.js';
+import type { ModelSampling } from '../model-sampling/types.js';
+import type { Denoiser, GuidedDenoiser, NoiseSource } from '../core/types.js';
 
-/**
- * A denoiser returns the x0 prediction D(x; sigma) for a batch x in the k-diffusion (VE) convention,
- * x = x0 + sigma * n. It must return a tensor of the same shape as x.
- */
-export type Denoiser = (x: Tensor, sigma: number) => Promise<Tensor>;
+export type { Denoiser, GuidedDenoiser, NoiseSource };
 
-/** A source of standard normal noise. `sigma`/`sigmaNext` tell Brownian sources which interval the draw is for. */
-export interface NoiseSource {
-  /** Noise with x's shape and dtype for the step sigma -> sigmaNext (k-diffusion's noise_sampler(sigma, sigma_next)). */
-  next(like: Tensor, sigma: number, sigmaNext: number): Tensor;
-  /** Noise drawn with torch.randn_like inside a sampler (heunpp2 draws one per step). Defaults to next(). */
-  randnLike?(like: Tensor): Tensor;
-}
+/** The noise a sampler draws with its default parameters (see SamplerSpec.noise). */
+export type NoiseKind = 'none' | 'normal' | 'brownian';
+
+/** A hyperparameter value: numbers, choices, flags, null (= computed at run time) and callbacks (tau_func, noise_scaler). */
+export type SamplerParamValue = number | string | boolean | null | ((v: number) => number);
 
 export interface StepInfo {
   i: number;
@@ -23,7 +19,19 @@ export interface StepInfo {
 }
 
 export interface SamplerOptions {
+  /** Explicit noise; wins over `seed`. */
   noise?: NoiseSource;
+  /**
+   * With `sample()` and no `noise`: the sampler's default noise for this seed (see `defaultSamplerNoise`):
+   * a torch-compatible CPU generator seeded seed + 1 for samplers that draw normal noise, a Brownian tree keyed
+   * by the whole 64-bit seed for the DPM++ SDE family. A number must be a safe integer; use a bigint above 2^53.
+   */
+  seed?: number | bigint;
+  /**
+   * The model sampling the denoiser belongs to. Samplers that depend on the prediction type (ComfyUI's flow
+   * (CONST) paths) or on the model's sigma range (sa_solver's tau interval) read it; absent = eps/VE behaviour.
+   */
+  modelSampling?: ModelSampling;
   /**
    * Called once per sampler step with the state before (most samplers) the update, as ComfyUI's callback.
    * The tensors are the sampler's working buffers: copy them to keep them.
@@ -32,18 +40,8 @@ export interface SamplerOptions {
   signal?: AbortSignal;
   /** dpm_fast and dpm_adaptive report their step control here when they finish (NFE, accepted/rejected steps). */
   onInfo?: (info: { nfe: number; steps: number; nAccept: number; nReject: number }) => void;
-  /** With `sample()` and no `noise`: ComfyUI's default noise for this seed (seed + 1 stream, Brownian tree for SDE samplers). */
-  seed?: number | bigint;
-  /** Sampler hyperparameters (eta, s_noise, s_churn, r, order, ...); ComfyUI's defaults apply when absent. */
+  /** Sampler hyperparameters (eta, s_noise, s_churn, r, order, ...); the spec's defaults apply when absent. */
   [key: string]: unknown;
 }
 
 export type Sampler = (denoiser: Denoiser, x: Tensor, sigmas: ArrayLike<number>, options?: SamplerOptions) => Promise<Tensor>;
-
-/**
- * A classifier-free-guided denoiser. After each call, `lastUncond` holds the unconditional prediction of that
- * call, which the `*_cfg_pp` samplers read (ComfyUI passes it through a post-CFG hook).
- */
-export interface GuidedDenoiser extends Denoiser {
-  readonly lastUncond: Tensor | null;
-}

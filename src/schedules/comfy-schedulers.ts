@@ -6,6 +6,7 @@
  */
 import { validateSteps } from '../core/validate.js';
 import type { ModelSampling } from '../model-sampling/types.js';
+import { findSamplerSpec, SAMPLER_SPECS } from '../samplers/specs.js';
 import { f32, torchLinspaceF32 } from '../model-sampling/float32.js';
 import { exponentialSigmas, karrasSigmas, klOptimalSigmas } from './k-diffusion.js';
 import { betaPpf, npLinspace, rint } from './numerics.js';
@@ -160,8 +161,16 @@ export function calculateSigmas(ms: ModelSampling, scheduler: string, steps: num
   return entry.fn(ms, steps);
 }
 
-/** Samplers for which ComfyUI's KSampler computes steps+1 sigmas and drops the second to last. */
-export const discardPenultimateSigmaSamplers: readonly string[] = ['dpm_2', 'dpm_2_ancestral', 'uni_pc', 'uni_pc_bh2'];
+/** Whether ComfyUI's KSampler computes steps+1 sigmas and drops the second to last for this sampler (its spec says). */
+export function discardsPenultimateSigma(sampler: string | undefined): boolean {
+  return sampler !== undefined && findSamplerSpec(sampler)?.discardsPenultimateSigma === true;
+}
+
+/**
+ * @deprecated read `samplerSpec(name).discardsPenultimateSigma` (or discardsPenultimateSigma(name)); this list is
+ * derived from the sampler specs.
+ */
+export const discardPenultimateSigmaSamplers: readonly string[] = SAMPLER_SPECS.filter((s) => s.discardsPenultimateSigma).map((s) => s.name);
 
 export function checkDenoise(denoise: number): void {
   if (typeof denoise !== 'number' || Number.isNaN(denoise) || denoise < 0 || denoise > 1) {
@@ -170,7 +179,7 @@ export function checkDenoise(denoise: number): void {
 }
 
 /**
- * The KSampler rule: with a sampler in discardPenultimateSigmaSamplers, build steps+1 and drop the
+ * The KSampler rule: with a sampler whose spec discards the penultimate sigma, build steps+1 and drop the
  * penultimate sigma; with denoise < 1 (ComfyUI's test is denoise <= 0.9999), build floor(steps/denoise)
  * steps and keep the last steps+1 sigmas, so the step count is kept. denoise 0 gives an empty list.
  * `node: true` uses the BasicScheduler node's test (denoise < 1) instead; otherwise the same.
@@ -184,7 +193,7 @@ export function ksamplerSigmas(
 ): number[] {
   validateSteps(steps);
   checkDenoise(denoise);
-  const discard = sampler !== undefined && discardPenultimateSigmaSamplers.includes(sampler);
+  const discard = discardsPenultimateSigma(sampler);
   const calc = (n: number): number[] => {
     if (!discard) return build(n);
     const s = build(n + 1);

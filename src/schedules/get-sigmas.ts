@@ -15,7 +15,7 @@ export interface GetSigmasOptions {
   denoise?: number;
   /** GITS coefficient, 0.80..1.50 in steps of 0.05 (default 1.20). */
   coeff?: number;
-  /** KSampler sampler name; dpm_2, dpm_2_ancestral, uni_pc, uni_pc_bh2 drop the penultimate sigma. */
+  /** KSampler sampler name; those whose spec has discardsPenultimateSigma (dpm_2, uni_pc, ...) drop the penultimate sigma. */
   sampler?: string;
   /** For `custom`: the sigma list. */
   sigmas?: readonly number[];

@@ -1,13 +1,14 @@
 export { getSigmas } from './get-sigmas.js';
 export type { GetSigmasOptions } from './get-sigmas.js';
 export { schedulerNames, schedulerRegistry, registerScheduler } from './registry.js';
-export type { SchedulerEntry, ScheduleRequest, DenoiseRule } from './registry.js';
+export type { SchedulerEntry, ScheduleRequest } from './registry.js';
 export {
   calculateSigmas,
   comfySchedulers,
   comfySchedulerNames,
   ksamplerSigmas,
   discardPenultimateSigmaSamplers,
+  discardsPenultimateSigma,
   simpleSigmas,
   sgmUniformSigmas,
   normalSigmas,

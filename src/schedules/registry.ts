@@ -15,20 +15,15 @@ import { roundHalfEven } from './numerics.js';
 export interface ScheduleRequest {
   model: ModelSampling;
   steps: number;
-  /** In [0, 1]; 1 = full schedule. How it applies is the entry's rule (see `denoiseRule`). */
+  /** In [0, 1]; 1 = full schedule. How it applies is the entry's own rule (see its description). */
   denoise: number;
   coeff?: number;
   sampler?: string;
   sigmas?: readonly number[];
 }
 
-export type DenoiseRule = 'ksampler' | 'tail' | 'sdturbo' | 'a1111';
-
 export interface SchedulerEntry {
   description: string;
-  /** ksampler: floor(steps/denoise) steps, keep the last steps+1 (and the --sampler penultimate rule);
-   * tail: keep the last round-half-even(steps*denoise)+1 (AYS/GITS nodes); sdturbo / a1111: their own. */
-  denoiseRule: DenoiseRule;
   /** True when the entry needs no `steps` (the list itself fixes it). */
   stepsFromList?: boolean;
   fn: (req: ScheduleRequest) => number[];
@@ -49,24 +44,20 @@ export const schedulerRegistry = new Map<string, SchedulerEntry>();
 for (const [name, entry] of Object.entries(comfySchedulers)) {
   schedulerRegistry.set(name, {
     description: entry.description,
-    denoiseRule: 'ksampler',
     fn: (r) => ksamplerSigmas((n) => entry.fn(r.model, n), r.steps, r.denoise, r.sampler),
   });
 }
 
 schedulerRegistry.set('ays', {
   description: 'Align Your Steps (NVIDIA), log-linear interpolated, last value -> 0 (ComfyUI/diffusers)',
-  denoiseRule: 'tail',
   fn: (r) => alignYourStepsSigmas({ table: aysTable(r.model), steps: r.steps, denoise: r.denoise, convention: 'comfyui' }),
 });
 schedulerRegistry.set('ays_a1111', {
   description: 'Align Your Steps, A1111/Forge convention: interpolate to steps points, append 0',
-  denoiseRule: 'a1111',
   fn: (r) => alignYourStepsSigmas({ table: aysTable(r.model), steps: r.steps, denoise: r.denoise, convention: 'a1111' }),
 });
 schedulerRegistry.set('gits', {
   description: 'GITS (Chen et al.) SD1.5 tables, --coeff 0.80..1.50 (default 1.20)',
-  denoiseRule: 'tail',
   fn: (r) => {
     if (!GITS_MODELS.includes(r.model.name)) {
       throw new RangeError(`GITS tables are for SD1.5-range models (${GITS_MODELS.join(', ')}), not "${r.model.name}"`);
@@ -76,28 +67,23 @@ schedulerRegistry.set('gits', {
 });
 schedulerRegistry.set('polyexponential', {
   description: 'polyexponential node, rho=1, over the model sigma range',
-  denoiseRule: 'ksampler',
   fn: (r) => ksamplerSigmas((n) => polyexponentialSigmas(n, r.model.sigmaMin, r.model.sigmaMax, 1), r.steps, r.denoise, r.sampler),
 });
 schedulerRegistry.set('vp', {
   description: 'VP-SDE node (beta_d 19.9, beta_min 0.1, eps_s 1e-3; its own sigma range)',
-  denoiseRule: 'ksampler',
   fn: (r) => ksamplerSigmas((n) => vpSigmas(n), r.steps, r.denoise, r.sampler),
 });
 schedulerRegistry.set('laplace', {
   description: 'Laplace node (mu 0, beta 0.5) over the model sigma range; ends at sigma_min, no final 0',
-  denoiseRule: 'ksampler',
   // the node returns n sigmas without a final 0 (n-1 steps); asking it for steps+1 gives `steps` steps
   fn: (r) => ksamplerSigmas((n) => laplaceSigmas(n + 1, r.model.sigmaMin, r.model.sigmaMax), r.steps, r.denoise, r.sampler),
 });
 schedulerRegistry.set('sd_turbo', {
   description: 'SDTurbo node: timesteps 999, 899, ... (1..10 steps), denoise picks the start',
-  denoiseRule: 'sdturbo',
   fn: (r) => sdTurboSigmas(r.model, r.steps, r.denoise),
 });
 schedulerRegistry.set('custom', {
   description: 'your own list: --sigmas "14.6,7.1,...,0" or --from schedule.json',
-  denoiseRule: 'tail',
   stepsFromList: true,
   fn: (r) => {
     if (!r.sigmas) throw new RangeError('scheduler "custom" needs sigmas (--sigmas "14.6,...,0" or --from file.json)');

@@ -13,7 +13,7 @@ import { edmSchedule } from '../optimizer/search.js';
 import { outputDistanceEarlyStop } from '../optimizer/early-stop.js';
 import type { EarlyStopMetric } from '../optimizer/ays.js';
 import { testbed, testbedNames, testbedDescription } from '../lab/testbeds.js';
-import { createRng } from '../lab/rng.js';
+import { createRng } from '../core/rng.js';
 import { sample } from '../samplers/sample.js';
 import { getSigmas } from '../schedules/index.js';
 import type { OptimizeOutcome, OptimizeRequest, OptimizeTarget, SweepReport } from './optimize.js';

@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor/tensor.js';
-import type { Denoiser } from '../samplers/types.js';
+import type { Denoiser } from './types.js';
 
 export interface OdeReferenceOptions {
   /** Relative tolerance per element; default 1e-8. */
