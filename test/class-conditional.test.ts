@@ -247,3 +247,56 @@ test('explicit sigmas are validated and followed; a cfg_pp sampler gets the unco
   const pp = await pipeline.sampleImages({ classLabel: 'coat', seed: 4, scheduler: 'karras', sampler: 'euler_cfg_pp', steps: 4, cfg: 1 });
   assert.ok(pp.images.data.every((v) => v >= 0 && v <= 1));
 });
+
+test('typed capabilities: class conditioning, class names, the optimized schedule, recommended CFG, native size, content hash', async () => {
+  const c = pipeline.capabilities;
+  assert.equal(c.conditioning, 'class');
+  assert.equal(c.classNames[0], 'T-shirt/top');
+  assert.equal(c.classKeys[9], 'ankle-boot');
+  assert.deepEqual(c.extraSchedulers, ['optimized']);
+  assert.equal(c.recommendedCfg, 3);
+  assert.deepEqual(c.nativeSize, { width: 28, height: 28 });
+  assert.equal(c.fixedSize, true);
+  assert.equal(c.imageToImage, false);
+  // the card records the sha256 of unet.onnx; the pipeline's content hash is that of the file itself
+  assert.equal(await pipeline.model.contentHash(), (pipeline.card.raw.unet as { sha256: string }).sha256);
+  assert.deepEqual(pipeline.schedule({ scheduler: 'optimized', steps: 6 }), pipeline.sigmasFor('optimized', 6));
+});
+
+test('prepareSampling + sample() + decode is generate(): same images bit for bit, also for a Brownian sampler and a seed above 2^32', async () => {
+  const { initialLatents } = await import('../src/pipelines/sampling.js');
+  const { sample } = await import('../src/samplers/sample.js');
+  for (const [sampler, seed] of [['euler', 11], ['dpmpp_2m_sde', 2 ** 32 + 5], ['euler_ancestral', 2n ** 64n - 1n]] as const) {
+    const o = { classLabel: ['bag', 'coat'], batchSize: 2, seed, scheduler: 'karras', sampler, steps: 5, cfg: 3 };
+    const g = await pipeline.generate(o);
+    const setup = await pipeline.prepareSampling({ classLabel: o.classLabel, batchSize: 2, cfg: 3, sampler });
+    assert.deepEqual(setup.latentShape, [2, 1, 28, 28]);
+    assert.deepEqual(setup.labels, [8, 4]);
+    const sigmas = pipeline.schedule({ scheduler: 'karras', steps: 5, sampler });
+    const x = initialLatents(setup.modelSampling, seed, [...setup.latentShape], sigmas, null);
+    const images = await setup.decode(await sample(sampler, setup.denoiser, x, sigmas, { seed }));
+    assert.deepEqual(images.data, g.images.data, sampler);
+    assert.equal(setup.calls(), 5);
+    assert.equal(g.steps, 5);
+    assert.equal(g.seed, seed);
+    assert.deepEqual(g.labels, [8, 4]);
+  }
+});
+
+test('the "no class" index is not a class: --class 10 on a 10-class model is an error, "none" asks for unconditional', async () => {
+  assert.throws(() => pipeline.resolveClass(10), /class 10 is out of range \(10 is the model's "no class" label\): use 0\.\.9 .*or "none" for unconditional/);
+  assert.throws(() => pipeline.resolveClass('10'), /class 10 is out of range/);
+  await assert.rejects(pipeline.generate({ classLabel: 10, seed: 1, scheduler: 'karras', sampler: 'euler', steps: 2, cfg: 3 }), /class 10 is out of range/);
+  const none = await pipeline.generate({ classLabel: 'none', seed: 1, scheduler: 'karras', sampler: 'euler', steps: 2, cfg: 3 });
+  assert.deepEqual(none.labels, [10]);
+  assert.match(none.parameters[0]!, /Class: unconditional \(10\)/);
+});
+
+test('a batch that cannot fit in memory is refused at once with one line', async () => {
+  const t0 = performance.now();
+  await assert.rejects(pipeline.generate({ batchSize: 100000, seed: 1, scheduler: 'karras', sampler: 'euler', steps: 2, cfg: 3 }), (e: Error) => {
+    assert.match(e.message, /^batch 100000 \(x 2 for CFG\) needs at least [\d.]+ GiB \(first UNet feature maps 200000 x 24 x 28 x 28, twice: .*\) but .* is available; use a smaller size or batch$/);
+    return true;
+  });
+  assert.ok(performance.now() - t0 < 2000, 'refused before any model work');
+});

@@ -279,7 +279,7 @@ test('bad options get clear messages; an empty prompt is fine', async () => {
   await withPipeline(sd15!, async (p) => {
     await assert.rejects(p.generate({ ...base, width: 100 }), /width must be a positive multiple of 8, got 100/);
     await assert.rejects(p.generate({ ...base, height: 0 }), /height must be a positive multiple of 8, got 0/);
-    await assert.rejects(p.generate({ ...base, steps: 0 }), /steps must be a positive integer/);
+    await assert.rejects(p.generate({ ...base, steps: 0 }), /steps must be an integer >= 1/);
     await assert.rejects(p.generate({ ...base, sampler: 'eulr' }), /unknown sampler "eulr"; valid: euler,/);
     await assert.rejects(p.generate({ ...base, scheduler: 'karas' }), /unknown scheduler "karas"/);
     await assert.rejects(p.generate({ ...base, denoise: 0.5 }), /denoise below 1 needs an init image/);
@@ -502,3 +502,93 @@ for (const c of diffusersCases) {
     });
   });
 }
+
+// ---- issue 13: what a new user meets ----------------------------------------------------------------------
+test('sizes must be multiples of 8 x 2^downsamplers read from unet/config.json (64 for SD1.x, 32 for SDXL), at validation', async () => {
+  await withPipeline(sd15!, async (p) => {
+    assert.equal(p.capabilities.sizeMultiple, 64);
+    await assert.rejects(p.generate({ ...base, width: 64, height: 48 }), /height must be a multiple of 64 for this UNet \(8 x 2\^3 downsamplers\), got 48; try 64/);
+    await assert.rejects(p.prepareSampling({ cfg: 7, width: 96, height: 64 }), /width must be a multiple of 64 for this UNet/);
+  });
+  await withPipeline(sdxl!, async (p) => {
+    assert.equal(p.capabilities.sizeMultiple, 32);
+    await assert.rejects(p.generate({ ...base, width: 64, height: 48 }), /height must be a multiple of 32 for this UNet \(8 x 2\^2 downsamplers\), got 48/);
+    const r = await p.generate({ ...base, width: 96, height: 32, steps: 1 });
+    assert.deepEqual(r.images.shape, [1, 3, 32, 96]);
+  });
+  // the diffusers tiny SD1.5 architecture has 3 down blocks (2 downsamplers): 32, read from its config
+  await withPipeline(new URL('sd15/', diffusersDir).pathname, async (p) => assert.equal(p.capabilities.sizeMultiple, 32));
+});
+
+test('sizes and batches that cannot fit in memory are refused at once with one line', async () => {
+  await withPipeline(sd15!, async (p) => {
+    for (const o of [{ width: 100032, height: 100032 }, { batchSize: 100000 }]) {
+      const t0 = performance.now();
+      await assert.rejects(p.generate({ ...base, width: undefined, height: undefined, ...o }), (e: Error) => {
+        assert.match(e.message, /needs at least [\d.]+ [KMGTPE]iB \(.*\) but [\d.]+ [KMGT]?i?B is available; use a smaller size or batch$/);
+        assert.ok(!e.message.includes('\n'));
+        return true;
+      });
+      assert.ok(performance.now() - t0 < 2000, 'refused before any model work');
+    }
+    // a normal run still fits
+    assert.equal((await p.generate({ ...base, steps: 1 })).steps, 1);
+  });
+});
+
+test('the PNG and the result say the steps actually run and the exact seed (ays with denoise, a 64-bit seed)', async () => {
+  await withPipeline(sd15!, async (p) => {
+    const init = decodeImage((await p.generate({ ...base, steps: 1 })).pngs[0]!);
+    const r = await p.generate({ ...base, init, denoise: 0.6, scheduler: 'ays', steps: 10, seed: 2n ** 64n - 1n });
+    assert.equal(r.steps, 6);
+    assert.equal(r.sigmas.length, 7);
+    assert.equal(r.nfe, 6);
+    const params = readPngParameters(r.pngs[0]!)!;
+    assert.equal(params.settings.Steps, '6');
+    assert.equal(params.settings.Seed, '18446744073709551615');
+    assert.equal(r.seed, 2n ** 64n - 1n);
+  });
+});
+
+test('schedules that run no step or never call the model are errors naming why', async () => {
+  await withPipeline(sd15!, async (p) => {
+    const init = decodeImage((await p.generate({ ...base, steps: 1 })).pngs[0]!);
+    await assert.rejects(p.generate({ ...base, init, denoise: 0 }), /denoise 0 runs no step/);
+    await assert.rejects(p.generate({ ...base, init, denoise: 0.01, scheduler: 'ays', steps: 10 }), /ays at 10 steps and denoise 0\.01 keeps no step/);
+    await assert.rejects(p.generate({ ...base, sampler: 'dpm_adaptive', sigmas: [14, 0] }), /dpm_adaptive integrates from the largest to the smallest positive sigma.*never be called/);
+    await assert.rejects(p.generate({ ...base, sigmas: [] }), /sigmas needs at least 2 sigmas/);
+  });
+});
+
+test('prompts longer than one CLIP window: a warning says how many tokens were dropped', async () => {
+  await withPipeline(sd15!, async (p) => {
+    const long = Array.from({ length: 90 }, () => 'cat').join(' ');
+    const r = await p.generate({ ...base, prompt: long, steps: 1 });
+    assert.equal(r.warnings.length, 1);
+    assert.match(r.warnings[0]!, /^the prompt has \d+ tokens; CLIP reads the first 75, the last \d+ are ignored$/);
+    assert.deepEqual((await p.generate({ ...base, steps: 1 })).warnings, []);
+  });
+});
+
+test('SDXL with a float16 VAE: refused at load naming the fix, or run in float32 from vae_decoder_fp32/', async () => {
+  const half = join(tmp, 'sdxl-fp16');
+  writeTinyModel(half, { kind: 'sdxl', float16: true });
+  await assert.rejects(loadPipeline(half), /vae_decoder\/model\.onnx is float16, and SDXL's VAE overflows in float16 .*vae_decoder_fp32\/.*sdxl-vae-fp16-fix/);
+  // a float32 decoder next to it is used instead
+  const full = join(tmp, 'sdxl-fp32-for-vae');
+  writeTinyModel(full, { kind: 'sdxl' });
+  mkdirSync(join(half, 'vae_decoder_fp32'));
+  for (const f of ['model.onnx', 'config.json']) writeFileSync(join(half, 'vae_decoder_fp32', f), readFileSync(join(full, 'vae_decoder', f)));
+  await withPipeline(half, async (p) => {
+    const r = await p.generate({ ...base, steps: 2 });
+    assert.ok(r.images.data.every(Number.isFinite));
+  });
+  // a VAE whose config says force_upcast: false (the fp16-fix VAE) runs in float16 as it is
+  const fixed = join(tmp, 'sdxl-fp16-fixed');
+  writeTinyModel(fixed, { kind: 'sdxl', float16: true });
+  const cfgPath = join(fixed, 'vae_decoder', 'config.json');
+  writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, 'utf8')), force_upcast: false }));
+  await withPipeline(fixed, async (p) => assert.equal((await p.generate({ ...base, steps: 1 })).steps, 1));
+  // SD1.x float16 exports are not affected
+  await withPipeline(sd15fp16!, async (p) => assert.equal((await p.generate({ ...base, steps: 1 })).steps, 1));
+});

@@ -15,7 +15,9 @@ import { discreteModelSampling, modelSampling } from '../model-sampling/index.js
 import type { GenerateOptions, GenerateResult, Pipeline, PipelineCapabilities, SamplingRequest, SamplingSetup, ScheduleRequest } from './types.js';
 import { checkDim, checkRank, checkType, ModelError, openSession, requireInputs, requireOutput, type ModelSession, type SessionOptions } from '../runtime/session.js';
 import { availableMemoryBytes, checkMemory, DEVICE_MEMORY_CEILING } from '../runtime/memory.js';
-import { discardPenultimateSigmaSamplers, getSigmas } from '../schedules/index.js';
+import { getSigmas } from '../schedules/index.js';
+import { validateSteps } from '../core/validate.js';
+import { discardsPenultimateSigma } from '../schedules/comfy-schedulers.js';
 import { samplerNeedsUncond } from './sampling.js';
 import { loglinearInterp } from '../schedules/numerics.js';
 import { CARD_FILE, OPTIMIZED_SCHEDULE_FILE, UNET_FILE, checkModelFolder, readCard, readCarriedSchedule, type CarriedSchedule, type ModelCard } from './class-model-folder.js';
@@ -147,14 +149,10 @@ export async function loadClassConditionalPipeline(dir: string, options: ClassCo
   return makeClassPipeline(abs, model, carried, options.device ?? 'cpu');
 }
 
-function makeClassPipeline(abs: string, m: ClassModel, carried: CarriedSchedule | undefined, device: string): ClassConditionalPipeline {
-  const { card, ms } = m;
-  const size = card.resolution;
-  const { resolveClass, resolveLabels } = classResolver(card);
-  let hash: string | undefined;
-
+/** The schedules of a class-conditional model: the library's, and 'optimized' when it carries one. */
+function classSchedules(abs: string, ms: ModelSampling, carried: CarriedSchedule | undefined) {
   function sigmasFor(scheduler: string, steps: number, opts: { sampler?: string; coeff?: number } = {}): number[] {
-    if (!Number.isInteger(steps) || steps < 1) throw new ModelError(`steps must be a positive integer, got ${steps}`);
+    validateSteps(steps);
     if (scheduler === 'optimized') {
       if (!carried) {
         throw new ModelError(
@@ -162,7 +160,7 @@ function makeClassPipeline(abs: string, m: ClassModel, carried: CarriedSchedule 
         );
       }
       // Like ComfyUI's KSampler: these samplers get one step more and lose the penultimate sigma.
-      if (opts.sampler !== undefined && discardPenultimateSigmaSamplers.includes(opts.sampler)) {
+      if (discardsPenultimateSigma(opts.sampler)) {
         const longer = carriedSigmas(carried, steps + 1);
         return [...longer.slice(0, -2), longer[longer.length - 1]!];
       }
@@ -179,6 +177,31 @@ function makeClassPipeline(abs: string, m: ClassModel, carried: CarriedSchedule 
     }
     return sigmasFor(r.scheduler, r.steps, { ...(r.sampler !== undefined ? { sampler: r.sampler } : {}), ...(r.coeff !== undefined ? { coeff: r.coeff } : {}) });
   }
+  return { sigmasFor, schedule };
+}
+
+function classCapabilities(card: ModelCard, carried: CarriedSchedule | undefined): PipelineCapabilities {
+  return {
+    conditioning: 'class',
+    classNames: card.classes,
+    classKeys: card.classKeys,
+    extraSchedulers: carried ? ['optimized'] : [],
+    recommendedCfg: card.recommendedCfg,
+    nativeSize: { width: card.resolution, height: card.resolution },
+    sizeMultiple: 0,
+    fixedSize: true,
+    imageToImage: false,
+    negativePrompt: false,
+  };
+}
+
+function makeClassPipeline(abs: string, m: ClassModel, carried: CarriedSchedule | undefined, device: string): ClassConditionalPipeline {
+  const { card, ms } = m;
+  const size = card.resolution;
+  const { resolveClass, resolveLabels } = classResolver(card);
+  let hash: string | undefined;
+
+  const { sigmasFor, schedule } = classSchedules(abs, ms, carried);
 
   function checkRequest(o: SamplingRequest): void {
     if (o.prompt !== undefined && o.prompt !== '') throw new ModelError('the bundled class-conditional model takes a class (--class), not a prompt');
@@ -222,18 +245,7 @@ function makeClassPipeline(abs: string, m: ClassModel, carried: CarriedSchedule 
     };
   }
 
-  const capabilities: PipelineCapabilities = {
-    conditioning: 'class',
-    classNames: card.classes,
-    classKeys: card.classKeys,
-    extraSchedulers: carried ? ['optimized'] : [],
-    recommendedCfg: card.recommendedCfg,
-    nativeSize: { width: size, height: size },
-    sizeMultiple: 0,
-    fixedSize: true,
-    imageToImage: false,
-    negativePrompt: false,
-  };
+  const capabilities = classCapabilities(card, carried);
 
   const pipeline: ClassConditionalPipeline = {
     kind: 'class-conditional',

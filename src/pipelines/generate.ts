@@ -7,8 +7,10 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { GenerateOptions, GenerateResult, Pipeline, SamplingSetup } from './types.js';
 import { encodePng, formatParameters } from '../image/png.js';
 import { GenerateOptionsError } from './errors.js';
-import { checkSamplerName, initialLatents, runSampler } from './sampling.js';
-import { schedulerNames, validateSigmas } from '../schedules/index.js';
+import { checkSamplerName, initialLatents } from './sampling.js';
+import { sample } from '../samplers/sample.js';
+import { schedulerNames } from '../schedules/index.js';
+import { validateSigmas, validateSteps } from '../core/validate.js';
 
 /** The library's scheduler names plus a pipeline's own, for messages. */
 export function checkSchedulerKnown(name: string, extra: readonly string[]): void {
@@ -38,7 +40,13 @@ function fail(message: string): never {
 /** The checks every pipeline shares, before any model work (scheduler names: the pipeline's schedule()). */
 export function checkGenerateOptions(o: GenerateOptions): void {
   checkSamplerName(o.sampler);
-  if (!o.sigmas && (!Number.isInteger(o.steps) || o.steps < 1)) fail(`steps must be a positive integer, got ${o.steps}`);
+  if (!o.sigmas) {
+    try {
+      validateSteps(o.steps);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  }
   if (typeof o.cfg !== 'number' || !Number.isFinite(o.cfg)) fail(`cfg must be a finite number, got ${o.cfg}`);
   if (typeof o.seed === 'number' && (!Number.isSafeInteger(o.seed) || o.seed < 0)) fail(`seed must be a non-negative integer, got ${o.seed}`);
   if (typeof o.seed === 'bigint' && (o.seed < 0n || o.seed >= 2n ** 64n)) fail(`seed must be in 0..2^64-1, got ${o.seed}`);
@@ -60,27 +68,41 @@ export function generateSigmas(pipeline: Pipeline, o: GenerateOptions): number[]
   }
   if (denoise === 0) fail('denoise 0 runs no step (the init image would come back unchanged); use a denoise above 0');
   const sigmas = pipeline.schedule({ scheduler: o.scheduler, steps: o.steps, sampler: o.sampler, denoise, ...(o.coeff !== undefined ? { coeff: o.coeff } : {}) });
-  if (sigmas.length < 2) fail(`${o.scheduler} at ${o.steps} steps${denoise < 1 ? ` and denoise ${denoise}` : ''} gives no step (${sigmas.length} sigmas)`);
-  if (!sigmas.slice(0, -1).some((s) => s > 0)) fail(`${o.scheduler} at ${o.steps} steps${denoise < 1 ? ` and denoise ${denoise}` : ''} calls the model zero times (all sigmas are 0)`);
+  const what = `${o.scheduler} at ${o.steps} steps${denoise < 1 ? ` and denoise ${denoise}` : ''}`;
+  if (sigmas.length < 2) fail(`${what} keeps no step (the schedule is [${sigmas.join(', ')}]); raise ${denoise < 1 ? 'denoise or ' : ''}steps`);
   return sigmas;
+}
+
+/** Samplers that integrate between the smallest and largest positive sigma, ignoring the steps in between. */
+const RANGE_SAMPLERS = ['dpm_fast', 'dpm_adaptive'];
+
+/** A schedule the sampler would run without one model call is an error, before any work. */
+export function checkCallsModel(sampler: string, sigmas: readonly number[]): void {
+  const positive = sigmas.filter((s) => s > 0);
+  if (RANGE_SAMPLERS.includes(sampler) && new Set(positive).size < 2) {
+    fail(`${sampler} integrates from the largest to the smallest positive sigma; [${sigmas.join(', ')}] has ${positive.length} positive sigma, so the model would never be called. Give at least two positive sigmas`);
+  }
 }
 
 /** Prepare, draw the seeded start, sample and decode. */
 export async function sampleImages(pipeline: Pipeline, o: GenerateOptions): Promise<SampledImages> {
   checkGenerateOptions(o);
   const sigmas = generateSigmas(pipeline, o);
+  checkCallsModel(o.sampler, sigmas);
   if (o.signal?.aborted) throw abortError();
   const t0 = performance.now();
   const setup = await pipeline.prepareSampling({ ...o, sampler: o.sampler });
   const t1 = performance.now();
   const x = initialLatents(setup.modelSampling, o.seed, [...setup.latentShape], sigmas, setup.initLatent ? setup.initLatent.data as Float32Array : null);
   const totalSteps = sigmas.length - 1;
-  const latents = await runSampler(o.sampler, setup.denoiser, x, sigmas, {
+  const latents = await sample(o.sampler, setup.denoiser, x, sigmas, {
     seed: o.seed,
+    modelSampling: setup.modelSampling,
     ...(o.signal ? { signal: o.signal } : {}),
-    onStep: (i, sigma) => o.onStep?.(i + 1, totalSteps, sigma),
+    onStep: (info) => o.onStep?.(info.i + 1, totalSteps, info.sigma),
   });
   if (o.signal?.aborted) throw abortError();
+  if (setup.calls() === 0) fail(`${o.sampler} called the model zero times on the schedule [${sigmas.join(', ')}]; the result would be the starting noise`);
   const t2 = performance.now();
   const images = await setup.decode(latents);
   const t3 = performance.now();

@@ -30,6 +30,8 @@ export interface ModelFolder {
   vaeScalingFactor: number;
   /** VAE shift factor (0 for SD1.x/SDXL). */
   vaeShiftFactor: number;
+  /** vae_decoder/config.json force_upcast (diffusers' default true): the VAE overflows in float16 (SDXL's does). */
+  vaeForceUpcast: boolean;
   /** SDXL: zero the unconditional embeddings when no negative prompt is given (diffusers' rule). */
   forceZerosForEmptyPrompt: boolean;
   /** UNet config sample_size * 8: the native resolution. */
@@ -43,6 +45,8 @@ export interface ModelFolder {
     tokenizer2?: string;
     unet: string;
     vaeDecoder: string;
+    /** vae_decoder_fp32/model.onnx: a float32 VAE decoder next to a float16 export (SDXL, see docs/stable-diffusion.md). */
+    vaeDecoderFp32?: string;
     vaeEncoder?: string;
   };
 }
@@ -156,7 +160,7 @@ export function readModelFolder(dirIn: string): ModelFolder {
 
   const vaeConfigPath = join(dir, 'vae_decoder', 'config.json');
   const vaeConfig = existsSync(vaeConfigPath)
-    ? readJsonFile<{ scaling_factor?: number; shift_factor?: number | null }>(vaeConfigPath, 'vae_decoder/config.json')
+    ? readJsonFile<{ scaling_factor?: number; shift_factor?: number | null; force_upcast?: boolean }>(vaeConfigPath, 'vae_decoder/config.json')
     : {};
   const unetConfigPath = join(dir, 'unet', 'config.json');
   const unetConfig = existsSync(unetConfigPath) ? readJsonFile<UnetConfigJson>(unetConfigPath, 'unet/config.json') : {};
@@ -171,6 +175,7 @@ export function readModelFolder(dirIn: string): ModelFolder {
     scheduler,
     vaeScalingFactor: scaling,
     vaeShiftFactor: vaeConfig.shift_factor ?? 0,
+    vaeForceUpcast: vaeConfig.force_upcast !== false,
     forceZerosForEmptyPrompt: xl && index.force_zeros_for_empty_prompt !== false,
     defaultSize: (unetConfig.sample_size ?? (xl ? 128 : 64)) * 8,
     unet: unetArchitecture(unetConfig, xl),
@@ -180,6 +185,7 @@ export function readModelFolder(dirIn: string): ModelFolder {
       ...(xl ? { textEncoder2: component('text_encoder_2'), tokenizer2: join(dir, 'tokenizer_2') } : {}),
       unet: component('unet'),
       vaeDecoder: component('vae_decoder'),
+      ...(existsSync(component('vae_decoder_fp32')) ? { vaeDecoderFp32: component('vae_decoder_fp32') } : {}),
       ...(existsSync(vaeEncoder) ? { vaeEncoder } : {}),
     },
   };

@@ -1,16 +1,13 @@
 /**
- * The pipeline's link to the library's schedules, samplers and noise: sigmas for a named schedule, the
- * seeded starting latents with ComfyUI's noise scaling, and one sampler run.
+ * The pipeline's link to the library's schedules and noise: names checked, sigmas for a named schedule, the
+ * seeded starting latents with ComfyUI's noise scaling. The sampler's own noise is `sample()`'s ({ seed }).
  */
 import type { ModelSampling } from '../model-sampling/types.js';
-import type { GuidedDenoiser } from '../samplers/types.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { getSigmas, schedulerNames } from '../schedules/index.js';
-import { sample } from '../samplers/sample.js';
-import { samplerInfo, samplerNames } from '../samplers/registry.js';
-import { brownianTreeNoise, comfyDefaultNoise, prepareNoise } from '../noise/sources.js';
+import { samplerSpec, samplerNames } from '../samplers/registry.js';
+import { prepareNoise } from '../noise/sources.js';
 import { initialLatent } from '../denoisers/model.js';
-import type { NoiseSource } from '../samplers/types.js';
 import { GenerateOptionsError } from './errors.js';
 
 export function checkSchedulerName(name: string, explicitSigmas?: readonly number[]): void {
@@ -43,37 +40,7 @@ export function initialLatents(ms: ModelSampling, seed: number | bigint, shape: 
   return initialLatent(noise, sigmas[0]!, ms, latent ? { data: latent, shape: [...shape] } : undefined);
 }
 
-export interface RunSamplerOptions {
-  seed: number | bigint;
-  signal?: AbortSignal;
-  onStep?: (i: number, sigma: number) => void;
-}
-
 /** Samplers that read the unconditional prediction (cfg_pp): CFG must run even at scale 1, as ComfyUI does for them. */
 export function samplerNeedsUncond(name: string): boolean {
-  return samplerInfo(name).needsUncond === true;
-}
-
-/**
- * The noise a sampler adds, seeded as ComfyUI seeds it: the DPM++ SDE family draws from a Brownian tree over the
- * schedule's range keyed by the seed; every other sampler (ancestral, SEEDS, and deterministic ones such as
- * heunpp2 that draw randn_like anyway) from a CPU generator seeded with seed + 1.
- */
-function samplerNoise(name: string, seed: number | bigint, sigmas: readonly number[]): NoiseSource {
-  if (samplerInfo(name).stochastic && /^dpmpp_(2m_|3m_)?sde/.test(name)) {
-    const positive = sigmas.filter((s) => s > 0);
-    const seed32 = Number(BigInt(seed) & 0xffffffffn);
-    return brownianTreeNoise({ seed: seed32, sigmaMin: Math.min(...positive), sigmaMax: Math.max(...positive) });
-  }
-  return comfyDefaultNoise(seed);
-}
-
-/** Run a named sampler over the sigmas. */
-export async function runSampler(name: string, denoiser: GuidedDenoiser, x: Tensor, sigmas: readonly number[], options: RunSamplerOptions): Promise<Tensor> {
-  const noise = samplerNoise(name, options.seed, sigmas);
-  return sample(name, denoiser, x, sigmas, {
-    noise,
-    ...(options.signal ? { signal: options.signal } : {}),
-    onStep: (info) => options.onStep?.(info.i, info.sigma),
-  });
+  return samplerSpec(name).needsUncond === true;
 }

@@ -86,13 +86,39 @@ function latentChannels(unet: ModelSession, vaeDecoder: ModelSession): number {
   return unetChannels ?? vaeChannels ?? 4;
 }
 
-async function openVae(folder: ModelFolder, open: (path: string, label: string) => Promise<ModelSession>): Promise<Vae> {
-  const decoder = await open(folder.paths.vaeDecoder, 'vae_decoder/model.onnx');
+function checkVaeDecoder(decoder: ModelSession): ModelSession {
   requireInputs(decoder, ['latent_sample'], 'A VAE decoder exported by optimum takes "latent_sample"');
   requireOutput(decoder, 'sample');
   const latentInfo = decoder.input('latent_sample')!;
   checkRank(decoder, latentInfo, [4]);
   checkType(decoder, latentInfo, FLOAT_TYPES);
+  return decoder;
+}
+
+/** What to do about SDXL's VAE in float16, said at load instead of as NaN after all the sampling. */
+export const SDXL_FP16_VAE_HELP =
+  'put a float32 export of the VAE decoder in vae_decoder_fp32/ (an export without --dtype fp16; copy its vae_decoder/ there), ' +
+  'or export with the float16-safe VAE madebyollin/sdxl-vae-fp16-fix, whose config says force_upcast: false (docs/stable-diffusion.md, "SDXL and float16")';
+
+/**
+ * The VAE decoder to run. SDXL's VAE overflows in float16 (its config keeps diffusers' force_upcast: true): with a
+ * float16 decoder, a float32 copy in vae_decoder_fp32/ is used, and without one the load stops naming the fix.
+ */
+async function openVaeDecoder(folder: ModelFolder, open: (path: string, label: string) => Promise<ModelSession>): Promise<ModelSession> {
+  const decoder = checkVaeDecoder(await open(folder.paths.vaeDecoder, 'vae_decoder/model.onnx'));
+  const half = decoder.input('latent_sample')!.type === 'float16';
+  if (!half || folder.kind !== 'stable-diffusion-xl' || !folder.vaeForceUpcast) return decoder;
+  if (!folder.paths.vaeDecoderFp32) {
+    throw new ModelError(`vae_decoder/model.onnx is float16, and SDXL's VAE overflows in float16 (black or NaN images after all the sampling): ${SDXL_FP16_VAE_HELP}`);
+  }
+  await decoder.release();
+  const fp32 = checkVaeDecoder(await open(folder.paths.vaeDecoderFp32, 'vae_decoder_fp32/model.onnx'));
+  if (fp32.input('latent_sample')!.type !== 'float32') throw new ModelError('vae_decoder_fp32/model.onnx: "latent_sample" must be float32');
+  return fp32;
+}
+
+async function openVae(folder: ModelFolder, open: (path: string, label: string) => Promise<ModelSession>): Promise<Vae> {
+  const decoder = await openVaeDecoder(folder, open);
   let encoder: ModelSession | undefined;
   let encoderOutput = '';
   if (folder.paths.vaeEncoder) {

@@ -121,6 +121,7 @@ export async function openSession(path: string, options: SessionOptions = {}, la
 
   const inputs = session.inputMetadata.map(describe);
   const outputs = session.outputMetadata.map(describe);
+  let released: Promise<void> | undefined;
   return {
     path,
     label,
@@ -137,7 +138,8 @@ export async function openSession(path: string, options: SessionOptions = {}, la
         throw new ModelError(`${label}: inference failed (${firstLine(err)})`);
       }
     },
-    release: () => session.release(),
+    // once: a pipeline may release a session it replaced early and again on dispose
+    release: () => (released ??= session.release()),
   };
 }
 
