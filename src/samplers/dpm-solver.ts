@@ -5,8 +5,8 @@
 // same way with Math.fround.
 import type { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/ops.js';
-import type { Denoiser, SamplerOptions } from './types.js';
-import { addNoise, ancestralStep, begin, type Run } from './common.js';
+import { addNoise, ancestralStep, defineSampler, type Run } from './common.js';
+import * as S from './specs.js';
 import { sleefExpf } from './float32-libm.js';
 
 export interface DpmSolverInfo {
@@ -90,9 +90,8 @@ async function dpmStep(sv: Solver, a: Arith, order: number, x: Tensor, out: Tens
   for (let j = 0; j < n; j++) o[j] = xd[j]! - c0 * ed[j]! - c2 * (e2[j]! - ed[j]!);
 }
 
-export async function sampleDpmFast(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('dpm_fast', denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', 0), sNoise = run.num('s_noise', 1);
+export const sampleDpmFast = defineSampler(S.dpmFast, async (run, x, sigmas) => {
+  const eta = run.num('eta'), sNoise = run.num('s_noise');
   const sigmaMin = minSigmaOf(sigmas), sigmaMax = sigmas[0]!;
   const nfe = sigmas.length - 1;
   const sv = new Solver(run, F32, x);
@@ -122,24 +121,18 @@ export async function sampleDpmFast(denoiser: Denoiser, x0: Tensor, sigmasIn: Ar
     x.data.set(out.data);
     if (su) addNoise(x, su * sNoise, run.draw(x, sv.sigma(t), sv.sigma(tNext)));
   }
-  reportInfo(options, { nfe: run.nfe, steps: orders.length, nAccept: orders.length, nReject: 0 });
+  run.options.onInfo?.({ nfe: run.nfe, steps: orders.length, nAccept: orders.length, nReject: 0 });
   return x;
-}
+});
 
-function reportInfo(options: SamplerOptions | undefined, info: DpmSolverInfo): void {
-  const cb = options?.onInfo;
-  if (typeof cb === 'function') (cb as (i: DpmSolverInfo) => void)(info);
-}
-
-export async function sampleDpmAdaptive(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('dpm_adaptive', denoiser, x0, sigmasIn, options);
-  const order = run.num('order', 3);
+export const sampleDpmAdaptive = defineSampler(S.dpmAdaptive, async (run, x, sigmas) => {
+  const order = run.num('order');
   if (order !== 2 && order !== 3) throw new RangeError(`dpm_adaptive: order must be 2 or 3, got ${order}`);
-  const rtol = f32(run.num('rtol', 0.05)), atol = f32(run.num('atol', 0.0078)); // torch.tensor(...) makes them float32
-  const hInit = run.num('h_init', 0.05);
-  const pcoeff = run.num('pcoeff', 0), icoeff = run.num('icoeff', 1), dcoeff = run.num('dcoeff', 0);
-  const acceptSafety = run.num('accept_safety', 0.81);
-  const eta = run.num('eta', 0), sNoise = run.num('s_noise', 1);
+  const rtol = f32(run.num('rtol')), atol = f32(run.num('atol')); // torch.tensor(...) makes them float32
+  const hInit = run.num('h_init');
+  const pcoeff = run.num('pcoeff'), icoeff = run.num('icoeff'), dcoeff = run.num('dcoeff');
+  const acceptSafety = run.num('accept_safety');
+  const eta = run.num('eta'), sNoise = run.num('s_noise');
   const sigmaMin = minSigmaOf(sigmas), sigmaMax = sigmas[0]!;
   const sv = new Solver(run, F64, x);
   const tStart = -Math.log(sigmaMax), tEnd = -Math.log(sigmaMin);
@@ -210,6 +203,6 @@ export async function sampleDpmAdaptive(denoiser: Denoiser, x0: Tensor, sigmasIn
     info.steps++;
     run.callback(info.steps - 1, sv.sigma(s), sv.sigma(s), x, den);
   }
-  reportInfo(options, info);
+  run.options.onInfo?.(info);
   return x;
-}
+});

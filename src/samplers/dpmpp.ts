@@ -3,21 +3,16 @@
 // variants (CFG++, Chung et al. 2024) and the linear multistep (LMS) sampler.
 import type { Tensor, TensorData } from '../tensor/tensor.js';
 import { copyInto, zerosLike } from '../tensor/ops.js';
-import type { Denoiser, SamplerOptions } from './types.js';
-import { addNoise, ancestralStep, begin, lambdaOf, sigmaOfLambda, type Run } from './common.js';
+import { addNoise, ancestralStep, defineSampler, lambdaOf, sigmaOfLambda, type Run } from './common.js';
+import * as S from './specs.js';
 import { flowStep, halfLogSnr, isFlow, modelSamplingOf, offsetFirstSigma, rescaleAddNoise, rfAncestralStep } from './flow.js';
 
 
-export async function sampleDpmpp2sAncestral(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  return dpmpp2sAncestral('dpmpp_2s_ancestral', false, denoiser, x0, sigmasIn, options);
-}
-export async function sampleDpmpp2sAncestralCfgPp(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  return dpmpp2sAncestral('dpmpp_2s_ancestral_cfg_pp', true, denoiser, x0, sigmasIn, options);
-}
+export const sampleDpmpp2sAncestral = defineSampler(S.dpmpp2sAncestral, (run, x, sigmas) => dpmpp2sAncestral(run, x, sigmas, false));
+export const sampleDpmpp2sAncestralCfgPp = defineSampler(S.dpmpp2sAncestralCfgPp, (run, x, sigmas) => dpmpp2sAncestral(run, x, sigmas, true));
 
-async function dpmpp2sAncestral(name: string, cfgPp: boolean, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+async function dpmpp2sAncestral(run: Run<S.AncestralParams>, x: Tensor, sigmas: Float64Array, cfgPp: boolean): Promise<Tensor> {
+  const eta = run.num('eta'), sNoise = run.num('s_noise');
   // ComfyUI (at the conformance commit) has a rectified-flow variant of the plain sampler only
   if (!cfgPp && isFlow(modelSamplingOf(run))) return dpmpp2sAncestralRF(run, sigmas, x, eta, sNoise);
   const x2 = zerosLike(x);
@@ -92,13 +87,8 @@ async function dpmpp2sAncestralRF(run: Run, sigmas: Float64Array, x: Tensor, eta
  * DPM-Solver++(2S) with SDE noise at both stages (k-diffusion sample_dpmpp_sde), in the model sampling's
  * half-log-SNR (alpha = 1 - sigma and lambda = -logit(sigma) on flow samplings).
  */
-export const sampleDpmppSde = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmppSde('dpmpp_sde', d, x, s, o);
-/** ComfyUI's _gpu variants differ only in where torchsde builds its Brownian tree. */
-export const sampleDpmppSdeGpu = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmppSde('dpmpp_sde_gpu', d, x, s, o);
-
-async function dpmppSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1), r = run.num('r', 0.5);
+async function dpmppSde(run: Run<S.DpmppSdeParams>, x: Tensor, sigmas: Float64Array): Promise<Tensor> {
+  const eta = run.num('eta'), sNoise = run.num('s_noise'), r = run.num('r');
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
   offsetFirstSigma(run, sigmas, ms);
   const noisy = eta > 0 && sNoise > 0;
@@ -139,8 +129,11 @@ async function dpmppSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: 
   return x;
 }
 
-export async function sampleDpmpp2m(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('dpmpp_2m', denoiser, x0, sigmasIn, options);
+export const sampleDpmppSde = defineSampler(S.dpmppSde, dpmppSde);
+/** ComfyUI's _gpu variants differ only in where torchsde builds its Brownian tree. */
+export const sampleDpmppSdeGpu = defineSampler(S.dpmppSdeGpu, dpmppSde);
+
+export const sampleDpmpp2m = defineSampler(S.dpmpp2m, async (run, x, sigmas) => {
   const old = zerosLike(x);
   let haveOld = false;
   const n = x.data.length;
@@ -178,10 +171,9 @@ export async function sampleDpmpp2m(denoiser: Denoiser, x0: Tensor, sigmasIn: Ar
     haveOld = true;
   }
   return x;
-}
+});
 
-export async function sampleDpmpp2mCfgPp(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('dpmpp_2m_cfg_pp', denoiser, x0, sigmasIn, options);
+export const sampleDpmpp2mCfgPp = defineSampler(S.dpmpp2mCfgPp, async (run, x, sigmas) => {
   const oldUncond = zerosLike(x);
   let haveOld = false;
   const n = x.data.length;
@@ -211,13 +203,12 @@ export async function sampleDpmpp2mCfgPp(denoiser: Denoiser, x0: Tensor, sigmasI
     haveOld = true;
   }
   return x;
-}
+});
 
 /** DPM-Solver++(2M) SDE in the model sampling's half-log-SNR (k-diffusion sample_dpmpp_2m_sde). */
-async function dpmpp2mSde(name: string, defaultSolver: 'midpoint' | 'heun', denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
-  const solver = run.str('solver_type', defaultSolver, ['midpoint', 'heun'] as const);
+async function dpmpp2mSde(run: Run<S.Dpmpp2mSdeParams>, x: Tensor, sigmas: Float64Array): Promise<Tensor> {
+  const eta = run.num('eta'), sNoise = run.num('s_noise');
+  const solver = run.choice('solver_type', ['midpoint', 'heun'] as const);
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
   offsetFirstSigma(run, sigmas, ms);
   const old = zerosLike(x);
@@ -253,17 +244,14 @@ async function dpmpp2mSde(name: string, defaultSolver: 'midpoint' | 'heun', deno
   return x;
 }
 
-export const sampleDpmpp2mSde = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp2mSde('dpmpp_2m_sde', 'midpoint', d, x, s, o);
-export const sampleDpmpp2mSdeHeun = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp2mSde('dpmpp_2m_sde_heun', 'heun', d, x, s, o);
-export const sampleDpmpp2mSdeGpu = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp2mSde('dpmpp_2m_sde_gpu', 'midpoint', d, x, s, o);
-export const sampleDpmpp2mSdeHeunGpu = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp2mSde('dpmpp_2m_sde_heun_gpu', 'heun', d, x, s, o);
+/** The _heun variants differ from the plain ones only in their default solver_type (the spec's). */
+export const sampleDpmpp2mSde = defineSampler(S.dpmpp2mSde, dpmpp2mSde);
+export const sampleDpmpp2mSdeHeun = defineSampler(S.dpmpp2mSdeHeun, dpmpp2mSde);
+export const sampleDpmpp2mSdeGpu = defineSampler(S.dpmpp2mSdeGpu, dpmpp2mSde);
+export const sampleDpmpp2mSdeHeunGpu = defineSampler(S.dpmpp2mSdeHeunGpu, dpmpp2mSde);
 
-export const sampleDpmpp3mSde = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp3mSde('dpmpp_3m_sde', d, x, s, o);
-export const sampleDpmpp3mSdeGpu = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => dpmpp3mSde('dpmpp_3m_sde_gpu', d, x, s, o);
-
-async function dpmpp3mSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+async function dpmpp3mSde(run: Run<S.AncestralParams>, x: Tensor, sigmas: Float64Array): Promise<Tensor> {
+  const eta = run.num('eta'), sNoise = run.num('s_noise');
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
   offsetFirstSigma(run, sigmas, ms);
   let d1 = zerosLike(x), d2 = zerosLike(x); // previous two predictions
@@ -315,6 +303,9 @@ async function dpmpp3mSde(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn
   return x;
 }
 
+export const sampleDpmpp3mSde = defineSampler(S.dpmpp3mSde, dpmpp3mSde);
+export const sampleDpmpp3mSdeGpu = defineSampler(S.dpmpp3mSdeGpu, dpmpp3mSde);
+
 /** Coefficient of the j-th previous derivative in an order-`order` Adams-Bashforth step over sigmas (exact integral). */
 export function lmsCoefficient(order: number, t: Float64Array, i: number, j: number): number {
   // integrate prod_{k != j} (tau - t[i-k]) / (t[i-j] - t[i-k]) over [t[i], t[i+1]] with 4-point Gauss-Legendre
@@ -335,9 +326,8 @@ export function lmsCoefficient(order: number, t: Float64Array, i: number, j: num
   return 0.5 * (b - a) * sum;
 }
 
-export async function sampleLms(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('lms', denoiser, x0, sigmasIn, options);
-  const order = run.num('order', 4);
+export const sampleLms = defineSampler(S.lms, async (run, x, sigmas) => {
+  const order = run.num('order');
   if (!Number.isInteger(order) || order < 1 || order > 4) throw new RangeError(`lms: order must be 1, 2, 3 or 4, got ${order}`);
   const ds: Tensor[] = []; // newest last
   const spare: Tensor[] = [];
@@ -369,4 +359,4 @@ export async function sampleLms(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayL
     for (let k = 0; k < n; k++) xd[k] = xd[k]! + c0 * d0[k]! + c1 * d1[k]! + c2 * d2[k]! + c3 * d3[k]!;
   }
   return x;
-}
+});

@@ -1,22 +1,22 @@
 // First- and second-order samplers in the Karras et al. (2022) ODE form dx/dsigma = (x - D(x; sigma)) / sigma,
 // after k-diffusion (MIT), plus ComfyUI's cfg_pp variants (CFG++, Chung et al. 2024), DDPM, LCM and Heun++.
 import type { Tensor } from '../tensor/tensor.js';
-import { copyInto, zerosLike } from '../tensor/ops.js';
-import type { Denoiser, SamplerOptions } from './types.js';
-import { addNoise, ancestralStep, begin, type Run } from './common.js';
-import { ancestralStepPy, flowStep, halfLogSnr, isFlow, modelSamplingOf, noiseScalingInto, rescaleAddNoise, rfAncestralStep } from './flow.js';
+import { copyInto, scale, zerosLike } from '../tensor/ops.js';
+import { addNoise, ancestralStep, defineSampler, type Run } from './common.js';
+import * as S from './specs.js';
+import { ancestralStepPy, flowStep, halfLogSnr, isFlow, modelSamplingOf, rescaleAddNoise, rfAncestralStep } from './flow.js';
 
 /**
  * Karras "churn" (Algorithm 2, lines 4-6) at step i: when s_churn > 0 and sigma_i lies in [s_tmin, s_tmax], raise x
  * from sigma_i to sigma_hat = sigma_i (1 + gamma) with fresh noise (`eps`, else a randn_like draw). Returns sigma_hat
  * (sigma_i itself without churn).
  */
-function churn(run: Run, x: Tensor, sigmas: Float64Array, i: number, eps: Tensor | null = null): number {
-  const sChurn = run.num('s_churn', 0), sTmin = run.num('s_tmin', 0), sTmax = run.num('s_tmax', Infinity);
+function churn(run: Run<S.ChurnParams>, x: Tensor, sigmas: Float64Array, i: number, eps: Tensor | null = null): number {
+  const sChurn = run.num('s_churn'), sTmin = run.num('s_tmin'), sTmax = run.num('s_tmax');
   const sigma = sigmas[i]!;
   const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / (sigmas.length - 1), Math.SQRT2 - 1) : 0;
   const sigmaHat = sigma * (gamma + 1);
-  if (gamma > 0) addNoise(x, run.num('s_noise', 1) * Math.sqrt(sigmaHat ** 2 - sigma ** 2), eps ?? run.randnLike(x));
+  if (gamma > 0) addNoise(x, run.num('s_noise') * Math.sqrt(sigmaHat ** 2 - sigma ** 2), eps ?? run.randnLike(x));
   return sigmaHat;
 }
 
@@ -33,12 +33,7 @@ function derivative(d: Tensor, x: Tensor, denoised: Tensor, sigma: number): void
   for (let i = 0; i < n; i++) o[i] = (xd[i]! - dd[i]!) * inv;
 }
 
-export const sampleEuler = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => euler('euler', d, x, s, o);
-/** ComfyUI's "ddim" runs the Euler sampler. */
-export const sampleDdim = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => euler('ddim', d, x, s, o);
-
-async function euler(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
+async function euler(run: Run<S.ChurnParams>, x: Tensor, sigmas: Float64Array): Promise<Tensor> {
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
     const sigmaHat = churn(run, x, sigmas, i);
@@ -49,9 +44,12 @@ async function euler(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
   return x;
 }
 
-export async function sampleEulerAncestral(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('euler_ancestral', denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+export const sampleEuler = defineSampler(S.euler, euler);
+/** ComfyUI's "ddim" runs the Euler sampler. */
+export const sampleDdim = defineSampler(S.ddim, euler);
+
+export const sampleEulerAncestral = defineSampler(S.eulerAncestral, async (run, x, sigmas) => {
+  const eta = run.num('eta'), sNoise = run.num('s_noise');
   if (isFlow(modelSamplingOf(run))) return eulerAncestralRF(run, sigmas, x, eta, sNoise);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
@@ -67,7 +65,7 @@ export async function sampleEulerAncestral(denoiser: Denoiser, x0: Tensor, sigma
     }
   }
   return x;
-}
+});
 
 /** Rectified-flow euler_ancestral (ComfyUI's sample_euler_ancestral_RF): flow step to sigma_down, then renoise. */
 async function eulerAncestralRF(run: Run, sigmas: Float64Array, x: Tensor, eta: number, sNoise: number): Promise<Tensor> {
@@ -87,20 +85,18 @@ async function eulerAncestralRF(run: Run, sigmas: Float64Array, x: Tensor, eta: 
   return x;
 }
 
-/** euler_cfg_pp is euler_ancestral_cfg_pp without noise (eta = 0), as in ComfyUI. */
-export const sampleEulerCfgPp = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) =>
-  eulerAncestralCfgPp('euler_cfg_pp', d, x, s, { ...o, eta: 0, s_noise: 0 });
-export const sampleEulerAncestralCfgPp = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) =>
-  eulerAncestralCfgPp('euler_ancestral_cfg_pp', d, x, s, o);
+/** euler_cfg_pp is euler_ancestral_cfg_pp without noise (eta = 0, s_noise = 0), as in ComfyUI. */
+export const sampleEulerCfgPp = defineSampler(S.eulerCfgPp, (run, x, sigmas) => eulerAncestralCfgPp(run, x, sigmas, 0, 0));
+export const sampleEulerAncestralCfgPp = defineSampler(S.eulerAncestralCfgPp, (run, x, sigmas) =>
+  eulerAncestralCfgPp(run, x, sigmas, run.num('eta'), run.num('s_noise')),
+);
 
 /**
  * CFG++ ancestral Euler (DDIM-style): x_next = alpha_t D + sigma_down (x - alpha_s U) / sigma, plus alpha_t sigma_up
  * noise, with the ancestral step taken on sigma / alpha. alpha = 1 in the VE convention, 1 - sigma on flow
  * samplings (where alpha = 0 at sigma = 1 makes the step a pure jump to alpha_t D plus noise).
  */
-async function eulerAncestralCfgPp(name: string, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+async function eulerAncestralCfgPp(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sNoise: number): Promise<Tensor> {
   const hl = halfLogSnr(modelSamplingOf(run));
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
@@ -122,8 +118,7 @@ async function eulerAncestralCfgPp(name: string, denoiser: Denoiser, x0: Tensor,
   return x;
 }
 
-export async function sampleHeun(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('heun', denoiser, x0, sigmasIn, options);
+export const sampleHeun = defineSampler(S.heun, async (run, x, sigmas) => {
   const d = zerosLike(x), x2 = zerosLike(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
@@ -146,11 +141,10 @@ export async function sampleHeun(denoiser: Denoiser, x0: Tensor, sigmasIn: Array
     for (let j = 0; j < n; j++) xd[j] = xd[j]! + (dv[j]! + (x2d[j]! - d2[j]!) * inv2) * 0.5 * dt;
   }
   return x;
-}
+});
 
 /** Heun++ (ComfyUI's heunpp2): a three-point weighted Heun step, weights proportional to sigma / (3 sigma_0). */
-export async function sampleHeunpp2(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('heunpp2', denoiser, x0, sigmasIn, options);
+export const sampleHeunpp2 = defineSampler(S.heunpp2, async (run, x, sigmas) => {
   const d = zerosLike(x), d2 = zerosLike(x), x2 = zerosLike(x), x3 = zerosLike(x);
   const sEnd = sigmas[sigmas.length - 1]!;
   const n = x.data.length;
@@ -185,11 +179,10 @@ export async function sampleHeunpp2(denoiser: Denoiser, x0: Tensor, sigmasIn: Ar
     for (let j = 0; j < n; j++) xd[j] = xd[j]! + (w1 * dv[j]! + w2 * d2v[j]! + w3 * (x3d[j]! - d3[j]!) * inv3) * dt;
   }
   return x;
-}
+});
 
 /** DPM-Solver-2 style midpoint step (k-diffusion sample_dpm_2); the midpoint is the geometric mean of sigmas. */
-export async function sampleDpm2(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('dpm_2', denoiser, x0, sigmasIn, options);
+export const sampleDpm2 = defineSampler(S.dpm2, async (run, x, sigmas) => {
   const x2 = zerosLike(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
@@ -203,7 +196,7 @@ export async function sampleDpm2(denoiser: Denoiser, x0: Tensor, sigmasIn: Array
     await midpointStep(run, x, x2, denoised, sigmaHat, sigmaNext);
   }
   return x;
-}
+});
 
 /** x <- x + d(x2, mid) * (to - from), x2 = x + d(x, from) * (mid - from), mid = sqrt(from * to). */
 async function midpointStep(run: Run, x: Tensor, x2: Tensor, denoised: Tensor, from: number, to: number): Promise<void> {
@@ -216,9 +209,8 @@ async function midpointStep(run: Run, x: Tensor, x2: Tensor, denoised: Tensor, f
   for (let j = 0; j < n; j++) xd[j] = xd[j]! + (x2d[j]! - d2[j]!) * k2;
 }
 
-export async function sampleDpm2Ancestral(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('dpm_2_ancestral', denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
+export const sampleDpm2Ancestral = defineSampler(S.dpm2Ancestral, async (run, x, sigmas) => {
+  const eta = run.num('eta'), sNoise = run.num('s_noise');
   const x2 = zerosLike(x);
   const flow = isFlow(modelSamplingOf(run));
   for (let i = 0; i < sigmas.length - 1; i++) {
@@ -239,11 +231,10 @@ export async function sampleDpm2Ancestral(denoiser: Denoiser, x0: Tensor, sigmas
     else addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
   }
   return x;
-}
+});
 
 /** DDPM ancestral step (Ho et al. 2020) done in the VP space x / sqrt(1 + sigma^2). */
-export async function sampleDdpm(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('ddpm', denoiser, x0, sigmasIn, options);
+export const sampleDdpm = defineSampler(S.ddpm, async (run, x, sigmas) => {
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
@@ -266,19 +257,17 @@ export async function sampleDdpm(denoiser: Denoiser, x0: Tensor, sigmasIn: Array
     if (out !== 1) for (let j = 0; j < n; j++) xd[j] = xd[j]! * out;
   }
   return x;
-}
+});
 
 /**
  * LCM (Luo et al. 2023): jump to the prediction, then renoise to the next level. `s_noise_end` (when set)
  * ramps the noise scale linearly from s_noise at the first step to s_noise_end at the last; `noise_clip_std`
  * (> 0) clips the noise to that many standard deviations.
  */
-export async function sampleLcm(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('lcm', denoiser, x0, sigmasIn, options);
-  const sNoise = run.num('s_noise', 1);
-  const sNoiseEndOpt = options?.s_noise_end;
-  const sNoiseEnd = sNoiseEndOpt === undefined || sNoiseEndOpt === null ? sNoise : run.num('s_noise_end', sNoise);
-  const clip = run.num('noise_clip_std', 0);
+export const sampleLcm = defineSampler(S.lcm, async (run, x, sigmas) => {
+  const sNoise = run.num('s_noise');
+  const sNoiseEnd = run.num('s_noise_end', sNoise); // null default: no ramp
+  const clip = run.num('noise_clip_std');
   const steps = sigmas.length - 1;
   const ms = modelSamplingOf(run);
   for (let i = 0; i < steps; i++) {
@@ -290,14 +279,19 @@ export async function sampleLcm(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayL
       const noise = run.draw(x, sigma, sigmaNext);
       if (clip > 0) clipToStd(noise, clip);
       const s = steps > 1 ? sNoise + ((sNoiseEnd - sNoise) * i) / (steps - 1) : sNoise;
-      // the model sampling's noise_scaling: x0 + sigma n, or sigma n + (1 - sigma) x0 on flow samplings
-      noiseScalingInto(x, ms, sigmaNext, noise, denoised, s);
+      if (ms) {
+        // ComfyUI renoises with the model sampling's noise_scaling: sigma n + (1 - sigma) x0 on flow samplings
+        copyInto(x, ms.noiseScaling(sigmaNext, s === 1 ? noise : scale(zerosLike(noise), s, noise), denoised, false));
+      } else {
+        copyInto(x, denoised);
+        addNoise(x, sigmaNext * s, noise);
+      }
     } else {
       copyInto(x, denoised);
     }
   }
   return x;
-}
+});
 
 function clipToStd(t: Tensor, k: number): void {
   const d = t.data, n = d.length;

@@ -13,7 +13,8 @@ import { lambdaOf, sigmaOfLambda, type Run } from './common.js';
 export function modelSamplingOf(run: Run): ModelSampling | undefined {
   const ms = run.options.modelSampling;
   if (ms === undefined || ms === null) return undefined;
-  if (typeof ms !== 'object' || typeof (ms as Partial<ModelSampling>).kind !== 'string' || typeof (ms as Partial<ModelSampling>).percentToSigma !== 'function') {
+  const m = ms as Partial<ModelSampling>;
+  if (typeof ms !== 'object' || typeof m.kind !== 'string' || typeof m.percentToSigma !== 'function' || typeof m.noiseScaling !== 'function') {
     throw new TypeError(`${run.name}: option modelSampling must be a model sampling such as modelSampling('sd3'), got ${String(ms)}`);
   }
   return ms as ModelSampling;
@@ -69,17 +70,6 @@ export function ancestralStepPy(sigmaFrom: number, sigmaTo: number, eta: number)
   const candidate = eta * Math.sqrt((sigmaTo ** 2 * (sigmaFrom ** 2 - sigmaTo ** 2)) / sigmaFrom ** 2);
   const up = candidate < sigmaTo ? candidate : sigmaTo;
   return [Math.sqrt(sigmaTo ** 2 - up ** 2), up];
-}
-
-/**
- * The model sampling's noise_scaling(sigma, s n, latent) into x, as lcm renoises: sigma s n + (1 - sigma) latent
- * on flow samplings, latent + sigma s n otherwise (s: the noise multiplier, applied to the noise first).
- */
-export function noiseScalingInto(x: Tensor, ms: ModelSampling | undefined, sigma: number, noise: Tensor, latent: Tensor, s = 1): void {
-  const xd = x.data, nd = noise.data, ld = latent.data, n = xd.length;
-  const a = isFlow(ms) ? 1 - sigma : 1;
-  if (s === 1) for (let j = 0; j < n; j++) xd[j] = sigma * nd[j]! + a * ld[j]!;
-  else for (let j = 0; j < n; j++) xd[j] = sigma * (nd[j]! * s) + a * ld[j]!;
 }
 
 /** One step of ComfyUI's rectified-flow ancestral samplers (sample_*_RF). */

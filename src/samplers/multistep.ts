@@ -2,9 +2,9 @@
 // "Fast ODE-based sampling for diffusion models in around 5 steps"), DEIS tab (Zhang & Chen 2023), RES
 // multistep (Zhang et al. 2023, arXiv:2308.02157) and gradient estimation (Permenter & Yuan 2024).
 import type { Tensor } from '../tensor/tensor.js';
-import { copyInto, zerosLike } from '../tensor/ops.js';
-import type { Denoiser, SamplerOptions } from './types.js';
-import { addNoise, ancestralStep, begin } from './common.js';
+import { cloneTensor, copyInto, zerosLike } from '../tensor/ops.js';
+import { addNoise, ancestralStep, defineSampler, lambdaOf, type Run } from './common.js';
+import * as S from './specs.js';
 
 /**
  * A ring of past derivatives, newest first via at(0). It holds one spare buffer so the slot being written
@@ -78,17 +78,17 @@ function multistepUpdate(x: Tensor, denoised: Tensor, sigma: number, cCur: numbe
   }
 }
 
-function maxOrder(name: string, v: number, hi: number): number {
-  if (!Number.isInteger(v) || v < 1 || v > hi) throw new RangeError(`${name}: max_order must be an integer from 1 to ${hi}, got ${v}`);
+function maxOrder(run: Run<{ max_order: number }>, hi: number): number {
+  const v = run.num('max_order');
+  if (!Number.isInteger(v) || v < 1 || v > hi) throw new RangeError(`${run.name}: max_order must be an integer from 1 to ${hi}, got ${v}`);
   return v;
 }
 
 /** iPNDM: fixed Adams-Bashforth weights (orders 1-4) on the sigma grid. */
-export async function sampleIpndm(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('ipndm', denoiser, x0, sigmasIn, options);
-  const mo = maxOrder('ipndm', run.num('max_order', 4), 4);
+export const sampleIpndm = defineSampler(S.ipndm, async (run, x, sigmas) => {
+  const mo = maxOrder(run, 4);
   const hist = new History(x, mo - 1);
-  const initial = x0; // ComfyUI reports the initial x in every callback of this sampler
+  const initial = cloneTensor(x); // ComfyUI reports the initial x in every callback of this sampler
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
     const t = sigmas[i]!, tNext = sigmas[i + 1]!;
@@ -110,14 +110,13 @@ export async function sampleIpndm(denoiser: Denoiser, x0: Tensor, sigmasIn: Arra
     hist.commit();
   }
   return x;
-}
+});
 
 /** iPNDM with variable-step coefficients (orders 1-4) from the step-size ratios. */
-export async function sampleIpndmV(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('ipndm_v', denoiser, x0, sigmasIn, options);
-  const mo = maxOrder('ipndm_v', run.num('max_order', 4), 4);
+export const sampleIpndmV = defineSampler(S.ipndmV, async (run, x, sigmas) => {
+  const mo = maxOrder(run, 4);
   const hist = new History(x, mo - 1);
-  const initial = x0;
+  const initial = cloneTensor(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
     const t = sigmas[i]!, tNext = sigmas[i + 1]!;
@@ -163,7 +162,7 @@ export async function sampleIpndmV(denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
     hist.commit();
   }
   return x;
-}
+});
 
 /**
  * DEIS "tab" coefficients: integrals of the Lagrange basis over the previous grid points, with sigma
@@ -222,14 +221,12 @@ function computeDeisCoefficients(sigmas: Float64Array, maxOrd: number): number[]
   return out;
 }
 
-export async function sampleDeis(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('deis', denoiser, x0, sigmasIn, options);
-  const mo = maxOrder('deis', run.num('max_order', 3), 4);
-  const mode = run.str('deis_mode', 'tab', ['tab'] as const);
-  void mode;
+export const sampleDeis = defineSampler(S.deis, async (run, x, sigmas) => {
+  const mo = maxOrder(run, 4);
+  run.choice('deis_mode', ['tab'] as const); // the only mode ComfyUI offers; checked, nothing to switch on
   const coeffs = deisCoefficients(sigmas, mo);
   const hist = new History(x, mo - 1);
-  const initial = x0;
+  const initial = cloneTensor(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
     const t = sigmas[i]!, tNext = sigmas[i + 1]!;
@@ -246,17 +243,14 @@ export async function sampleDeis(denoiser: Denoiser, x0: Tensor, sigmasIn: Array
     hist.commit();
   }
   return x;
-}
+});
 
-async function resMultistep(name: string, ancestral: boolean, cfgPp: boolean, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
-  const eta = ancestral ? run.num('eta', 1) : 0;
-  const sNoise = run.num('s_noise', 1);
+/** RES multistep; the non-ancestral variants run with eta = 0 (ComfyUI fixes it), so their noise is multiplied by 0. */
+async function resMultistep(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sNoise: number, cfgPp: boolean): Promise<Tensor> {
   const old = zerosLike(x);
   let haveOld = false;
   let oldSigmaDown = 0;
   const n = x.data.length;
-  const tOf = (s: number): number => -Math.log(s);
   for (let i = 0; i < sigmas.length - 1; i++) {
     run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
@@ -276,7 +270,7 @@ async function resMultistep(name: string, ancestral: boolean, cfgPp: boolean, de
       }
     } else {
       // second-order multistep exponential step (RES)
-      const t = tOf(sigma), tOld = tOf(oldSigmaDown), tNext = tOf(down), tPrev = tOf(sigmas[i - 1]!);
+      const t = lambdaOf(sigma), tOld = lambdaOf(oldSigmaDown), tNext = lambdaOf(down), tPrev = lambdaOf(sigmas[i - 1]!);
       const h = tNext - t;
       const c2 = (tPrev - tOld) / h;
       const phi1 = Math.expm1(-h) / -h;
@@ -296,14 +290,16 @@ async function resMultistep(name: string, ancestral: boolean, cfgPp: boolean, de
   return x;
 }
 
-export const sampleResMultistep = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => resMultistep('res_multistep', false, false, d, x, s, o);
-export const sampleResMultistepCfgPp = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => resMultistep('res_multistep_cfg_pp', false, true, d, x, s, o);
-export const sampleResMultistepAncestral = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => resMultistep('res_multistep_ancestral', true, false, d, x, s, o);
-export const sampleResMultistepAncestralCfgPp = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => resMultistep('res_multistep_ancestral_cfg_pp', true, true, d, x, s, o);
+export const sampleResMultistep = defineSampler(S.resMultistep, (run, x, sigmas) => resMultistep(run, x, sigmas, 0, run.num('s_noise'), false));
+export const sampleResMultistepCfgPp = defineSampler(S.resMultistepCfgPp, (run, x, sigmas) => resMultistep(run, x, sigmas, 0, run.num('s_noise'), true));
+export const sampleResMultistepAncestral = defineSampler(S.resMultistepAncestral, (run, x, sigmas) =>
+  resMultistep(run, x, sigmas, run.num('eta'), run.num('s_noise'), false),
+);
+export const sampleResMultistepAncestralCfgPp = defineSampler(S.resMultistepAncestralCfgPp, (run, x, sigmas) =>
+  resMultistep(run, x, sigmas, run.num('eta'), run.num('s_noise'), true),
+);
 
-async function gradientEstimation(name: string, cfgPp: boolean, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
-  const gamma = run.num('ge_gamma', 2);
+async function gradientEstimation(run: Run, x: Tensor, sigmas: Float64Array, gamma: number, cfgPp: boolean): Promise<Tensor> {
   const oldD = zerosLike(x);
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
@@ -328,5 +324,9 @@ async function gradientEstimation(name: string, cfgPp: boolean, denoiser: Denois
   return x;
 }
 
-export const sampleGradientEstimation = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => gradientEstimation('gradient_estimation', !!o?.cfg_pp, d, x, s, o);
-export const sampleGradientEstimationCfgPp = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => gradientEstimation('gradient_estimation_cfg_pp', true, d, x, s, o);
+export const sampleGradientEstimation = defineSampler(S.gradientEstimation, (run, x, sigmas) =>
+  gradientEstimation(run, x, sigmas, run.num('ge_gamma'), run.flag('cfg_pp')),
+);
+export const sampleGradientEstimationCfgPp = defineSampler(S.gradientEstimationCfgPp, (run, x, sigmas) =>
+  gradientEstimation(run, x, sigmas, run.num('ge_gamma'), true),
+);

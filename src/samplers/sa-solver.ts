@@ -6,8 +6,8 @@
 // On flow samplings lambda = -logit(sigma) and the coefficients carry alpha_t = 1 - sigma_t (see flow.ts).
 import type { Tensor, TensorData } from '../tensor/tensor.js';
 import { combineInto, zerosLike } from '../tensor/ops.js';
-import type { Denoiser, SamplerOptions } from './types.js';
-import { begin } from './common.js';
+import { defineSampler, type Run } from './common.js';
+import * as S from './specs.js';
 import { halfLogSnr, modelSamplingOf, offsetFirstSigma } from './flow.js';
 
 /** ComfyUI's default tau interval for SD1.x/SDXL (percent_to_sigma(0.2) and (0.8) of the discrete schedule). */
@@ -54,22 +54,21 @@ function scaledNoiseInto(noise: TensorData, c: number, z: TensorData, xPred: Ten
   }
 }
 
-async function saSolver(name: string, usePece: boolean, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
-  const sNoise = run.num('s_noise', 1);
-  const predictorOrder = run.num('predictor_order', 3), correctorOrder = run.num('corrector_order', 4);
+async function saSolver(run: Run<S.SaSolverPeceParams>, x: Tensor, sigmas: Float64Array, usePece: boolean): Promise<Tensor> {
+  const sNoise = run.num('s_noise');
+  const predictorOrder = run.num('predictor_order'), correctorOrder = run.num('corrector_order');
   for (const [k, v] of [['predictor_order', predictorOrder], ['corrector_order', correctorOrder]] as const) {
-    if (!Number.isInteger(v) || v < 1 || v > 6) throw new RangeError(`${name}: ${k} must be an integer from 1 to 6, got ${v}`);
+    if (!Number.isInteger(v) || v < 1 || v > 6) throw new RangeError(`${run.name}: ${k} must be an integer from 1 to 6, got ${v}`);
   }
-  if (options?.simple_order_2) throw new RangeError(`${name}: simple_order_2 is not supported`);
-  let tauFunc = options?.tau_func as ((sigma: number) => number) | undefined | null;
-  if (tauFunc !== undefined && tauFunc !== null && typeof tauFunc !== 'function') throw new TypeError(`${name}: tau_func must be a function (sigma) => tau`);
+  if (run.flag('simple_order_2')) throw new RangeError(`${run.name}: simple_order_2 is not supported`);
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
   offsetFirstSigma(run, sigmas, ms);
+  let tauFunc = run.fn<(sigma: number) => number>('tau_func');
   if (!tauFunc) {
+    // null defaults: the model sampling's percent_to_sigma(0.2) and (0.8), or SD1.x's without one
     const start = run.num('start_sigma', ms ? ms.percentToSigma(0.2) : SD_TAU_INTERVAL.startSigma);
     const end = run.num('end_sigma', ms ? ms.percentToSigma(0.8) : SD_TAU_INTERVAL.endSigma);
-    const eta = run.num('eta', 1);
+    const eta = run.num('eta');
     tauFunc = (s: number) => (eta > 0 && start >= s && s >= end ? eta : 0);
   }
   const lambdas = Array.from(sigmas, (s) => hl.lambda(s));
@@ -137,5 +136,5 @@ async function saSolver(name: string, usePece: boolean, denoiser: Denoiser, x0: 
   return x;
 }
 
-export const sampleSaSolver = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => saSolver('sa_solver', !!o?.use_pece, d, x, s, o);
-export const sampleSaSolverPece = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => saSolver('sa_solver_pece', true, d, x, s, o);
+export const sampleSaSolver = defineSampler(S.saSolverSpec, (run, x, sigmas) => saSolver(run, x, sigmas, run.flag('use_pece')));
+export const sampleSaSolverPece = defineSampler(S.saSolverPece, (run, x, sigmas) => saSolver(run, x, sigmas, true));

@@ -5,14 +5,13 @@
 // the phi_2 combination (deterministic without noise).
 import type { Tensor } from '../tensor/tensor.js';
 import { copyInto, zerosLike } from '../tensor/ops.js';
-import type { Denoiser, SamplerOptions } from './types.js';
-import { addNoise, begin, eiPhi1, eiPhi2 } from './common.js';
+import { addNoise, defineSampler, eiPhi1, eiPhi2, type Run } from './common.js';
+import * as S from './specs.js';
 import { halfLogSnr, isFlow, modelSamplingOf, offsetFirstSigma } from './flow.js';
 
-async function seeds2(name: string, defaults: { eta: number; r: number; solver: 'phi_1' | 'phi_2' }, denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', defaults.eta), sNoise = run.num('s_noise', 1), r = run.num('r', defaults.r);
-  const solver = run.str('solver_type', defaults.solver, ['phi_1', 'phi_2'] as const);
+const PHI = ['phi_1', 'phi_2'] as const;
+
+async function seeds2(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sNoise: number, r: number, solver: (typeof PHI)[number]): Promise<Tensor> {
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
   offsetFirstSigma(run, sigmas, ms);
   const x2 = zerosLike(x);
@@ -64,16 +63,18 @@ async function seeds2(name: string, defaults: { eta: number; r: number; solver: 
   return x;
 }
 
-export const sampleSeeds2 = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => seeds2('seeds_2', { eta: 1, r: 0.5, solver: 'phi_1' }, d, x, s, o);
-export const sampleExpHeun2X0 = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) =>
-  seeds2('exp_heun_2_x0', { eta: 0, r: 1, solver: 'phi_2' }, d, x, s, { ...o, eta: 0, s_noise: 0, r: 1, solver_type: o?.solver_type ?? 'phi_2' });
-export const sampleExpHeun2X0Sde = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) =>
-  seeds2('exp_heun_2_x0_sde', { eta: 1, r: 1, solver: 'phi_2' }, d, x, s, { ...o, r: 1 });
+export const sampleSeeds2 = defineSampler(S.seeds2, (run, x, sigmas) =>
+  seeds2(run, x, sigmas, run.num('eta'), run.num('s_noise'), run.num('r'), run.choice('solver_type', PHI)),
+);
+/** ComfyUI's exp_heun_2_x0(_sde): seeds_2 with r = 1 (and without noise: eta = s_noise = 0). */
+export const sampleExpHeun2X0 = defineSampler(S.expHeun2X0, (run, x, sigmas) => seeds2(run, x, sigmas, 0, 0, 1, run.choice('solver_type', PHI)));
+export const sampleExpHeun2X0Sde = defineSampler(S.expHeun2X0Sde, (run, x, sigmas) =>
+  seeds2(run, x, sigmas, run.num('eta'), run.num('s_noise'), 1, run.choice('solver_type', PHI)),
+);
 
-export async function sampleSeeds3(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('seeds_3', denoiser, x0, sigmasIn, options);
-  const eta = run.num('eta', 1), sNoise = run.num('s_noise', 1);
-  const r1 = run.num('r_1', 1 / 3), r2 = run.num('r_2', 2 / 3);
+export const sampleSeeds3 = defineSampler(S.seeds3, async (run, x, sigmas) => {
+  const eta = run.num('eta'), sNoise = run.num('s_noise');
+  const r1 = run.num('r_1'), r2 = run.num('r_2');
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
   offsetFirstSigma(run, sigmas, ms);
   const x2 = zerosLike(x), x3 = zerosLike(x);
@@ -125,7 +126,7 @@ export async function sampleSeeds3(denoiser: Denoiser, x0: Tensor, sigmasIn: Arr
     }
   }
   return x;
-}
+});
 
 /** ER-SDE's default noise scaler (the paper's "ER-SDE 5" choice): lambda * (exp(lambda^0.3) + 10). */
 const erNoiseScaler = (l: number): number => l * (Math.exp(l ** 0.3) + 10);
@@ -135,14 +136,11 @@ const erNoiseScaler = (l: number): number => l * (Math.exp(l ** 0.3) + 10);
  * sigma / (1 - sigma) on flow samplings). The stage-2/3 integrals are
  * 200-point Riemann sums as in the reference (ComfyUI does them in float32; we use float64).
  */
-export async function sampleErSde(denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin('er_sde', denoiser, x0, sigmasIn, options);
-  const sNoise = run.num('s_noise', 1);
-  const maxStage = run.num('max_stage', 3);
+export const sampleErSde = defineSampler(S.erSde, async (run, x, sigmas) => {
+  const sNoise = run.num('s_noise');
+  const maxStage = run.num('max_stage');
   if (![1, 2, 3].includes(maxStage)) throw new RangeError(`er_sde: max_stage must be 1, 2 or 3, got ${maxStage}`);
-  const scalerOpt = options?.noise_scaler;
-  if (scalerOpt !== undefined && scalerOpt !== null && typeof scalerOpt !== 'function') throw new TypeError('er_sde: noise_scaler must be a function (lambda) => number');
-  const scaler = (scalerOpt as ((l: number) => number) | undefined | null) ?? erNoiseScaler;
+  const scaler = run.fn<(lambda: number) => number>('noise_scaler') ?? erNoiseScaler;
   const points = 200;
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
   offsetFirstSigma(run, sigmas, ms);
@@ -204,4 +202,4 @@ export async function sampleErSde(denoiser: Denoiser, x0: Tensor, sigmasIn: Arra
     copyInto(old, denoised);
   }
   return x;
-}
+});

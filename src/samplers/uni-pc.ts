@@ -6,8 +6,8 @@
 // caller's sigma tensor; we leave the caller's array alone); the result is mapped back by sqrt(1 + s^2).
 import type { Tensor, TensorData } from '../tensor/tensor.js';
 import { combineInto, zerosLike } from '../tensor/ops.js';
-import type { Denoiser, SamplerOptions } from './types.js';
-import { begin, lambdaOf, type Run } from './common.js';
+import { defineSampler, lambdaOf, type Run } from './common.js';
+import * as S from './specs.js';
 
 const alphaOf = (s: number): number => 1 / Math.sqrt(1 + s * s);
 const stdOf = (s: number): number => s / Math.sqrt(1 + s * s);
@@ -75,8 +75,7 @@ function scaleInPlace(d: TensorData, k: number): void {
   for (let j = 0; j < d.length; j++) d[j] = d[j]! * k;
 }
 
-async function uniPc(name: string, variant: 'bh1' | 'bh2', denoiser: Denoiser, x0: Tensor, sigmasIn: ArrayLike<number>, options?: SamplerOptions): Promise<Tensor> {
-  const { run, sigmas, x } = begin(name, denoiser, x0, sigmasIn, options);
+async function uniPc(run: Run, x: Tensor, sigmas: Float64Array, variant: 'bh1' | 'bh2'): Promise<Tensor> {
   const ts = Float64Array.from(sigmas);
   if (ts[ts.length - 1] === 0) ts[ts.length - 1] = 0.001;
   const steps = ts.length - 1;
@@ -166,6 +165,5 @@ async function uniPc(name: string, variant: 'bh1' | 'bh2', denoiser: Denoiser, x
   return x;
 }
 
-export const sampleUniPc = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) =>
-  uniPc('uni_pc', o?.variant === 'bh2' ? 'bh2' : 'bh1', d, x, s, o);
-export const sampleUniPcBh2 = (d: Denoiser, x: Tensor, s: ArrayLike<number>, o?: SamplerOptions) => uniPc('uni_pc_bh2', 'bh2', d, x, s, o);
+export const sampleUniPc = defineSampler(S.uniPc, (run, x, sigmas) => uniPc(run, x, sigmas, run.choice('variant', ['bh1', 'bh2'] as const)));
+export const sampleUniPcBh2 = defineSampler(S.uniPcBh2, (run, x, sigmas) => uniPc(run, x, sigmas, 'bh2'));
