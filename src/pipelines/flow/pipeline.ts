@@ -14,8 +14,7 @@ import type { GenerateOptions, GenerateResult, Pipeline, PipelineCapabilities, S
 import { checkGenerateOptions, toResult } from '../generate.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { samplerInfo, samplerNames } from '../../samplers/registry.js';
-import { comfyDefaultNoise } from '../../noise/sources.js';
+import { samplerNames } from '../../samplers/registry.js';
 import { GenerateOptionsError } from '../errors.js';
 import {
   ModelError,
@@ -33,14 +32,11 @@ import {
 } from '../../runtime/session.js';
 import type { FlowModelSampling } from '../../model-sampling/flow.js';
 import type { ModelSampling } from '../../model-sampling/types.js';
-import type { GuidedDenoiser } from '../../samplers/types.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { modelDenoiser, type RawModel } from '../../denoisers/model.js';
-import { cfg as cfgDenoiser } from '../../denoisers/cfg.js';
+import { guidedModelDenoiser, type PairedRawModel } from '../../denoisers/model.js';
 import { sample } from '../../samplers/sample.js';
-import { encodePng, formatParameters } from '../../image/png.js';
 import { validateSigmas } from '../../core/validate.js';
-import { checkSamplerName, checkSchedulerName, initialLatents, samplerNeedsUncond, scheduleSigmas } from '../sampling.js';
+import { checkSchedulerName, initialLatents, samplerNeedsUncond, scheduleSigmas } from '../sampling.js';
 
 /** The seam's request plus what flow models add. */
 export interface FlowSamplingRequest extends SamplingRequest {
@@ -110,33 +106,6 @@ export interface FlowPipeline extends Pipeline {
 }
 
 export type FlowLoadOptions = SessionOptions;
-
-/** A raw model giving both CFG halves from one transformer call (uncond null without CFG). */
-type PairedRawModel = (xIn: Tensor, t: number) => Promise<{ cond: Tensor; uncond: Tensor | null }>;
-
-/**
- * The guided denoiser over one paired call per step, built from the library's modelDenoiser (the model
- * sampling's c_in and x0) and cfg (uncond + (cond - uncond) * scale, lastUncond): cfg asks cond then uncond
- * synchronously, so the cond call starts the paired run and the uncond call takes the other half of it.
- */
-function pairedGuidedDenoiser(ms: ModelSampling, paired: PairedRawModel, scale: number, withUncond: boolean): GuidedDenoiser {
-  if (!withUncond) {
-    const d = modelDenoiser(ms, async (x, t) => (await paired(x, t)).cond);
-    return Object.assign(d, { lastUncond: null });
-  }
-  let pending: Promise<{ cond: Tensor; uncond: Tensor | null }> | null = null;
-  const condRaw: RawModel = (x, t) => {
-    pending = paired(x, t);
-    return pending.then((r) => r.cond);
-  };
-  const uncondRaw: RawModel = () => {
-    const p = pending;
-    pending = null;
-    if (!p) return Promise.reject(new Error('paired denoiser: uncond asked before cond'));
-    return p.then((r) => r.uncond!);
-  };
-  return cfgDenoiser(modelDenoiser(ms, condRaw), modelDenoiser(ms, uncondRaw), scale);
-}
 
 function abortError(): Error {
   const err = new Error('generation cancelled');
@@ -409,11 +378,13 @@ function makeFlowPipeline(
       ...(req.onTransformerCall ? { onCall: req.onTransformerCall } : {}),
     });
     const n = batch * C * h * w;
-    const paired: PairedRawModel = async (xIn, tm) => {
+    // one transformer call per step for both CFG rows; the model sampling's c_in / x0 and the CFG combination are
+    // the denoiser layer's (guidedModelDenoiser). Per-row times (denoiser.rows, e.g. the optimizer) go to timestep[b].
+    const paired: PairedRawModel = async (xIn, tm, rowT) => {
       if (signal?.aborted) throw abortError();
       const before = run.stats.runMs;
       const otherBefore = run.stats.otherMs;
-      const v = await run.call(xIn.data, tm);
+      const v = await run.call(xIn.data, tm, rowT);
       t.transformerMs += run.stats.runMs - before;
       t.feedMs += run.stats.otherMs - otherBefore;
       t.transformerCalls += 1;
@@ -428,7 +399,7 @@ function makeFlowPipeline(
     return {
       modelSampling: ms,
       latentShape: [batch, C, h, w],
-      denoiser: pairedGuidedDenoiser(ms, paired, req.cfg, useCfg),
+      denoiser: guidedModelDenoiser(ms, paired, req.cfg),
       calls: () => run.stats.calls,
       initLatent,
       warnings,
@@ -501,8 +472,6 @@ function makeFlowPipeline(
       const tLoop = performance.now();
       const latents = await sample(o.sampler, setup.denoiser, x, sigmas, {
         seed: o.seed,
-        // samplers listed as deterministic may still draw randn_like (heunpp2): ComfyUI's seed + 1 stream, as pipelines/sampling.ts does
-        ...(samplerInfo(o.sampler).stochastic ? {} : { noise: comfyDefaultNoise(o.seed) }),
         modelSampling: setup.modelSampling,
         ...(o.signal ? { signal: o.signal } : {}),
         onStep: (info) => o.onStep?.(info.i + 1, totalSteps, info.sigma),

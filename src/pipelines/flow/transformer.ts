@@ -186,7 +186,7 @@ export interface TransformerRun {
    * Fill the inputs from the unpacked latent x [B,C,h,w] (each CFG copy) and the model time t = timestep(sigma) of
    * the model sampling (SD3: 1000 sigma; Flux: sigma), run, and return the output unpacked, [rows,C,h,w].
    */
-  call(x: ArrayLike<number>, t: number): Promise<Float32Array>;
+  call(x: ArrayLike<number>, t: number, rowTimes?: readonly number[]): Promise<Float32Array>;
   feeds: Record<string, ort.Tensor>;
   /** ms spent inside session.run, and the pipeline's own work around it (fill, pack, unpack). */
   readonly stats: { runMs: number; otherMs: number; calls: number };
@@ -264,7 +264,7 @@ export function makeTransformerRun(spec: TransformerRunSpec): TransformerRun {
   return {
     feeds,
     stats,
-    async call(x, tIn) {
+    async call(x, tIn, rowTimes) {
       const t0 = performance.now();
       if (x.length !== n) throw new ModelError(`the sampler passed ${x.length} latent values, expected ${n}`);
       const src = flux ? packLatents(x, B, C, h, w, packed!) : x;
@@ -285,9 +285,18 @@ export function makeTransformerRun(spec: TransformerRunSpec): TransformerRun {
       }
       for (let k = 1; k < copies; k++) hidden.copyWithin(k * n, 0, n);
       // SD3: float32(1000 sigma); Flux: float32(float32(1000 sigma) / 1000), as diffusers divides its timesteps by 1000
-      const t = flux ? Math.fround(Math.fround(tIn * 1000) / 1000) : Math.fround(tIn);
-      if (tFp16) (timestep as Uint16Array).fill(toHalfBits(t));
-      else (timestep as Float32Array).fill(t);
+      const conv = (v: number) => (flux ? Math.fround(Math.fround(v * 1000) / 1000) : Math.fround(v));
+      const put = (i: number, v: number) => {
+        if (tFp16) (timestep as Uint16Array)[i] = toHalfBits(conv(v));
+        else (timestep as Float32Array)[i] = conv(v);
+      };
+      if (rowTimes && rowTimes.some((v) => v !== tIn)) {
+        if (rowTimes.length !== B) throw new ModelError(`${rowTimes.length} row times for a batch of ${B}`);
+        if (tCount !== rows) throw new ModelError(`${s.label} takes one timestep for the whole batch ([${tInfo.shape.join(', ')}]); per-row noise levels need a timestep per row`);
+        for (let k = 0; k < copies; k++) for (let b = 0; b < B; b++) put(k * B + b, rowTimes[b]!);
+      } else {
+        for (let i = 0; i < tCount; i++) put(i, tIn);
+      }
       const t1 = performance.now();
       const res = await s.run(feeds, { out_hidden_states: outTensor });
       const t2 = performance.now();
