@@ -21,7 +21,7 @@ import { prepareNoise } from '../src/noise/sources.js';
 import { getSigmas } from '../src/schedules/index.js';
 import { sample } from '../src/samplers/sample.js';
 import { samplerNames } from '../src/samplers/registry.js';
-import { initialLatent } from '../src/denoisers/model.js';
+import { initialLatent, type GuidedModelDenoiser } from '../src/denoisers/model.js';
 import { decodeImage, readPngParameters } from '../src/image/png.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import type { ort } from '../src/runtime/session.js';
@@ -272,6 +272,28 @@ test('the seam: prepareSampling + sample(modelSampling) + decode = generate, bit
   assert.deepEqual(flow.data, g.images.data);
   const eps = await setup.decode(await sample('euler_ancestral', setup.denoiser, x(), sigmas, { seed: 42 }));
   assert.ok(meanAbsDiff(eps, g.images) > 1e-4, 'without modelSampling the eps ancestral rule gives another image');
+});
+
+test('denoiser.rows: each batch row at its own noise level (the optimizer\'s estimators), one transformer call', async () => {
+  for (const dir of [sd3Dir, devDir]) {
+    const p = await pipe(dir);
+    const rec = recorder();
+    const setup = await p.prepareSampling({ ...base, batchSize: 2, cfg: 2, onTransformerCall: rec.onTransformerCall });
+    const x = prepareNoise(3, [...setup.latentShape]);
+    const both = await (setup.denoiser as GuidedModelDenoiser).rows(x, [0.9, 0.4]);
+    const t = rec.calls[0]!.timestep!.data;
+    const ms = setup.modelSampling;
+    const conv = (s: number) => (p.kind === 'flux' ? Math.fround(Math.fround(ms.timestep(s) * 1000) / 1000) : Math.fround(ms.timestep(s)));
+    assert.deepEqual(t, [conv(0.9), conv(0.4), conv(0.9), conv(0.4)], '[uncond b0, uncond b1, cond b0, cond b1]');
+    const one = await p.prepareSampling({ ...base, batchSize: 1, cfg: 2 });
+    const per = x.data.length / 2;
+    for (const [b, s] of [[0, 0.9], [1, 0.4]] as const) {
+      const alone = await one.denoiser({ data: x.data.slice(b * per, (b + 1) * per), shape: [1, ...x.shape.slice(1)] }, s);
+      let worst = 0;
+      for (let i = 0; i < per; i++) worst = Math.max(worst, Math.abs(alone.data[i]! - both.data[b * per + i]!));
+      assert.ok(worst < 1e-5, `${p.kind} row ${b}: ${worst}`);
+    }
+  }
 });
 
 test('every sampler runs on SD3 and Flux pipelines (the model sampling passed to sample()), finite images', async () => {
