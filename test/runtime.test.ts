@@ -120,3 +120,20 @@ test('openSession: --device cuda says how to get CUDA when this install lacks it
   writeFileSync(ok, tinyModel());
   await assert.rejects(openSession(ok, { device: 'cuda' }), /CUDA execution provider is not installed.*npm rebuild onnxruntime-node/);
 });
+
+test('memory: the available memory is read, bytes print in binary units, a run that cannot fit is refused naming its largest part', async () => {
+  const { availableMemoryBytes, checkMemory, formatBytes } = await import('../src/runtime/memory.js');
+  const { totalmem } = await import('node:os');
+  const avail = availableMemoryBytes();
+  assert.ok(avail > 0 && avail <= totalmem(), `${avail} of ${totalmem()}`);
+  assert.equal(formatBytes(512), '512 B');
+  assert.equal(formatBytes(1536), '1.5 KiB');
+  assert.equal(formatBytes(3 * 2 ** 30), '3.0 GiB');
+  assert.equal(formatBytes(200 * 2 ** 40), '200 TiB');
+  const err = (m: string) => new RangeError(m);
+  checkMemory('512x512', [{ what: 'a', bytes: 10 }, { what: 'b', bytes: 20 }], 30, err);
+  assert.throws(
+    () => checkMemory('512x512', [{ what: 'a', bytes: 10 }, { what: 'big part', bytes: 2 ** 31 }], 2 ** 30, err),
+    /^RangeError: 512x512 needs at least 2\.0 GiB \(big part: 2\.0 GiB\) but 1\.0 GiB is available; use a smaller size or batch$/,
+  );
+});

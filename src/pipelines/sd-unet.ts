@@ -7,6 +7,7 @@ import { ModelError, fixedDim, floatTensor, ort, readFloat, type ModelSession, t
 import { toHalfBits, useHalfBits } from '../runtime/float16.js';
 import type { ModelSampling } from '../model-sampling/types.js';
 import type { GuidedDenoiser } from '../samplers/types.js';
+import { guidedModelDenoiser, type PairedRawModel } from '../denoisers/model.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { GenerateOptionsError } from './errors.js';
 import { abortError } from './generate.js';
@@ -117,13 +118,13 @@ export interface UnetDenoiserOptions {
   timings: UnetTimings;
 }
 
-/** Write x * c_in into the UNet's sample buffer, once per CFG half; NaN check on the way. */
-function fillSample(dst: Float32Array | Uint16Array, x: ArrayLike<number>, cIn: number, n: number, copies: number, nan: () => Error): void {
+/** Write the model input (already c_in-scaled) into the UNet's sample buffer, once per CFG half; NaN check on the way. */
+function fillSample(dst: Float32Array | Uint16Array, x: ArrayLike<number>, n: number, copies: number, nan: () => Error): void {
   if (dst instanceof Uint16Array) {
     for (let i = 0; i < n; i++) {
       const v = x[i]!;
       if (v !== v) throw nan();
-      const h = toHalfBits(v * cIn);
+      const h = toHalfBits(v);
       for (let c = 0; c < copies; c++) dst[c * n + i] = h;
     }
     return;
@@ -131,7 +132,7 @@ function fillSample(dst: Float32Array | Uint16Array, x: ArrayLike<number>, cIn: 
   for (let i = 0; i < n; i++) {
     const v = x[i]!;
     if (v !== v) throw nan();
-    dst[i] = v * cIn;
+    dst[i] = v;
   }
   if (copies === 2) dst.copyWithin(n, 0, n);
 }
@@ -142,68 +143,60 @@ function fillTimestep(ts: UnetFeeds['timestep'], t: number): void {
   else ts.fill(t);
 }
 
-/** A guided denoiser whose `lastUncond` the pipeline sets after each call (a plain field, typed). */
-export interface MutableGuided extends GuidedDenoiser {
+/** A guided denoiser whose `lastUncond` this module sets after each call (a plain field, typed). */
+interface MutableGuided extends GuidedDenoiser {
   lastUncond: Tensor | null;
 }
 
-/** The guided denoiser over the one UNet session. */
-export function unetDenoiser(o: UnetDenoiserOptions): GuidedDenoiser {
+/**
+ * The UNet as the denoiser layer's paired raw model: ONE session call for [uncond; cond] (cond only without
+ * CFG) on the preallocated feeds; the output halves are views of the reused output buffer, read at once by
+ * guidedModelDenoiser.
+ */
+function unetPairModel(o: UnetDenoiserOptions): PairedRawModel {
   const [batch, C, h, w] = o.latentShape as [number, number, number, number];
   const rows = o.useCfg ? 2 * batch : batch;
   const feeds = makeUnetFeeds(o.unet, [rows, C, h, w], o.context, o.added);
   const n = batch * C * h * w;
-  const copies = rows / batch;
-  const nanInput = (sigma: number) => new ModelError(`the sampler passed NaN latents to the denoiser at sigma ${sigma} (sampler ${o.sampler})`);
-  const nanOutput = (sigma: number) => new ModelError(`unet/model.onnx produced NaN at sigma ${sigma} (a float16 UNet overflowing?)`);
-  const run = async (xt: Tensor, sigma: number): Promise<Tensor> => {
-    const tIn = performance.now();
+  const shape = [batch, C, h, w];
+  return async (xIn, t) => {
     if (o.signal?.aborted) throw abortError();
-    if (!Number.isFinite(sigma) || sigma < 0) throw new ModelError(`the sampler asked for the denoiser at sigma ${sigma}`);
-    const x = xt.data;
-    if (x.length !== n) throw new ModelError(`the sampler passed ${x.length} latent values, expected ${n}`);
-    const cIn = 1 / Math.sqrt(sigma * sigma + 1);
-    fillSample(feeds.sample, x, cIn, n, copies, () => nanInput(sigma));
-    fillTimestep(feeds.timestep, o.ms.timestep(sigma));
+    if (xIn.data.length !== n) throw new ModelError(`the sampler passed ${xIn.data.length} latent values, expected ${n}`);
+    fillSample(feeds.sample, xIn.data, n, rows / batch, () => new ModelError(`the sampler passed NaN latents to the denoiser at timestep ${t} (sampler ${o.sampler})`));
+    fillTimestep(feeds.timestep, t);
     const tu = performance.now();
     const out = await o.unet.run(feeds.feeds, { out_sample: feeds.outTensor });
-    const tuEnd = performance.now();
-    o.timings.unetMs += tuEnd - tu;
+    o.timings.unetMs += performance.now() - tu;
     o.timings.unetCalls += 1;
     const got = out.out_sample!;
     // onnxruntime fills the preallocated output; read the returned tensor in case a provider hands back its own
     const raw = got.data === feeds.outTensor.data && got.type === 'float32' ? feeds.out : readFloat(got, feeds.out);
     if (raw.length !== rows * (n / batch)) throw new ModelError(`unet/model.onnx: "out_sample" has ${raw.length} values, expected ${rows * (n / batch)} ([${rows}, ${C}, ${h}, ${w}])`);
-    // model output -> x0 (k-diffusion convention): eps: x0 = x - s*eps; v: x0 = x/(s^2+1) - v*s/sqrt(s^2+1).
-    // x0 = a*x - b*out; then CFG on x0: uncond + (cond - uncond) * scale (rows: uncond first, then cond).
-    const v = o.ms.prediction === 'v';
-    const a = v ? 1 / (sigma * sigma + 1) : 1;
-    const b = v ? sigma * cIn : sigma;
-    const result = new Float32Array(n); // fresh: multistep samplers keep earlier x0 predictions
-    if (!o.useCfg) {
-      for (let i = 0; i < n; i++) {
-        const x0 = a * x[i]! - b * raw[i]!;
-        if (x0 !== x0) throw nanOutput(sigma);
-        result[i] = x0;
-      }
-      guided.lastUncond = null;
-    } else {
-      const uncond = new Float32Array(n);
-      const scale = o.cfg;
-      for (let i = 0; i < n; i++) {
-        const ax = a * x[i]!;
-        const u = ax - b * raw[i]!;
-        const c = ax - b * raw[n + i]!;
-        const g = u + (c - u) * scale;
-        if (g !== g) throw nanOutput(sigma);
-        uncond[i] = u;
-        result[i] = g;
-      }
-      guided.lastUncond = { data: uncond, shape: xt.shape };
+    for (let i = 0; i < raw.length; i++) {
+      if (raw[i] !== raw[i]) throw new ModelError(`unet/model.onnx produced NaN at timestep ${t} (a float16 UNet overflowing?)`);
     }
-    o.timings.denoiserOtherMs += performance.now() - tIn - (tuEnd - tu);
-    return { data: result, shape: xt.shape };
+    // rows: uncond first, then cond
+    if (!o.useCfg) return { cond: { data: raw.subarray(0, n), shape }, uncond: null };
+    return { cond: { data: raw.subarray(n, 2 * n), shape }, uncond: { data: raw.subarray(0, n), shape } };
   };
-  const guided: MutableGuided = Object.assign(run, { lastUncond: null as Tensor | null });
-  return guided;
+}
+
+/**
+ * The guided denoiser over the one UNet session: the library's guidedModelDenoiser (c_in, eps/v -> x0 and CFG
+ * from the model sampling, float64) around the paired UNet call, timed for the benchmark.
+ */
+export function unetDenoiser(o: UnetDenoiserOptions): GuidedDenoiser {
+  const den = guidedModelDenoiser(o.ms, unetPairModel(o), o.useCfg ? o.cfg : 1);
+  const timed: MutableGuided = Object.assign(
+    async (x: Tensor, sigma: number): Promise<Tensor> => {
+      const t0 = performance.now();
+      const unetBefore = o.timings.unetMs;
+      const r = await den(x, sigma);
+      timed.lastUncond = den.lastUncond;
+      o.timings.denoiserOtherMs += performance.now() - t0 - (o.timings.unetMs - unetBefore);
+      return r;
+    },
+    { lastUncond: null as Tensor | null },
+  );
+  return timed;
 }

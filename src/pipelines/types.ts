@@ -136,6 +136,9 @@ export interface Pipeline {
   readonly capabilities: PipelineCapabilities;
   /** The sigmas for a schedule on this model, including the model's extra schedulers and the denoise rule. */
   schedule(request: ScheduleRequest): number[];
+  /** Class pipelines only: a class name (any case and punctuation), an index 0..N-1, or "none" -> label; throws a
+   * one-line error naming the classes otherwise. Absent on text pipelines. */
+  resolveClass?(label: string | number): number;
   /** Check a request and build the guided denoiser, latent shape and decoder for it (before any sampling). */
   prepareSampling(request: SamplingRequest): Promise<SamplingSetup>;
   /** prepareSampling + sample() + decode, with PNGs and their parameters. */
