@@ -94,14 +94,13 @@ interface Replay {
 /** Run `run`'s sampler through sample() with its recorded noise; `ms` is the model sampling passed (or none). */
 async function replay(run: Run, ms: typeof sd3 | undefined): Promise<Replay> {
   const info = SAMPLERS.find((s) => s.name === run.sampler)!;
-  const guided = cfg(cond, uncondD, d.cfg_scale);
+  // the model calls are counted on the conditional prediction, which every sampler evaluates once per call
   const calls: number[] = [];
-  const inner: Denoiser = info.needsUncond ? guided : cond;
-  const denoiser = Object.assign(async (x: Tensor, s: number) => {
+  const counted: Denoiser = (x, s) => {
     calls.push(s);
-    return inner(x, s);
-  }, {}) as Denoiser;
-  if (info.needsUncond) Object.defineProperty(denoiser, 'lastUncond', { get: () => guided.lastUncond });
+    return cond(x, s);
+  };
+  const denoiser = info.needsUncond ? cfg(counted, uncondD, d.cfg_scale) : counted;
   // dpm_fast/dpm_adaptive draw from ComfyUI's own default stream and multiply it by su = 0: skipped (README)
   const draws = run.noise_draws.filter((n) => n.source !== 'default_noise_sampler').map((n) => T(n.noise));
   const noise = replayNoise(draws);

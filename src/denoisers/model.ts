@@ -102,6 +102,26 @@ function like(x: Tensor, n: number): TensorData {
   return x.data instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
 }
 
+/**
+ * One network call for x at its row sigmas: the model gets calculateInput's scaled x and the timesteps; returns
+ * its output and a reader that turns an output tensor into x0 with calculateDenoised.
+ */
+async function callModel<R>(
+  what: string,
+  m: Maths,
+  precision: Precision,
+  x: Tensor,
+  sigmaList: ArrayLike<number> | number,
+  model: (xIn: Tensor, t: number, rowTimesteps?: readonly number[]) => Promise<R>,
+): Promise<{ output: R; denoised: (o: Tensor) => Tensor }> {
+  const sigmas = rowSigmas(what, x, sigmaList);
+  const xIn = perRow(sigmas, [x], precision, (s, xr) => m.calculateInput(sigmaFor(s, precision), xr!, precision));
+  const { t, rowT } = timesteps(m, sigmas, precision);
+  const output = await (rowT ? model(xIn, t, rowT) : model(xIn, t));
+  const denoised = (o: Tensor): Tensor => perRow(sigmas, [o, x], precision, (s, or, xr) => m.calculateDenoised(sigmaFor(s, precision), or!, xr!, precision));
+  return { output, denoised };
+}
+
 /** The model sampling's own maths, or (for a bare object with kind/prediction/sigmaData) the prediction's. */
 function mathsOf(ms: ModelSampling): Maths {
   if (typeof ms.calculateInput === 'function' && typeof ms.calculateDenoised === 'function') return ms;
@@ -120,12 +140,9 @@ export function modelDenoiser(ms: ModelSampling, model: RawModel, options: Model
   const precision = options.precision ?? 'float64';
   const m = mathsOf(ms);
   const rows = async (x: Tensor, sigmaList: ArrayLike<number> | number): Promise<Tensor> => {
-    const sigmas = rowSigmas('modelDenoiser', x, sigmaList);
-    const xIn = perRow(sigmas, [x], precision, (s, xr) => m.calculateInput(sigmaFor(s, precision), xr!, precision));
-    const { t, rowT } = timesteps(m, sigmas, precision);
-    const raw = checkOutput('modelDenoiser', await (rowT ? model(xIn, t, rowT) : model(xIn, t)), x);
+    const call = await callModel('modelDenoiser', m, precision, x, sigmaList, model);
     self.calls++;
-    const x0 = perRow(sigmas, [raw, x], precision, (s, o, xr) => m.calculateDenoised(sigmaFor(s, precision), o!, xr!, precision));
+    const x0 = call.denoised(checkOutput('modelDenoiser', call.output, x));
     const res = like(x, x0.data.length);
     res.set(x0.data);
     return { data: res, shape: [...x.shape] };
@@ -153,14 +170,11 @@ export function guidedModelDenoiser(ms: ModelSampling, model: PairedRawModel, sc
   const precision = options.precision ?? 'float64';
   const m = mathsOf(ms);
   const rows = async (x: Tensor, sigmaList: ArrayLike<number> | number): Promise<Tensor> => {
-    const sigmas = rowSigmas('guidedModelDenoiser', x, sigmaList);
-    const xIn = perRow(sigmas, [x], precision, (s, xr) => m.calculateInput(sigmaFor(s, precision), xr!, precision));
-    const { t, rowT } = timesteps(m, sigmas, precision);
-    const pair = await (rowT ? model(xIn, t, rowT) : model(xIn, t));
+    const call = await callModel('guidedModelDenoiser', m, precision, x, sigmaList, model);
+    const pair = call.output;
     if (!pair || typeof pair !== 'object') throw new TypeError('guidedModelDenoiser: the model must return { cond, uncond }');
     self.calls++;
-    const denoised = (o: Tensor): Tensor =>
-      perRow(sigmas, [checkOutput('guidedModelDenoiser', o, x), x], precision, (s, or, xr) => m.calculateDenoised(sigmaFor(s, precision), or!, xr!, precision));
+    const denoised = (o: Tensor): Tensor => call.denoised(checkOutput('guidedModelDenoiser', o, x));
     const cond = denoised(pair.cond);
     const n = x.data.length;
     const res = like(x, n);

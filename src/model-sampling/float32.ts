@@ -79,14 +79,6 @@ function torchLinspace(
   return out;
 }
 
-/** torch.arange(n, dtype=float32) / d, elementwise in float32. */
-export function torchArangeDivF32(n: number, d: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(f32(f32(i) / f32(d)));
-  return out;
-}
-
-
 import { powf32 } from './sleef-f32.js';
 export { expf32, sinf32, cosf32, tanf32, powf32 } from './sleef-f32.js';
 

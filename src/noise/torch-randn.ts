@@ -74,35 +74,31 @@ export class TorchGenerator {
 
   /** torch.randn(n, dtype=float32) on the CPU. */
   randnFloat32(n: number): Float32Array {
-    const out = new Float32Array(n);
-    if (n < 16) {
-      for (let i = 0; i < n; i++) out[i] = this.normalDouble();
-      return out;
-    }
-    for (let i = 0; i < n; i++) out[i] = this.uniformFloat();
-    for (let i = 0; i + 16 <= n; i += 16) boxMuller16Float(out, i);
-    if (n % 16 !== 0) {
-      // torch redraws the uniforms of the last 16 values and transforms them again
-      const start = n - 16;
-      for (let i = 0; i < 16; i++) out[start + i] = this.uniformFloat();
-      boxMuller16Float(out, start);
-    }
-    return out;
+    return this.randnInto(new Float32Array(n), () => this.uniformFloat(), boxMuller16Float);
   }
 
   /** torch.randn(n, dtype=float64) on the CPU. */
   randnFloat64(n: number): Float64Array {
-    const out = new Float64Array(n);
+    return this.randnInto(new Float64Array(n), () => this.uniformDouble(), boxMuller16Double);
+  }
+
+  /**
+   * torch's CPU normal_ for a contiguous tensor: below 16 values the scalar double path; otherwise uniforms for
+   * every value, the 16-wide Box-Muller transform over each block of 16, and for a ragged end fresh uniforms for
+   * the last 16 values, transformed again.
+   */
+  private randnInto<T extends Float32Array | Float64Array>(out: T, uniform: () => number, boxMuller16: (d: T, o: number) => void): T {
+    const n = out.length;
     if (n < 16) {
       for (let i = 0; i < n; i++) out[i] = this.normalDouble();
       return out;
     }
-    for (let i = 0; i < n; i++) out[i] = this.uniformDouble();
-    for (let i = 0; i + 16 <= n; i += 16) boxMuller16Double(out, i);
+    for (let i = 0; i < n; i++) out[i] = uniform();
+    for (let i = 0; i + 16 <= n; i += 16) boxMuller16(out, i);
     if (n % 16 !== 0) {
       const start = n - 16;
-      for (let i = 0; i < 16; i++) out[start + i] = this.uniformDouble();
-      boxMuller16Double(out, start);
+      for (let i = 0; i < 16; i++) out[start + i] = uniform();
+      boxMuller16(out, start);
     }
     return out;
   }

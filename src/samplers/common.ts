@@ -12,7 +12,7 @@ export function abortError(signal: AbortSignal): Error {
 }
 
 /** A sampler's sigma check: validateSigmas with the sampler's name in front. Returns a float64 copy. */
-export function checkSigmas(name: string, sigmas: ArrayLike<number>): Float64Array {
+function checkSigmas(name: string, sigmas: ArrayLike<number>): Float64Array {
   try {
     return Float64Array.from(validateSigmas(sigmas));
   } catch (err) {

@@ -1,4 +1,4 @@
-import { numel, type Tensor, type TensorData } from './tensor.js';
+import type { Tensor, TensorData } from './tensor.js';
 
 // Element-wise helpers for samplers. Each is one plain loop over typed arrays, writing into a caller-owned
 // output so a sampler can reuse its buffers across steps. Arithmetic runs in doubles and is stored in the
@@ -22,63 +22,8 @@ export function cloneTensor(x: Tensor): Tensor {
   return { data: x.data.slice(), shape: [...x.shape] };
 }
 
-/** x converted to the dtype of `like` (a copy; values are rounded when narrowing to float32). */
-export function castLike(x: Tensor, like: Tensor): Tensor {
-  const data: TensorData = like.data instanceof Float32Array ? Float32Array.from(x.data) : Float64Array.from(x.data);
-  return { data, shape: [...x.shape] };
-}
-
 export function copyInto(out: Tensor, src: Tensor): Tensor {
   out.data.set(src.data);
-  return out;
-}
-
-/** out = a*x */
-export function scale(out: Tensor, a: number, x: Tensor): Tensor {
-  const o = out.data, xd = x.data, n = o.length;
-  for (let i = 0; i < n; i++) o[i] = a * xd[i]!;
-  return out;
-}
-
-/** out = a*x + b*y */
-export function lin2(out: Tensor, a: number, x: Tensor, b: number, y: Tensor): Tensor {
-  const o = out.data, xd = x.data, yd = y.data, n = o.length;
-  for (let i = 0; i < n; i++) o[i] = a * xd[i]! + b * yd[i]!;
-  return out;
-}
-
-/** out = a*x + b*y + c*z */
-export function lin3(out: Tensor, a: number, x: Tensor, b: number, y: Tensor, c: number, z: Tensor): Tensor {
-  const o = out.data, xd = x.data, yd = y.data, zd = z.data, n = o.length;
-  for (let i = 0; i < n; i++) o[i] = a * xd[i]! + b * yd[i]! + c * zd[i]!;
-  return out;
-}
-
-/** out = a*x + b*y + c*z + d*w */
-export function lin4(
-  out: Tensor, a: number, x: Tensor, b: number, y: Tensor, c: number, z: Tensor, d: number, w: Tensor,
-): Tensor {
-  const o = out.data, xd = x.data, yd = y.data, zd = z.data, wd = w.data, n = o.length;
-  for (let i = 0; i < n; i++) o[i] = a * xd[i]! + b * yd[i]! + c * zd[i]! + d * wd[i]!;
-  return out;
-}
-
-/** out = sum_k coeffs[k] * terms[k] (any number of terms; one pass per term). */
-export function linComb(out: Tensor, coeffs: readonly number[], terms: readonly Tensor[]): Tensor {
-  const o = out.data, n = o.length;
-  const t0 = terms[0]!.data, c0 = coeffs[0]!;
-  for (let i = 0; i < n; i++) o[i] = c0 * t0[i]!;
-  for (let k = 1; k < terms.length; k++) {
-    const t = terms[k]!.data, c = coeffs[k]!;
-    for (let i = 0; i < n; i++) o[i] = o[i]! + c * t[i]!;
-  }
-  return out;
-}
-
-/** out += a*x */
-export function addScaled(out: Tensor, a: number, x: Tensor): Tensor {
-  const o = out.data, xd = x.data, n = o.length;
-  for (let i = 0; i < n; i++) o[i] = o[i]! + a * xd[i]!;
   return out;
 }
 
@@ -97,18 +42,6 @@ export function allFinite(x: Tensor): boolean {
     a3 += d[i + 3]! * 0;
   }
   return a0 + a1 + a2 + a3 === 0;
-}
-
-/** Sum of squares over all elements (float64 accumulation). */
-export function sumSquares(x: Tensor): number {
-  const d = x.data, n = d.length;
-  let s = 0;
-  for (let i = 0; i < n; i++) s += d[i]! * d[i]!;
-  return s;
-}
-
-export function numelOf(x: Tensor): number {
-  return numel(x.shape);
 }
 
 /**
