@@ -59,13 +59,14 @@ test('ays sigmas rejects bad input with a one-line error and exit code 1', () =>
     [['sigmas', '--scheduler', 'karas'], /unknown scheduler "karas"; valid schedulers: simple/],
     [['sigmas', '--model', 'sd2'], /unknown model "sd2"/],
     [['sigmas', '--steps', '0'], /steps must be an integer >= 1/],
-    [['sigmas', '--steps', 'ten'], /--steps must be a whole number/],
-    [['sigmas', '--denoise', '2'], /denoise must be a number in \[0, 1\]/],
+    [['sigmas', '--steps', 'ten'], /--steps must be an integer >= 1, got "ten"/],
+    [['sigmas', '--denoise', '2'], /--denoise must be a number in \(0, 1\], got "2"/],
     [['sigmas', '--denoise', 'NaN'], /--denoise must be a number/],
     [['sigmas', '--scheduler', 'gits', '--coeff', '1.23'], /GITS coeff must be one of/],
     [['sigmas', '--sigmas', '1,2,0'], /strictly descending/],
     [['sigmas', '--from', '/nonexistent/x.json'], /cannot read/],
-    [['sigmas', '--scheduler', 'karras', '--steps', '5', '--denoise', '0'], /empty schedule/],
+    [['sigmas', '--scheduler', 'karras', '--steps', '5', '--denoise', '0'], /--denoise must be a number in \(0, 1\], got "0"/],
+    [['sigmas', '--scheduler', 'ays', '--steps', '10', '--denoise', '0.01'], /ays at 10 steps with --denoise 0\.01 keeps no step \(0 model calls\)/],
     [['sigmas', '--scheduler', 'karras', '--sampler', 'dpm2'], /unknown sampler "dpm2"; valid: .*dpm_2/],
   ];
   for (const [args, re] of cases) {
@@ -105,4 +106,27 @@ test('ays plot writes PNG and SVG, refuses to overwrite without --overwrite', ()
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /must end in \.png or \.svg/);
   assert.ok(!existsSync(join(dir, 'x.jpg')));
+});
+
+test('ays sigmas --from: a schedule made for another sigma range is refused naming both ranges, unless --force', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ays-from-'));
+  // what `ays optimize --testbed gmm2d-8x8` writes: an EDM range 0.002..80
+  const edm = join(dir, 'edm.json');
+  writeFileSync(edm, JSON.stringify({ format: 'ays-schedule', version: 1, method: 'ays', steps: 4, sigmas: [80, 12, 2, 0.2, 0], table: [80, 12, 2, 0.2, 0.002] }));
+  const r = run(['sigmas', '--model', 'sd15', '--from', edm]);
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stderr.trim(), /^ays: error: --from .*edm\.json spans sigma 0\.2\.\.80, but sd15 has sigma 0\.02917\.\.14\.61; it was made for another model \(pass --force to use it anyway\)$/);
+  const forced = run(['sigmas', '--model', 'sd15', '--from', edm, '--force', '--json']);
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.deepEqual((JSON.parse(forced.stdout) as { sigmas: number[] }).sigmas, [80, 12, 2, 0.2, 0]);
+  // a recorded range is compared with the model's: sd15's own range passes, on svd it is refused
+  const sd15 = join(dir, 'sd15.json');
+  writeFileSync(sd15, JSON.stringify({ sigmas: [14.6146, 3, 0.5, 0], model: { name: 'sd15', sigma_min: 0.0292, sigma_max: 14.6146 } }));
+  assert.equal(run(['sigmas', '--model', 'sd15', '--from', sd15]).status, 0);
+  assert.equal(run(['sigmas', '--model', 'sdxl', '--from', sd15]).status, 0, 'sdxl has the same range');
+  assert.match(run(['sigmas', '--model', 'svd', '--from', sd15]).stderr, /was made for sigma 0\.0292\.\.14\.61, but svd has sigma 0\.002\.\.700/);
+  // a bare list inside the model's range is fine
+  const bare = join(dir, 'bare.json');
+  writeFileSync(bare, '[10, 3, 1, 0]');
+  assert.equal(run(['sigmas', '--model', 'sd15', '--from', bare]).status, 0);
 });

@@ -207,6 +207,31 @@ test('optimize: cancel stops the worker', async () => {
   assert.equal(studio.queue.active, 0);
 });
 
+test('optimize: cancelling GITS on the bundled model while onnxruntime runs never takes the server down', async () => {
+  // Before: the worker was terminated mid-inference and the process aborted with
+  // "terminate called after throwing an instance of 'Napi::Error'" (this test process with it).
+  for (let round = 0; round < 2; round++) {
+    const res = await json(studio.base, 'POST', '/api/optimize', { method: 'gits', target: 'bundled', steps: 6 });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const id = res.body.job.id;
+    // the teacher is running: the model is being called in the worker
+    await readEvents(studio.base, id, (e) => e.event === 'progress' && /teacher/.test(e.data.where ?? ''));
+    const started = Date.now();
+    const del = await json(studio.base, 'DELETE', `/api/jobs/${id}`);
+    assert.equal(del.status, 202);
+    const events = await readEvents(studio.base, id);
+    assert.equal(events[events.length - 1]!.event, 'cancelled');
+    assert.ok(Date.now() - started < 15000, `stopped within one teacher segment (${Date.now() - started} ms)`);
+    const health = await json(studio.base, 'GET', '/api/health');
+    assert.equal(health.status, 200);
+    assert.equal(studio.queue.active, 0);
+  }
+  // and the queue goes on: a grid runs after the cancelled optimizations
+  const grid = await json(studio.base, 'POST', '/api/generate', { ...smallGrid, steps: [2], schedulers: ['karras'] });
+  const events = await readEvents(studio.base, grid.body.job.id);
+  assert.equal(events[events.length - 1]!.event, 'done');
+});
+
 test('a text-to-image ONNX folder given at start-up (the tiny SD1.5 fixture): prompt grid renders, classes refused', async () => {
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
@@ -227,7 +252,12 @@ test('a text-to-image ONNX folder given at start-up (the tiny SD1.5 fixture): pr
     const refused = await json(base, 'POST', '/api/generate', { ...smallGrid, steps: [2] });
     assert.equal(refused.status, 400);
     assert.match(refused.body.message, /text-conditional: give a "prompt"/);
-    const body = { schedulers: ['karras'], samplers: ['euler', 'dpmpp_2m'], steps: [2], prompt: 'a photo of a cat', seed: 5, cfg: 5, width: 64, height: 48 };
+    const body = { schedulers: ['karras'], samplers: ['euler', 'dpmpp_2m'], steps: [2], prompt: 'a photo of a cat', seed: 5, cfg: 5, width: 64, height: 64 };
+    // a size the UNet cannot run is refused at once (a 400), not a failed job
+    const odd = await json(base, 'POST', '/api/generate', { ...body, height: 48 });
+    assert.equal(odd.status, 400);
+    assert.match(odd.body.message, /height must be a multiple of 64 for this model, got 48/);
+    assert.equal(model.body.sizeMultiple, 64);
     const res = await json(base, 'POST', '/api/generate', body);
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const events = await readEvents(base, res.body.job.id);
@@ -235,7 +265,7 @@ test('a text-to-image ONNX folder given at start-up (the tiny SD1.5 fixture): pr
     const cells = events.filter((e) => e.event === 'cell').map((e) => e.data);
     assert.equal(cells.length, 2);
     const png = PNG.sync.read(Buffer.from(await (await fetch(base + cells[0].url)).arrayBuffer()));
-    assert.deepEqual([png.width, png.height], [64, 48]);
+    assert.deepEqual([png.width, png.height], [64, 64]);
     assert.match(cells[0].parameters, /^a photo of a cat/);
   } finally {
     await sd.app.close();

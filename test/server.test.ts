@@ -265,7 +265,7 @@ test('ays serve: prints its address, answers, stops on SIGTERM; bad options are 
   try {
     const bad = spawnSync(process.execPath, [cli, 'serve', '--port', 'http'], { encoding: 'utf8' });
     assert.equal(bad.status, 1);
-    assert.equal(bad.stderr.trim(), 'ays: error: --port must be an integer 0..65535, got "http"');
+    assert.equal(bad.stderr.trim(), 'ays: error: --port must be an integer in [0, 65535], got "http"');
     const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--out', join(out, 'studio')], { stdio: ['ignore', 'pipe', 'pipe'] });
     const url = await new Promise<string>((resolve, reject) => {
       let text = '';

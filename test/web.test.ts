@@ -213,3 +213,159 @@ test('Optimize view: AYS on a testbed, live KLUB/metric chart, save under a name
   assert.equal(await page.locator('.checklist[data-name="schedulers"] input[value="saved:studio-gmm-6"]').count(), 1);
   assert.deepEqual(pageErrors, [], 'no script errors on any page');
 });
+
+test('Schedules view: one failing scheduler is marked while the others plot; after a 400 nothing of the old model stays', async () => {
+  await open('schedules');
+  await page.selectOption('#model', 'sd15');
+  await page.fill('#steps', '6');
+  await setChecks('schedulers', ['karras', 'gits']);
+  await page.click('#plot');
+  await page.waitForFunction(() => (window as any).__ays.charts.sigma()?.labels.length === 2);
+  // svd has no GITS table: karras still plots, gits is listed as not plotted
+  await page.selectOption('#model', 'svd');
+  await page.waitForSelector('#shown-model[data-model="svd"]');
+  const svd = (await chartData('sigma'))!;
+  assert.deepEqual(svd.labels, ['karras']);
+  assert.equal(svd.data[1]![0], 700);
+  assert.match((await page.textContent('#sigma-failures')) ?? '', /not plotted: gits at 6 steps/);
+  assert.match(await page.inputValue('#export-text'), /^\[700/);
+  // only gits on svd: a 400; the charts, table and export no longer show sd15's (or anyone's) schedule
+  await setChecks('schedulers', ['gits']);
+  await page.click('#plot');
+  await page.waitForFunction(() => /nothing to show for svd/.test(document.querySelector('#shown-model')?.textContent ?? ''));
+  assert.deepEqual((await chartData('sigma'))?.labels ?? [], []);
+  assert.equal(await page.inputValue('#export-text'), '');
+  assert.equal(await page.locator('#sigma-table tbody tr').count(), 0);
+  assert.equal(await page.locator('#export-series option').count(), 0);
+});
+
+test('Schedules view: colours stay distinct beyond 12 series and per scheduler across step counts; beta shows its real step count', async () => {
+  await open('schedules');
+  await page.selectOption('#model', 'sd15');
+  const many = ['simple', 'sgm_uniform', 'karras', 'exponential', 'ddim_uniform', 'beta', 'normal', 'linear_quadratic', 'kl_optimal', 'ays', 'ays_a1111', 'gits', 'polyexponential', 'vp'];
+  await setChecks('schedulers', many);
+  await page.fill('#steps', '6, 8');
+  await page.click('#plot');
+  await page.waitForFunction(() => (window as any).__ays.charts.sigma()?.labels.length === 28);
+  const chart = (await chartData('sigma')) as unknown as { labels: string[]; colors: string[]; dashes: Array<number[] | null> };
+  const colorOf = new Map<string, string>();
+  chart.labels.forEach((label, i) => {
+    const scheduler = label.split(' · ')[0]!;
+    const seen = colorOf.get(scheduler);
+    if (seen) assert.equal(chart.colors[i], seen, `${scheduler} keeps its colour across step counts`);
+    else colorOf.set(scheduler, chart.colors[i]!);
+  });
+  assert.equal(colorOf.size, 14);
+  assert.equal(new Set(colorOf.values()).size, 14, `14 schedulers, 14 colours: ${[...colorOf.values()].join(' ')}`);
+  const karras6 = chart.labels.indexOf('karras · 6');
+  const karras8 = chart.labels.indexOf('karras · 8');
+  assert.notDeepEqual(chart.dashes[karras6] ?? null, chart.dashes[karras8] ?? null, 'step counts differ by dash');
+  // beta drops repeated timesteps: at 1000 steps it has 847, and says so
+  const api = await json(studio.base, 'POST', '/api/sigmas', { model: 'sd15', schedulers: ['beta'], steps: [1000] });
+  const real = api.body.results[0].sigmas.length - 1;
+  assert.ok(real < 1000, `beta keeps ${real} steps`);
+  await setChecks('schedulers', ['beta']);
+  await page.fill('#steps', '1000');
+  await page.click('#plot');
+  await page.waitForFunction((n) => (window as any).__ays.charts.sigma()?.labels[0] === `beta · ${n} (asked 1000)`, real);
+  assert.match(await page.textContent('#export-series option') ?? '', new RegExp(`beta \\(${real} steps\\)`));
+});
+
+test('Compare view: a queued job cancels to "cancelled"; switching tabs keeps following the running job', async () => {
+  // another client's long grid keeps the queue busy, so the page's grid waits in the queue
+  const busy = await json(studio.base, 'POST', '/api/generate', { schedulers: ['karras', 'exponential'], samplers: ['euler', 'heun'], steps: [60], classes: [1, 2, 3], seed: 5, cfg: 2 });
+  assert.equal(busy.status, 202);
+  try {
+    await open('compare');
+    await setChecks('schedulers', ['karras']);
+    await setChecks('samplers', ['euler']);
+    await setChecks('classes', [classes[2]!]);
+    await page.fill('#steps', '3');
+    await page.click('#render');
+    await page.waitForSelector('.progress[data-state="queued"]');
+    // to another tab and back: still following the queued job
+    await page.click('.tabs a[data-view="schedules"]');
+    await page.waitForSelector('body[data-view="schedules"][data-ready="true"]');
+    await page.click('.tabs a[data-view="compare"]');
+    await page.waitForSelector('body[data-view="compare"][data-ready="true"]');
+    await page.waitForSelector('.progress[data-state="queued"]');
+    await page.click('#cancel');
+    await page.waitForSelector('.progress[data-state="cancelled"]', { timeout: 5000 });
+    assert.match((await page.textContent('#progress-text')) ?? '', /^cancelled/);
+  } finally {
+    await json(studio.base, 'DELETE', `/api/jobs/${busy.body.job.id}`);
+  }
+  // a running grid survives a round trip through the other tabs
+  await page.fill('#steps', '24');
+  await setChecks('classes', [classes[2]!, classes[5]!]);
+  await page.click('#render');
+  await page.waitForSelector('.progress[data-state="running"]');
+  const id = await page.evaluate(() => (window as any).__ays.lastJob as string);
+  await page.click('.tabs a[data-view="optimize"]');
+  await page.waitForSelector('body[data-view="optimize"][data-ready="true"]');
+  await page.click('.tabs a[data-view="compare"]');
+  await page.waitForSelector('body[data-view="compare"][data-ready="true"]');
+  assert.notEqual(await page.textContent('#progress-text'), 'idle');
+  await page.waitForSelector('.progress[data-state="done"]');
+  assert.equal(await page.evaluate(() => (window as any).__ays.lastJob as string), id);
+  assert.equal(await page.locator('#grid .cell img').count(), 2);
+});
+
+test('Optimize view: progress events move the bar; a result worse than its start is flagged', async () => {
+  await open('optimize');
+  // GITS on gmm16 at 3 steps scores worse than its EDM start (0.169 against 0.142)
+  await page.selectOption('#method', 'gits');
+  await page.selectOption('#target', 'gmm16');
+  await page.fill('#opt-steps', '3');
+  await page.click('#start-opt');
+  await page.waitForFunction(() => /^done/.test(document.querySelector('#opt-status')?.textContent ?? ''));
+  assert.ok((await page.evaluate(() => (window as any).__ays.progressEvents as number)) > 0, 'progress events were shown');
+  assert.equal(await page.getAttribute('#opt-progress', 'data-state'), 'done');
+  assert.equal(await page.isVisible('#opt-warning'), true);
+  assert.match((await page.textContent('#opt-warning')) ?? '', /scores worse than the schedule it started from/);
+  assert.equal(await page.textContent('#opt-result-title'), 'Result (worse than its start)');
+  // a run that improves carries no warning
+  await page.selectOption('#target', 'gaussian');
+  await page.fill('#opt-steps', '4');
+  await page.click('#start-opt');
+  await page.waitForFunction(() => /^done/.test(document.querySelector('#opt-status')?.textContent ?? ''));
+  assert.equal(await page.isVisible('#opt-warning'), false);
+  assert.equal(await page.textContent('#opt-result-title'), 'Result');
+});
+
+test('Compare view: schedules saved for another sigma range are not offered for the studio model', async () => {
+  // saved:studio-gmm-6 comes from the EDM testbed gmm2d-8x8 (sigma up to 80); the bundled model tops out at 14.6
+  await open('compare');
+  assert.equal(await page.locator('.checklist[data-name="schedulers"] input[value="saved:studio-gmm-6"]').count(), 0);
+  assert.match((await page.textContent('#unfit-saved')) ?? '', /saved:studio-gmm-6/);
+});
+
+test('a phone screen (390x844): every view stacks into one column without horizontal scrolling', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    for (const view of ['schedules', 'compare', 'optimize']) {
+      await open(view);
+      const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth }));
+      assert.ok(widths.doc <= widths.view && widths.body <= widths.view, `${view}: page ${widths.doc} px wide in a ${widths.view} px window`);
+      const content = await page.locator('.content').boundingBox();
+      assert.ok(content && content.width >= 300, `${view}: content column ${content?.width} px wide`);
+      await shot(`phone-${view}.png`);
+    }
+    // a cell opened large fits the screen
+    await setChecks('schedulers', ['karras']);
+    await setChecks('samplers', ['euler']);
+    await setChecks('classes', [classes[0]!]);
+    await page.fill('#steps', '2');
+    await page.click('#render');
+    await page.waitForSelector('.progress[data-state="done"]');
+    await page.click('#grid .cell[data-index="0"]');
+    await page.waitForSelector('#cell-dialog[open] img.large');
+    const img = (await page.locator('#cell-dialog img.large').boundingBox())!;
+    assert.ok(img.x >= 0 && img.x + img.width <= 390, `image ${img.x}..${img.x + img.width} inside the 390 px screen`);
+    await shot('phone-compare-cell.png', false);
+    await page.keyboard.press('Escape');
+  } finally {
+    await page.setViewportSize({ width: 1360, height: 900 });
+  }
+  assert.deepEqual(pageErrors, [], 'no script errors on any page');
+});

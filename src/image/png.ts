@@ -2,7 +2,7 @@
  * PNG (and JPEG input) for pipelines: encode image tensors with text chunks, decode them back, read and write
  * the A1111 `parameters` text, and write files without ever replacing one unless asked.
  */
-import { writeFileSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
@@ -169,7 +169,14 @@ export function decodeImage(bytes: Uint8Array, label = 'image'): Tensor {
 /** Read and decode an image file (PNG or JPEG). */
 export function readImageFile(path: string): Tensor {
   if (!existsSync(path)) throw new ImageError(`image file not found: ${path}`);
-  return decodeImage(readFileSync(path), path);
+  if (statSync(path).isDirectory()) throw new ImageError(`${path} is a folder, not an image file (PNG or JPEG)`);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new ImageError(`cannot read image ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return decodeImage(bytes, path);
 }
 
 /** The file exists and `overwrite` was not given. */

@@ -108,25 +108,43 @@ async function testbedProblem(name: string, seed: number): Promise<Problem & { t
   };
 }
 
-async function bundledProblem(modelDir: string | undefined, seed: number, batch: number): Promise<Problem> {
+/** A denoiser that stops (throws the abort reason) before each model call once `signal` fires. */
+function abortable(denoiser: Denoiser, signal: AbortSignal | undefined): Denoiser {
+  if (!signal) return denoiser;
+  return (x, sigma) => {
+    signal.throwIfAborted();
+    return denoiser(x, sigma);
+  };
+}
+
+async function bundledProblem(modelDir: string | undefined, seed: number, batch: number, signal?: AbortSignal): Promise<Problem> {
   const { loadPipeline } = await import('../pipelines/load.js');
   const { defaultModelDir } = await import('../bundled/model-files.js');
-  const pipeline = (await loadPipeline(modelDir ?? defaultModelDir())) as import('../pipelines/class-conditional.js').ClassConditionalPipeline;
-  if (pipeline.kind !== 'class-conditional') {
+  const pipeline = await loadPipeline(modelDir ?? defaultModelDir());
+  const caps = pipeline.capabilities;
+  if (caps.conditioning !== 'class') {
     await pipeline.dispose();
     throw new RangeError(`GITS in the studio runs on a class-conditional model; the studio model is ${pipeline.kind}`);
   }
   const ms = pipeline.modelSampling;
-  const size = pipeline.card.resolution;
-  const shape = [pipeline.card.channels, size, size];
-  const cfg = pipeline.card.recommendedCfg;
   // One label per row, cycling through the classes, so the schedule serves every class.
-  const labels = (n: number) => Array.from({ length: n }, (_, i) => i % pipeline.classNames.length);
-  const teacher = pipeline.denoiser(labels(batch), cfg);
-  const scorer = pipeline.denoiser(labels(BUNDLED_GITS.metricCount), cfg);
-  const metric = await referenceDistance(scorer, [BUNDLED_GITS.metricCount, ...shape], ms.sigmaMax, seed, (steps) =>
-    getSigmas({ model: ms, scheduler: 'karras', steps }),
-  );
+  const setup = async (n: number) => {
+    const labels = Array.from({ length: n }, (_, i) => i % caps.classNames.length);
+    return pipeline.prepareSampling({ classLabel: labels, batchSize: n, cfg: caps.recommendedCfg });
+  };
+  const teacherSetup = await setup(batch);
+  const scorerSetup = await setup(BUNDLED_GITS.metricCount);
+  const shape = [...teacherSetup.latentShape.slice(1)];
+  // Every model call checks the cancel signal, so a cancelled run stops within one call and releases the model.
+  const teacher = abortable(teacherSetup.denoiser, signal);
+  const scorer = abortable(scorerSetup.denoiser, signal);
+  let metric: EarlyStopMetric;
+  try {
+    metric = await referenceDistance(scorer, [BUNDLED_GITS.metricCount, ...shape], ms.sigmaMax, seed, (steps) => getSigmas({ model: ms, scheduler: 'karras', steps }));
+  } catch (err) {
+    await pipeline.dispose();
+    throw err;
+  }
   return {
     denoiser: teacher,
     sigmaMin: ms.sigmaMin,
@@ -188,7 +206,7 @@ export async function runOptimization(request: RunOptions, callbacks: RunCallbac
   const seed = request.seed ?? 0;
   if (request.target === BUNDLED_TARGET) {
     if (request.method !== 'gits') throw new RangeError('the bundled model supports GITS only (AYS needs training data, which is not shipped)');
-    const problem = await bundledProblem(request.modelDir, seed, BUNDLED_GITS.warmup);
+    const problem = await bundledProblem(request.modelDir, seed, BUNDLED_GITS.warmup, callbacks.signal);
     try {
       return await runGits(problem, request, callbacks, BUNDLED_GITS);
     } finally {

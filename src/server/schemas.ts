@@ -12,6 +12,10 @@ export const limits = {
   sigmaSchedulers: 16,
   sigmaStepCounts: 8,
   sigmaMaxSteps: 1000,
+  /** Steps one schedule may compute: ComfyUI computes steps / denoise and keeps the last steps + 1. */
+  sigmaMaxComputedSteps: 10000,
+  /** Schedule steps one /api/sigmas request may compute in all (schedulers x step counts x steps / denoise): what 16 x 8 x 1000 steps at denoise 1 take. */
+  sigmaMaxWork: 128000,
   gridSchedulers: 6,
   gridSamplers: 6,
   gridStepCounts: 6,

@@ -38,7 +38,15 @@ export interface SavedInfo {
   name: string;
   steps: number;
   model: string;
+  /** The sigma range the schedule was made for (its own list's when it records none). */
+  sigmaMin: number;
+  sigmaMax: number;
   source: string;
+}
+
+/** Whether a saved schedule fits a model's sigma range (the server's rule: within 0.2%). */
+export function savedFits(s: SavedInfo, m: { sigmaMin: number; sigmaMax: number }): boolean {
+  return s.sigmaMax <= m.sigmaMax * 1.002 && s.sigmaMin >= m.sigmaMin * 0.998;
 }
 
 export interface SigmaResult {
@@ -49,6 +57,13 @@ export interface SigmaResult {
   exports: { json: string; comfyui: string; diffusers: string };
 }
 
+/** A scheduler x steps the server could not build (e.g. gits on svd), with the reason. */
+export interface SigmaFailure {
+  scheduler: string;
+  steps: number;
+  error: string;
+}
+
 export interface StudioModel {
   name: string;
   modelName: string;
@@ -57,6 +72,9 @@ export interface StudioModel {
   /** Schedulers only this model has (e.g. "optimized", its carried AYS schedule). */
   schedulers: string[];
   modelSampling: ModelInfo;
+  /** Text models: the size the model was trained at, and what width/height must be a multiple of. */
+  nativeSize: { width: number; height: number };
+  sizeMultiple: number;
 }
 
 export interface JobSnapshot {

@@ -29,6 +29,8 @@ export interface SeriesSpec {
  */
 export class LineChart {
   plot: uPlot | null = null;
+  /** The series as last set (labels, colours, dashes). */
+  series: SeriesSpec[] = [];
   private key = '';
   private readonly observer: ResizeObserver;
 
@@ -47,6 +49,7 @@ export class LineChart {
   }
 
   set(series: SeriesSpec[], data: uPlot.AlignedData): void {
+    this.series = series;
     const key = JSON.stringify(series);
     if (this.plot && key === this.key) {
       this.plot.setData(data);

@@ -1,4 +1,4 @@
-import { del, followJob, post, type JobSnapshot } from './api.js';
+import { del, followJob, get, post, savedFits, type JobSnapshot } from './api.js';
 import { checkList, clear, field, h, parseSteps, toast } from './dom.js';
 import { allSchedulers, loadRegistries, loadStudioModel } from './state.js';
 import { exposeJob } from './testing.js';
@@ -20,22 +20,28 @@ interface Cell {
 const preferredSchedulers = ['optimized', 'karras', 'ays', 'exponential', 'normal'];
 const preferredSamplers = ['euler', 'dpmpp_2m', 'euler_ancestral'];
 
-/** Stops following the running job when the user leaves the view. */
+/** Stops following the running job when the view is drawn again. */
 let stopFollowing: (() => void) | null = null;
+
+/** The grid job this page started, kept across tab switches: coming back follows it again. */
+let activeJob: { id: string; seed: number; cfg: number } | null = null;
 
 export async function renderCompareView(root: HTMLElement): Promise<void> {
   stopFollowing?.();
   const [reg, model] = await Promise.all([loadRegistries(true), loadStudioModel()]);
-  const schedulers = [...model.schedulers, ...allSchedulers(reg)];
+  // Saved schedules made for another sigma range would render broken images with this model: not offered.
+  const unfit = new Set(reg.saved.filter((s) => !savedFits(s, model.modelSampling)).map((s) => s.name));
+  const schedulers = [...model.schedulers, ...allSchedulers(reg).filter((s) => !unfit.has(s))];
   const schedList = checkList('schedulers', schedulers, preferredSchedulers.filter((s) => schedulers.includes(s)).slice(0, 2), { filter: true, titles: reg.descriptions });
   const samplerList = checkList('samplers', reg.samplers, preferredSamplers.filter((s) => reg.samplers.includes(s)).slice(0, 1), { filter: true, titles: reg.descriptions });
   const classes = model.classes ?? [];
   const classList = classes.length ? checkList('classes', classes, classes.slice(0, 1), { compact: true }) : null;
   const promptInput = classes.length ? null : h('textarea', { id: 'prompt', rows: 3, placeholder: 'a photo of a cat' });
   const stepsInput = h('input', { id: 'steps', type: 'text', value: '4, 10', autocomplete: 'off' });
-  // Text models only: image size (multiples of 8); small sizes keep CPU renders quick.
-  const widthInput = h('input', { id: 'width', type: 'number', value: '512', min: 16, max: 1024, step: 8 });
-  const heightInput = h('input', { id: 'height', type: 'number', value: '512', min: 16, max: 1024, step: 8 });
+  // Text models only: image size, multiples of what the UNet needs (64 for SD1.x, 32 for SDXL).
+  const multiple = model.sizeMultiple ?? 8;
+  const widthInput = h('input', { id: 'width', type: 'number', value: String(model.nativeSize?.width ?? 512), min: multiple, max: 1024, step: multiple });
+  const heightInput = h('input', { id: 'height', type: 'number', value: String(model.nativeSize?.height ?? 512), min: multiple, max: 1024, step: multiple });
   const seedInput = h('input', { id: 'seed', type: 'number', value: '1', min: 0, max: 4294967295, step: 1 });
   const cfgInput = h('input', { id: 'cfg', type: 'number', value: '2', min: 0, max: 30, step: 0.5 });
   const renderButton = h('button', { type: 'button', class: 'primary', id: 'render', onclick: () => start() }, 'Render grid');
@@ -61,7 +67,10 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
         h('div', { class: 'row2' }, field('Seed', seedInput), field('CFG', cfgInput)),
         h('div', { class: 'buttons' }, renderButton, cancelButton),
       ),
-      h('div', { class: 'content' }, h('div', { class: 'card' }, h('div', { class: 'grid-head' }, progress, download), gridBox)),
+      h('div', { class: 'content' },
+        unfit.size ? h('div', { class: 'hint', id: 'unfit-saved' }, `Not offered (saved for another sigma range than ${model.modelName}'s): ${[...unfit].join(', ')}`) : null,
+        h('div', { class: 'card' }, h('div', { class: 'grid-head' }, progress, download), gridBox),
+      ),
       dialog,
     ),
   );
@@ -162,14 +171,19 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
     try {
       const { job } = await post<{ job: JobSnapshot }>('/api/generate', body);
       rendered = { seed: body.seed as number, cfg: body.cfg as number };
+      activeJob = { id: job.id, ...rendered };
       follow(job.id);
     } catch (err) {
       toast((err as Error).message, 'error');
     }
   }
 
+  /** Whether the followed job has ended (a late answer must not relabel it). */
+  let finished = false;
+
   function follow(id: string) {
     jobId = id;
+    finished = false;
     exposeJob(id);
     cells.clear();
     plan = null;
@@ -191,10 +205,14 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
       } else if (event === 'grid') {
         download.href = `${data.url}?download`;
         download.hidden = false;
+      } else if (event === 'status' && data.status === 'running') {
+        if (!plan) setProgress(0, 'running…', 'running');
       } else if (event === 'done') {
+        finished = true;
         setRunning(false);
         setProgress(1, `done · ${cells.size} cells`, 'done');
       } else if (event === 'cancelled') {
+        finished = true;
         setRunning(false);
         setProgress(shownFraction, `cancelled · ${cells.size} cells finished`, 'cancelled');
         for (const el of gridBox.querySelectorAll('.cell.pending')) {
@@ -202,6 +220,7 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
           clear(el);
         }
       } else if (event === 'failed') {
+        finished = true;
         setRunning(false);
         setProgress(0, `failed: ${data.error}`, 'failed');
         toast(`render failed: ${data.error}`, 'error');
@@ -210,12 +229,30 @@ export async function renderCompareView(root: HTMLElement): Promise<void> {
   }
 
   async function cancel() {
-    if (!jobId) return;
+    if (!jobId || finished) return;
+    // Say "cancelling" first: a queued job is cancelled at once, and its event may arrive before this answer.
+    setProgress(shownFraction, 'cancelling…', 'cancelling');
     try {
-      await del(`/api/jobs/${jobId}`);
-      setProgress(shownFraction, 'cancelling…', 'cancelling');
+      const { job } = await del<{ job: JobSnapshot }>(`/api/jobs/${jobId}`);
+      if (!finished && job.status === 'cancelled') {
+        finished = true;
+        setRunning(false);
+        setProgress(shownFraction, `cancelled · ${cells.size} cells finished`, 'cancelled');
+      }
     } catch (err) {
       toast((err as Error).message, 'error');
     }
+  }
+
+  // Coming back to the tab: follow the grid this page started (its events replay, so the grid is rebuilt).
+  if (activeJob) {
+    const job = activeJob;
+    const known = await get<JobSnapshot>(`/api/jobs/${job.id}`).catch(() => null);
+    if (known) {
+      rendered = { seed: job.seed, cfg: job.cfg };
+      seedInput.value = String(job.seed);
+      cfgInput.value = String(job.cfg);
+      follow(job.id);
+    } else activeJob = null;
   }
 }

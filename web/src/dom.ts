@@ -84,6 +84,21 @@ export function field(label: string, control: Node, hint?: string): HTMLElement 
 
 export const palette = ['#4361ee', '#e63946', '#2a9d8f', '#f4a261', '#7b2cbf', '#118ab2', '#ef476f', '#6a994e', '#bc6c25', '#3a0ca3', '#fb8500', '#2b2d42'];
 
+/**
+ * The colour of series number `i`: the palette first, then hues spaced by the golden angle at alternating
+ * lightness, so no two of the first hundred series share a colour.
+ */
+export function seriesColor(i: number): string {
+  if (i < palette.length) return palette[i]!;
+  const k = i - palette.length;
+  const hue = Math.round((k * 137.508 + 20) % 360);
+  const light = [42, 58, 34][k % 3];
+  return `hsl(${hue}, 70%, ${light}%)`;
+}
+
+/** Dash patterns that tell step counts of one scheduler apart (solid first). */
+export const dashes: Array<number[] | undefined> = [undefined, [8, 4], [2, 3], [12, 4, 2, 4], [4, 8], [1, 6], [10, 2], [6, 3, 1, 3]];
+
 export function fmt(x: number | null): string {
   if (x === null || !Number.isFinite(x)) return x === null ? '—' : String(x);
   if (x === 0) return '0';

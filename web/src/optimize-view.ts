@@ -1,7 +1,7 @@
 import { del, followJob, get, post, type JobSnapshot } from './api.js';
 import { LineChart } from './charts.js';
 import { clear, field, fmt, h, toast } from './dom.js';
-import { exposeChart, exposeJob } from './testing.js';
+import { countProgressEvent, exposeChart, exposeJob } from './testing.js';
 
 interface Target {
   name: string;
@@ -44,6 +44,10 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
   const startButton = h('button', { type: 'button', class: 'primary', id: 'start-opt', onclick: () => start() }, 'Start');
   const cancelButton = h('button', { type: 'button', class: 'danger', id: 'cancel-opt', disabled: true, onclick: () => cancel() }, 'Cancel');
   const statusText = h('div', { class: 'status-line', id: 'opt-status' }, 'idle');
+  const barFill = h('div', { class: 'bar-fill' });
+  const progressBox = h('div', { class: 'progress', id: 'opt-progress', 'data-state': 'idle' }, h('div', { class: 'bar' }, barFill));
+  const warning = h('div', { class: 'warning', id: 'opt-warning', hidden: true });
+  const resultTitle = h('h3', { id: 'opt-result-title' }, 'Result');
   const metricsBox = h('div', { class: 'chart', id: 'chart-metrics' });
   const scheduleBox = h('div', { class: 'chart', id: 'chart-schedule' });
   const sweepTable = h('table', { class: 'values', id: 'sweep-table' });
@@ -61,6 +65,7 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
         h('div', { class: 'row2' }, field('Steps', stepsInput), field('Max sweeps', sweepsInput)),
         field('Seed', seedInput),
         h('div', { class: 'buttons' }, startButton, cancelButton),
+        progressBox,
         statusText,
         h('hr'),
         h('h3', {}, 'Save the result'),
@@ -69,7 +74,7 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
       ),
       h('div', { class: 'content' },
         h('div', { class: 'charts two' }, h('div', { class: 'card' }, metricsBox), h('div', { class: 'card' }, scheduleBox)),
-        h('div', { class: 'card' }, h('h3', {}, 'Result'), resultText),
+        h('div', { class: 'card' }, resultTitle, warning, resultText),
         h('div', { class: 'card table-card' }, h('h3', {}, 'Sweeps'), h('div', { class: 'table-scroll' }, sweepTable)),
       ),
     ),
@@ -156,6 +161,27 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
     cancelButton.disabled = !running;
   }
 
+  function setProgress(fraction: number, state: string) {
+    barFill.style.width = `${Math.round(Math.min(1, Math.max(0, fraction)) * 100)}%`;
+    progressBox.dataset.state = state;
+  }
+
+  /**
+   * The result's early-stopping metric against its start's (sweep 0): a GITS path, or an AYS run cut short,
+   * can score worse than where it began; then say so instead of presenting it as an improvement.
+   */
+  function judgeResult() {
+    const start = sweeps.find((s) => s.sweep === 0)?.metric ?? null;
+    const scored = sweeps.filter((s) => s.metric !== null && s.sweep > 0);
+    const end = final?.method === 'gits' || !final?.stoppedEarly ? (scored[scored.length - 1]?.metric ?? null) : Math.min(...scored.map((s) => s.metric!));
+    const worse = start !== null && end !== null && end > start;
+    warning.hidden = !worse;
+    resultTitle.textContent = worse ? 'Result (worse than its start)' : 'Result';
+    if (worse) {
+      warning.textContent = `The result scores worse than the schedule it started from (metric ${fmt(end)} against ${fmt(start)} at sweep 0): keep the start, or run again with more sweeps or another seed.`;
+    }
+  }
+
   async function start() {
     const body = {
       method: methodSelect.value,
@@ -180,12 +206,21 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
     final = null;
     saveButton.disabled = true;
     resultText.value = '';
+    warning.hidden = true;
+    resultTitle.textContent = 'Result';
+    setProgress(0, 'queued');
     setRunning(true);
     statusText.textContent = 'queued…';
     stopFollowing?.();
     stopFollowing = followJob(jobId, (event, data) => {
       if (event === 'status' && data.status === 'running') statusText.textContent = 'running…';
-      else if (event === 'sweep') {
+      else if (event === 'progress') {
+        // e.g. GITS on the studio model: minutes of teacher solves before the first result
+        const fraction = data.total ? data.done / data.total : 0;
+        countProgressEvent();
+        setProgress(fraction, 'running');
+        statusText.textContent = `running · ${Math.round(fraction * 100)}%${data.where ? ` · ${data.where}` : ''}`;
+      } else if (event === 'sweep') {
         if (data.sweep === 0) initial = data.sigmas;
         sweeps.push(data as Sweep);
         statusText.textContent = `sweep ${data.sweep}${data.note ? ` · ${data.note}` : ''}`;
@@ -197,13 +232,17 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
         statusText.textContent = `${how}${data.result.note ? ` · ${data.result.note}` : ''}`;
         resultText.value = JSON.stringify(final!.sigmas.map((s) => Number(s.toPrecision(8))));
         drawSweeps();
+        judgeResult();
+        setProgress(1, 'done');
         saveButton.disabled = false;
         if (suggestedName) nameInput.value = `${final!.method}-${final!.target}-${final!.sigmas.length - 1}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '-');
       } else if (event === 'cancelled') {
         setRunning(false);
+        setProgress(0, 'cancelled');
         statusText.textContent = 'cancelled';
       } else if (event === 'failed') {
         setRunning(false);
+        setProgress(0, 'failed');
         statusText.textContent = `failed: ${data.error}`;
         toast(`optimization failed: ${data.error}`, 'error');
       }
@@ -212,6 +251,7 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
 
   async function cancel() {
     if (!jobId) return;
+    statusText.textContent = 'cancelling… (stops at the next model call)';
     try {
       await del(`/api/jobs/${jobId}`);
     } catch (err) {

@@ -1,25 +1,32 @@
 import type uPlot from 'uplot';
-import { post, type SigmaResult } from './api.js';
+import { post, type SigmaFailure, type SigmaResult } from './api.js';
 import { LineChart, type SeriesSpec } from './charts.js';
-import { checkList, clear, field, fmt, h, palette, parseSteps, toast } from './dom.js';
+import { checkList, clear, dashes, field, fmt, h, parseSteps, seriesColor, toast } from './dom.js';
 import { allSchedulers, loadRegistries, loadStudioModel } from './state.js';
 import { exposeChart } from './testing.js';
 
 const preferred = ['karras', 'exponential', 'align_your_steps', 'ays', 'normal', 'simple', 'beta'];
 
+/** Steps the schedule really has: some schedulers drop repeated timesteps (beta at 1000 steps has 847). */
+function realSteps(r: SigmaResult): number {
+  return r.sigmas.length - 1;
+}
+
 function seriesLabel(r: SigmaResult, manySteps: boolean): string {
-  return manySteps ? `${r.scheduler} · ${r.steps}` : r.scheduler;
+  const n = realSteps(r);
+  const steps = n === r.steps ? `${n}` : `${n} (asked ${r.steps})`;
+  return manySteps || n !== r.steps ? `${r.scheduler} · ${steps}` : r.scheduler;
 }
 
 /** x values shared by every series: step indices, or positions i/n when comparing different step counts. */
 function alignedData(results: SigmaResult[], pick: (r: SigmaResult, i: number) => number | null, fraction: boolean): uPlot.AlignedData {
   const xs = new Set<number>();
-  for (const r of results) for (let i = 0; i < r.sigmas.length; i++) xs.add(fraction ? i / r.steps : i);
+  for (const r of results) for (let i = 0; i < r.sigmas.length; i++) xs.add(fraction ? i / realSteps(r) : i);
   const x = [...xs].sort((a, b) => a - b);
   const at = new Map(x.map((v, k) => [v, k]));
   const columns = results.map((r) => {
     const col: Array<number | null> = new Array(x.length).fill(null);
-    for (let i = 0; i < r.sigmas.length; i++) col[at.get(fraction ? i / r.steps : i)!] = pick(r, i);
+    for (let i = 0; i < r.sigmas.length; i++) col[at.get(fraction ? i / realSteps(r) : i)!] = pick(r, i);
     return col;
   });
   return [x, ...columns] as uPlot.AlignedData;
@@ -40,6 +47,9 @@ export async function renderSchedulesView(root: HTMLElement): Promise<void> {
   const xMode = h('select', { id: 'x-mode' }, h('option', { value: 'index' }, 'step index i'), h('option', { value: 'fraction' }, 'fraction of steps i/n'));
   const schedList = checkList('schedulers', schedulers, defaults.length ? defaults : schedulers.slice(0, 3), { filter: true, onChange: () => replot(), titles: reg.descriptions });
   const modelInfo = h('div', { class: 'hint', id: 'model-info' });
+  // What the charts show (the model may differ from the box while a request is on its way or after an error).
+  const shownModel = h('div', { class: 'shown-model', id: 'shown-model' });
+  const failures = h('ul', { class: 'failures', id: 'sigma-failures', hidden: true });
 
   const sigmaBox = h('div', { class: 'chart', id: 'chart-sigma' });
   const snrBox = h('div', { class: 'chart', id: 'chart-logsnr' });
@@ -64,6 +74,8 @@ export async function renderSchedulesView(root: HTMLElement): Promise<void> {
         h('button', { type: 'button', class: 'primary', id: 'plot', onclick: () => replot() }, 'Plot'),
       ),
       h('div', { class: 'content' },
+        shownModel,
+        failures,
         h('div', { class: 'charts two' }, h('div', { class: 'card' }, sigmaBox), h('div', { class: 'card' }, snrBox)),
         h('div', { class: 'card export' },
           h('div', { class: 'export-head' }, h('h3', {}, 'Export'), exportSelect, h('div', { class: 'segmented' }, ...formatButtons),
@@ -120,30 +132,58 @@ export async function renderSchedulesView(root: HTMLElement): Promise<void> {
       toast('pick at least one scheduler', 'error');
       return;
     }
+    const model = modelSelect.value;
     try {
-      const res = await post<{ model: { kind: string; sigmaMin: number; sigmaMax: number; description: string }; results: SigmaResult[] }>('/api/sigmas', {
-        model: modelSelect.value,
+      const res = await post<{ model: { kind: string; sigmaMin: number; sigmaMax: number; description: string }; results: Array<SigmaResult | SigmaFailure> }>('/api/sigmas', {
+        model,
         schedulers: chosen,
         steps,
       });
       if (ticket !== pending) return; // a newer request is on its way
-      results = res.results;
+      results = res.results.filter((r): r is SigmaResult => 'sigmas' in r);
+      showFailures(res.results.filter((r): r is SigmaFailure => 'error' in r));
       modelInfo.textContent = `${res.model.kind}, sigma ${fmt(res.model.sigmaMin)} … ${fmt(res.model.sigmaMax)}`;
+      shownModel.textContent = `showing ${model}`;
+      shownModel.dataset.model = model;
+      schedulerOrder = chosen;
       draw(steps.length > 1);
     } catch (err) {
+      if (ticket !== pending) return;
+      // Nothing of the old model stays on screen: charts, table and export would not match the model box.
+      results = [];
+      showFailures([]);
+      modelInfo.textContent = '';
+      shownModel.textContent = `nothing to show for ${model}: ${(err as Error).message}`;
+      shownModel.dataset.model = '';
+      draw(false);
       toast((err as Error).message, 'error');
     }
   }
 
+  function showFailures(list: SigmaFailure[]) {
+    clear(failures);
+    failures.hidden = list.length === 0;
+    for (const f of list) failures.append(h('li', { 'data-scheduler': f.scheduler, 'data-steps': String(f.steps) }, `not plotted: ${f.error}`));
+  }
+
+  /** Schedulers in the order chosen: a scheduler keeps its colour across step counts (each count its own dash). */
+  let schedulerOrder: string[] = [];
+
   function draw(manySteps: boolean) {
     const fraction = xMode.value === 'fraction';
-    const series: SeriesSpec[] = results.map((r, i) => ({ label: seriesLabel(r, manySteps), color: palette[i % palette.length] }));
+    const stepOrder = [...new Set(results.map((r) => r.steps))];
+    const series: SeriesSpec[] = results.map((r) => ({
+      label: seriesLabel(r, manySteps),
+      color: seriesColor(Math.max(0, schedulerOrder.indexOf(r.scheduler))),
+      dash: dashes[stepOrder.indexOf(r.steps) % dashes.length],
+    }));
     sigmaChart.set(series, alignedData(results, (r, i) => (r.sigmas[i]! > 0 ? r.sigmas[i]! : null), fraction));
     snrChart.set(series, alignedData(results, (r, i) => r.logSnr[i] ?? null, fraction));
     clear(exportSelect);
-    results.forEach((r, i) => exportSelect.append(h('option', { value: String(i) }, `${seriesLabel(r, manySteps)} (${r.steps} steps)`)));
+    results.forEach((r, i) => exportSelect.append(h('option', { value: String(i) }, `${r.scheduler} (${realSteps(r)} steps)`)));
     showExport();
     clear(table);
+    if (results.length === 0) return;
     const longest = Math.max(...results.map((r) => r.sigmas.length));
     table.append(h('thead', {}, h('tr', {}, h('th', {}, 'i'), ...series.map((s) => h('th', { style: `color:${s.color}` }, s.label)))));
     const body = h('tbody');

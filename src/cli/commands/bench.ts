@@ -9,6 +9,7 @@ import { samplerNames } from '../../samplers/registry.js';
 import { schedulerNames } from '../../schedules/registry.js';
 import { qualityTable, runQuality, qualityPlotSvg, type FinalStep, type QualityMetric } from '../../lab/quality.js';
 import { svgToPng } from '../../plot/line-chart.js';
+import { checkOutputFiles, parseInteger, parseList, parseSeed, parseSteps, safeSeed, writeFailure } from '../options.js';
 
 interface BenchQualityOptions {
   testbed: string;
@@ -26,12 +27,7 @@ interface BenchQualityOptions {
 
 const COMFY_NINE = ['simple', 'sgm_uniform', 'karras', 'exponential', 'ddim_uniform', 'beta', 'normal', 'linear_quadratic', 'kl_optimal'];
 
-function list(value: string, name: string): string[] {
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (items.length === 0) throw new UsageError(`${name} needs at least one entry`);
-  if (new Set(items).size !== items.length) throw new UsageError(`${name} lists an entry twice: ${value}`);
-  return items;
-}
+const list = (value: string, name: string): string[] => parseList(name, value);
 
 export function register(program: Command): void {
   const bench = program.command('bench').description('benchmarks');
@@ -62,15 +58,9 @@ export function register(program: Command): void {
           throw new UsageError(`unknown scheduler "${s}"; valid: ${schedulerNames.filter((n) => n !== 'custom').join(', ')}, or custom:FILE`);
         }
       }
-      const steps = list(opts.steps, '--steps').map((v) => {
-        const n = Number(v);
-        if (!/^\d+$/.test(v) || n < 1 || n > 1000) throw new UsageError(`--steps entries must be integers in [1, 1000], got "${v}"`);
-        return n;
-      });
-      const count = Number(opts.count);
-      if (!/^\d+$/.test(opts.count) || count < 16 || count > 1_000_000) throw new UsageError(`--count must be an integer in [16, 1000000], got "${opts.count}"`);
-      const seed = Number(opts.seed);
-      if (!/^\d+$/.test(opts.seed)) throw new UsageError(`--seed must be a non-negative integer, got "${opts.seed}"`);
+      const steps = list(opts.steps, '--steps').map((v) => parseSteps(v));
+      const count = parseInteger('--count', opts.count, { min: 16, max: 1_000_000 });
+      const seed = safeSeed(parseSeed(opts.seed));
       if (opts.final !== 'zero' && opts.final !== 'sigma-min') throw new UsageError(`--final must be zero or sigma-min, got "${opts.final}"`);
       const metric = (opts.metric ?? (opts.testbed === 'gaussian' ? 'kl' : 'nll')) as QualityMetric;
       if (!['nll', 'rmse', 'sw2', 'kl'].includes(metric)) throw new UsageError(`--metric must be nll, rmse, sw2 or kl, got "${opts.metric}"`);
@@ -79,7 +69,7 @@ export function register(program: Command): void {
       if (plotFile) {
         const ext = extname(plotFile).toLowerCase();
         if (ext !== '.svg' && ext !== '.png') throw new UsageError(`--plot must end in .svg or .png, got "${plotFile}"`);
-        if (existsSync(plotFile) && !opts.overwrite) throw new UsageError(`${plotFile} exists; pass --overwrite to replace it (or --no-plot)`);
+        checkOutputFiles([plotFile], { overwrite: opts.overwrite, option: '--plot' });
       }
       const total = samplers.length * schedulers.length * steps.length;
       const bar = !opts.json && process.stderr.isTTY === true
@@ -106,7 +96,11 @@ export function register(program: Command): void {
       if (plotFile) {
         const svg = qualityPlotSvg(rows, opts.testbed, metric);
         const data = plotFile.toLowerCase().endsWith('.png') ? await svgToPng(svg) : Buffer.from(svg, 'utf8');
-        writeFileSync(plotFile, data, { flag: opts.overwrite ? 'w' : 'wx' });
+        try {
+          writeFileSync(plotFile, data, { flag: opts.overwrite ? 'w' : 'wx' });
+        } catch (err) {
+          throw writeFailure(plotFile, err);
+        }
         if (!opts.json) process.stderr.write(`wrote ${plotFile}\n`);
       }
     });

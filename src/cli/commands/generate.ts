@@ -14,6 +14,7 @@ import { GenerateOptionsError } from '../../pipelines/errors.js';
 import { ModelError } from '../../runtime/errors.js';
 import type { Device } from '../../runtime/session.js';
 import { encodePng, formatParameters, ImageError, OverwriteError, parseParameters, readImageFile, writeFileSafe } from '../../image/png.js';
+import { checkOutputFiles, parseCfg, parseInteger, parseNumber, parseSeed, parseSigmaList, parseSteps, seedJson, seedValue, warn } from '../options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
 /** The bundled model folder at the package root, wherever the package is installed (not the cwd). */
@@ -48,44 +49,28 @@ interface GenerateCliOptions {
   maxSequenceLength?: string;
 }
 
-function intOption(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got "${value}"`);
-  return n;
-}
-
-function numberOption(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${value}"`);
-  return n;
-}
-
-function parseSeed(value: string | undefined): number | bigint {
-  if (value === undefined) return Math.floor(Math.random() * 2 ** 32);
-  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--seed must be a non-negative integer, got "${value}"`);
-  const big = BigInt(value.trim());
-  if (big >= 2n ** 64n) throw new UsageError(`--seed must be below 2^64, got ${value}`);
-  return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
-}
-
-function parseSigmaList(value: string): number[] {
-  const parts = value.split(/[\s,]+/).filter((s) => s !== '');
-  const sigmas = parts.map(Number);
-  if (sigmas.length < 2 || sigmas.some((s) => !Number.isFinite(s) || s < 0)) {
-    throw new UsageError(`--sigmas must be at least two non-negative numbers separated by commas, got "${value}"`);
-  }
-  return sigmas;
-}
-
 /** Output paths: OUT for one image (or a grid), OUT-0, OUT-1, ... for a batch; the sidecar is OUT with .json. */
-function outputPaths(out: string, count: number): { images: string[]; sidecar: string } {
+function outputPaths(out: string, count: number, overwrite: boolean | undefined): { images: string[]; sidecar: string } {
   const ext = extname(out);
   if (ext.toLowerCase() !== '.png') throw new UsageError(`--out must be a .png file name, got "${out}"`);
   const stem = out.slice(0, -ext.length);
   const images = count === 1 ? [out] : Array.from({ length: count }, (_, i) => `${stem}-${i}${ext}`);
+  checkOutputFiles([...images, `${stem}.json`], { overwrite });
   return { images, sidecar: `${stem}.json` };
+}
+
+/** Sampling settings that cannot give an image, refused before the model loads. */
+function checkDegenerate(opts: GenerateCliOptions, sigmas: number[] | undefined): void {
+  if (sigmas && (opts.sampler === 'dpm_adaptive' || opts.sampler === 'dpm_fast') && sigmas.filter((s) => s > 0).length < 2) {
+    throw new UsageError(
+      `--sampler ${opts.sampler} integrates from the largest to the smallest non-zero sigma; --sigmas ${opts.sigmas} has only one non-zero sigma, so it would return the noise unchanged: give at least two non-zero sigmas`,
+    );
+  }
+}
+
+/** Class labels from repeated or comma-separated --class options. */
+function classLabels(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((c) => c.split(',')).map((c) => c.trim()).filter((c) => c !== '');
 }
 
 /** Tile [B, C, H, W] images into one [C, rows*H, cols*W] image, row-major, black where the grid is not full. */
@@ -110,23 +95,27 @@ function tile(images: Tensor): Tensor {
 }
 
 async function run(opts: GenerateCliOptions): Promise<void> {
+  // Every option is checked, and the output paths too, before the model loads.
   const device = opts.device as Device;
   if (device !== 'cpu' && device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got "${opts.device}"`);
-  const threads = intOption('threads', opts.threads, 0);
-  const steps = intOption('steps', opts.steps, 1)!;
-  const width = intOption('width', opts.width, 1);
-  const height = intOption('height', opts.height, 1);
-  let batch = intOption('batch', opts.batch, 1);
-  const cfgGiven = numberOption('cfg', opts.cfg);
-  const denoise = numberOption('denoise', opts.denoise);
-  if (denoise !== undefined && (denoise < 0 || denoise > 1)) throw new UsageError(`--denoise must be in [0, 1], got ${denoise}`);
+  const threads = opts.threads !== undefined ? parseInteger('--threads', opts.threads, { min: 0 }) : undefined;
+  const steps = parseSteps(opts.steps);
+  const width = opts.width !== undefined ? parseInteger('--width', opts.width, { min: 1 }) : undefined;
+  const height = opts.height !== undefined ? parseInteger('--height', opts.height, { min: 1 }) : undefined;
+  let batch = opts.batch !== undefined ? parseInteger('--batch', opts.batch, { min: 1 }) : undefined;
+  const cfgGiven = opts.cfg !== undefined ? parseCfg(opts.cfg) : undefined;
+  const denoise = opts.denoise !== undefined ? parseNumber('--denoise', opts.denoise, { above: 0, max: 1 }) : undefined;
   if (denoise !== undefined && denoise < 1 && opts.init === undefined) throw new UsageError('--denoise below 1 needs --init IMAGE (image-to-image)');
-  const coeff = numberOption('coeff', opts.coeff);
+  const coeff = opts.coeff !== undefined ? parseNumber('--coeff', opts.coeff) : undefined;
   const sigmas = opts.sigmas !== undefined ? parseSigmaList(opts.sigmas) : undefined;
+  checkDegenerate(opts, sigmas);
   const seed = parseSeed(opts.seed);
+  const labels = classLabels(opts.class);
+  if (labels.length > 1 && batch === undefined) batch = labels.length;
+  const paths = outputPaths(opts.out, opts.grid ? 1 : (batch ?? 1), opts.overwrite);
   const init = opts.init !== undefined ? readImageFile(resolve(opts.init)) : undefined;
-  const guidance = numberOption('guidance', opts.guidance);
-  const maxSequenceLength = intOption('max-sequence-length', opts.maxSequenceLength, 1);
+  const guidance = opts.guidance !== undefined ? parseNumber('--guidance', opts.guidance, { min: 0 }) : undefined;
+  const maxSequenceLength = opts.maxSequenceLength !== undefined ? parseInteger('--max-sequence-length', opts.maxSequenceLength, { min: 1, max: 512 }) : undefined;
 
   const modelDir = opts.model !== undefined ? resolve(opts.model) : bundledModelDir();
   if (opts.model === undefined && !existsSync(modelDir)) throw new UsageError(`the bundled model is missing from this install (${modelDir}); pass --model DIR`);
@@ -148,7 +137,7 @@ async function run(opts: GenerateCliOptions): Promise<void> {
       ...(width !== undefined ? { width } : {}),
       ...(height !== undefined ? { height } : {}),
       batchSize: batch ?? 1,
-      seed,
+      seed: seedValue(seed),
       scheduler,
       sampler: opts.sampler,
       steps,
@@ -162,26 +151,19 @@ async function run(opts: GenerateCliOptions): Promise<void> {
   }
   const pipeline: Pipeline = await loadPipeline(modelDir, { device, ...(threads !== undefined ? { threads } : {}) });
   try {
-    const classConditional = pipeline.kind === 'class-conditional';
+    const caps = pipeline.capabilities;
+    const classConditional = caps.conditioning === 'class';
     if (!classConditional && opts.class) throw new UsageError('--class is for class-conditional models (the bundled one); this model takes --prompt');
     if (classConditional && (opts.prompt !== undefined || opts.negative !== undefined)) {
       throw new UsageError('this model is class-conditional: use --class NAME instead of --prompt/--negative');
     }
     let classLabel: GenerateOptions['classLabel'];
     if (classConditional) {
-      const names = (pipeline as Pipeline & { classNames?: readonly string[] }).classNames ?? [];
-      const labels = (opts.class ?? []).flatMap((c) => c.split(',')).map((c) => c.trim()).filter((c) => c !== '');
       if (labels.length > 0) classLabel = labels.length === 1 ? labels[0] : labels;
-      if (labels.length > 1 && batch === undefined) batch = labels.length;
-      if (opts.grid && labels.length === 0 && batch === undefined) batch = names.length;
+      if (opts.grid && labels.length === 0 && batch === undefined) batch = caps.classNames.length;
     }
-    const card = (pipeline as Pipeline & { card?: { recommendedCfg?: number } }).card;
-    const cfg = cfgGiven ?? (classConditional ? (card?.recommendedCfg ?? 3) : pipeline.capabilities.recommendedCfg);
+    const cfg = cfgGiven ?? caps.recommendedCfg;
     const count = batch ?? 1;
-    const paths = outputPaths(opts.out, opts.grid ? 1 : count);
-    if (!opts.overwrite) {
-      for (const p of [...paths.images, paths.sidecar]) if (existsSync(p)) throw new OverwriteError(p);
-    }
 
     const showBar = !opts.json && process.stderr.isTTY === true;
     const bar = showBar ? new SingleBar({ format: 'generate |{bar}| {value}/{total} steps  sigma {sigma}', hideCursor: true }, Presets.shades_classic) : null;
@@ -198,7 +180,7 @@ async function run(opts: GenerateCliOptions): Promise<void> {
         ...(width !== undefined ? { width } : {}),
         ...(height !== undefined ? { height } : {}),
         batchSize: count,
-        seed,
+        seed: seedValue(seed),
         scheduler,
         sampler: opts.sampler,
         steps,
@@ -244,10 +226,10 @@ async function run(opts: GenerateCliOptions): Promise<void> {
       ...(classConditional ? { classLabel: classLabel ?? null } : { prompt: opts.prompt ?? '', negativePrompt: opts.negative ?? null }),
       scheduler: sigmas ? 'custom sigmas' : scheduler,
       sampler: opts.sampler,
-      steps: result.sigmas.length - 1,
+      steps: result.steps,
       cfg,
       ...(flowKind ? { guidance: (result as GenerateResult & { guidance?: number }).guidance ?? null, maxSequenceLength: (result as GenerateResult & { maxSequenceLength?: number }).maxSequenceLength ?? null } : {}),
-      seed: String(seed),
+      seed: seedJson(seed),
       denoise: denoise ?? 1,
       init: opts.init ?? null,
       size: { width: result.images.shape[3], height: result.images.shape[2] },
@@ -258,8 +240,9 @@ async function run(opts: GenerateCliOptions): Promise<void> {
       parameters: result.parameters,
     };
     writeFileSafe(paths.sidecar, `${JSON.stringify(sidecar, null, 2)}\n`, { overwrite: opts.overwrite });
-    if (opts.json) process.stdout.write(`${JSON.stringify({ images: written, sidecar: paths.sidecar, sigmas: result.sigmas, nfe: result.nfe })}\n`);
-    else process.stdout.write(`wrote ${written.join(', ')} and ${paths.sidecar} (seed ${String(seed)}, ${result.sigmas.length - 1} steps, ${result.nfe} model calls)\n`);
+    for (const w of result.warnings) warn(w);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ images: written, sidecar: paths.sidecar, seed: seedJson(seed), steps: result.steps, sigmas: result.sigmas, nfe: result.nfe })}\n`);
+    else process.stdout.write(`wrote ${written.join(', ')} and ${paths.sidecar} (seed ${String(seed)}, ${result.steps} steps, ${result.nfe} model calls)\n`);
   } finally {
     await pipeline.dispose();
   }

@@ -6,6 +6,7 @@ import { UsageError } from '../errors.js';
 import { lineChartSvg, svgToPng } from '../../plot/line-chart.js';
 import { modelSamplingNames } from '../../model-sampling/presets.js';
 import { computeSigmas } from './sigmas.js';
+import { checkOutputFiles, parseList, writeFailure } from '../options.js';
 
 interface PlotOptions {
   model: string;
@@ -18,6 +19,7 @@ interface PlotOptions {
   from?: string;
   out: string;
   overwrite?: boolean;
+  force?: boolean;
   title?: string;
 }
 
@@ -35,13 +37,13 @@ export function register(program: Command): void {
     .option('--from <file>', 'JSON file with sigmas for the "custom" entry')
     .requiredOption('-o, --out <file>', 'output file, .png or .svg')
     .option('--overwrite', 'replace the output file if it exists')
+    .option('--force', 'plot a --from schedule even when it was made for another sigma range')
     .option('--title <text>', 'chart title')
     .action(async (opts: PlotOptions) => {
       const ext = extname(opts.out).toLowerCase();
       if (ext !== '.png' && ext !== '.svg') throw new UsageError(`--out must end in .png or .svg, got "${opts.out}"`);
-      const names = opts.scheduler.split(',').map((s) => s.trim()).filter((s) => s !== '');
-      if (names.length === 0) throw new UsageError('--scheduler needs at least one name');
-      if (new Set(names).size !== names.length) throw new UsageError(`--scheduler lists a name twice: ${opts.scheduler}`);
+      checkOutputFiles([opts.out], { overwrite: opts.overwrite });
+      const names = parseList('--scheduler', opts.scheduler);
       const hasCustomList = opts.sigmas !== undefined || opts.from !== undefined;
       if (hasCustomList && !names.includes('custom')) throw new UsageError('--sigmas/--from are plotted as "custom": add custom to --scheduler');
       const series = names.map((name) => {
@@ -70,9 +72,7 @@ export function register(program: Command): void {
       try {
         writeFileSync(opts.out, data, { flag: opts.overwrite ? 'w' : 'wx' });
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') throw new UsageError(`${opts.out} exists; pass --overwrite to replace it`);
-        throw new UsageError(`cannot write ${opts.out}: ${code ?? (err as Error).message}`);
+        throw writeFailure(opts.out, err);
       }
       process.stderr.write(`wrote ${opts.out}\n`);
     });

@@ -2,12 +2,8 @@ import { resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { checkOutputFolder, parseInteger } from '../options.js';
 
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer 0..65535, got "${value}"`);
-  return port;
-}
 
 export function register(program: Command): void {
   program
@@ -20,16 +16,14 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'generation jobs running at once', '1')
     .option('--verbose', 'log every request')
     .action(async (opts: { port: string; host: string; model?: string; out: string; concurrency: string; verbose?: boolean }) => {
-      const port = parsePort(opts.port);
-      const concurrency = Number(opts.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 8) throw new UsageError(`--concurrency must be an integer 1..8, got "${opts.concurrency}"`);
+      const port = parseInteger('--port', opts.port, { min: 0, max: 65535 });
+      const concurrency = parseInteger('--concurrency', opts.concurrency, { min: 1, max: 8 });
       let modelDir: string | undefined;
       if (opts.model !== undefined) {
         modelDir = resolve(opts.model);
         if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) throw new UsageError(`--model: "${opts.model}" is not a folder`);
       }
-      const outDir = resolve(opts.out);
-      if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`--out: "${opts.out}" exists and is not a folder`);
+      const outDir = checkOutputFolder(opts.out);
       // Loaded on use: the server pulls in fastify and onnxruntime, which other commands do not need.
       const { startStudio } = await import('../../server/start.js');
       let studio: Awaited<ReturnType<typeof startStudio>>;

@@ -4,7 +4,9 @@ import { UsageError } from '../errors.js';
 import { getSigmas } from '../../schedules/get-sigmas.js';
 import { modelSampling, modelSamplingNames } from '../../model-sampling/presets.js';
 import { readFileSync } from 'node:fs';
-import { sigmasFromScheduleJson, parseSigmas } from '../../schedules/custom.js';
+import { sigmasFromScheduleJson } from '../../schedules/custom.js';
+import { asUsage, parseInteger, parseNumber, parseSigmaList, parseSteps } from '../options.js';
+import { checkScheduleRange, scheduleRange } from '../schedule-range.js';
 import { discardPenultimateSigmaSamplers } from '../../schedules/comfy-schedulers.js';
 import { samplerNames } from '../../samplers/registry.js';
 import { existsSync, statSync } from 'node:fs';
@@ -21,6 +23,7 @@ interface SigmasOptions {
   sampler?: string;
   sigmas?: string;
   from?: string;
+  force?: boolean;
   json?: boolean;
   width?: string;
   height?: string;
@@ -43,9 +46,8 @@ export function resolveModel(opts: Pick<SigmasOptions, 'model' | 'width' | 'heig
       throw new UsageError(`${opts.model} is not a Stable Diffusion 3 or Flux folder; for SD1.x/SDXL exports use --model sd15 or --model sdxl (the same model sampling)`);
     }
     const folder = readFlowFolder(opts.model);
-    const width = opts.width !== undefined ? parseIntOption('--width', opts.width) : folder.defaultSize;
-    const height = opts.height !== undefined ? parseIntOption('--height', opts.height) : folder.defaultSize;
-    if (width <= 0 || height <= 0) throw new UsageError('--width and --height must be positive');
+    const width = opts.width !== undefined ? parseInteger('--width', opts.width, { min: 1 }) : folder.defaultSize;
+    const height = opts.height !== undefined ? parseInteger('--height', opts.height, { min: 1 }) : folder.defaultSize;
     const ms = flowFolderModelSampling(folder, width, height);
     return { ms, label: ms.name, folder: true };
   } catch (err) {
@@ -68,6 +70,7 @@ export function register(program: Command): void {
     .option('--sampler <name>', "KSampler sampler name; dpm_2, dpm_2_ancestral, uni_pc, uni_pc_bh2 drop the penultimate sigma")
     .option('--sigmas <list>', 'custom sigmas: "14.6,7.1,...,0" or a JSON array')
     .option('--from <file>', 'custom sigmas from a JSON file (an array, or an object with a "sigmas" array)')
+    .option('--force', 'use a --from schedule even when it was made for another sigma range')
     .option('--json', 'print one JSON object')
     .action((opts: SigmasOptions) => {
       const { ms, label, folder } = resolveModel(opts);
@@ -113,47 +116,28 @@ export interface ComputedSigmas {
 export function computeSigmas(opts: Omit<SigmasOptions, 'json' | 'model'> & { model: string | ModelSampling }, schedulerOverride?: string): ComputedSigmas {
   let custom: number[] | undefined;
   if (opts.sigmas !== undefined && opts.from !== undefined) throw new UsageError('give either --sigmas or --from, not both');
-  if (opts.sigmas !== undefined) custom = parseSigmasOption(opts.sigmas);
-  if (opts.from !== undefined) custom = readScheduleFile(opts.from);
+  if (opts.sigmas !== undefined) custom = parseSigmaList(opts.sigmas);
+  if (opts.from !== undefined) custom = readScheduleFileFor(opts.from, opts.model, opts.force ?? false);
   const scheduler = schedulerOverride ?? opts.scheduler ?? (custom ? 'custom' : 'ays');
   if (custom && scheduler !== 'custom') throw new UsageError(`--sigmas/--from give a custom schedule; use --scheduler custom (not ${scheduler})`);
-  const steps = opts.steps !== undefined ? parseIntOption('--steps', opts.steps) : custom ? undefined : 10;
-  const denoise = parseNumberOption('--denoise', opts.denoise ?? '1');
-  const coeff = opts.coeff !== undefined ? parseNumberOption('--coeff', opts.coeff) : undefined;
+  const steps = opts.steps !== undefined ? parseSteps(opts.steps) : custom ? undefined : 10;
+  const denoise = parseNumber('--denoise', opts.denoise ?? '1', { above: 0, max: 1 });
+  const coeff = opts.coeff !== undefined ? parseNumber('--coeff', opts.coeff) : undefined;
   if (coeff !== undefined && scheduler !== 'gits') throw new UsageError('--coeff applies to --scheduler gits only');
   if (opts.sampler !== undefined) {
     const known = new Set([...samplerNames, ...discardPenultimateSigmaSamplers, 'ddim']);
     if (!known.has(opts.sampler)) throw new UsageError(`unknown sampler "${opts.sampler}"; valid: ${[...known].join(', ')}`);
   }
   const sigmas = asUsage(() => getSigmas({ model: opts.model, scheduler, steps, denoise, coeff, sampler: opts.sampler, sigmas: custom }));
+  if (sigmas.length < 2) throw new UsageError(`${scheduler} at ${steps} steps with --denoise ${denoise} keeps no step (0 model calls); raise --denoise or --steps`);
   return { scheduler, steps: steps ?? sigmas.length - 1, denoise, coeff: scheduler === 'gits' ? (coeff ?? 1.2) : undefined, sigmas };
 }
 
-// Option parsing shared with `ays plot`: numbers checked strictly, library errors shown as usage errors.
-
-export function parseIntOption(name: string, value: string): number {
-  if (!/^\s*\d+\s*$/.test(value)) throw new UsageError(`${name} must be a whole number, got "${value}"`);
-  return Number(value);
-}
-
-export function parseNumberOption(name: string, value: string): number {
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${name} must be a number, got "${value}"`);
-  return v;
-}
-
-/** Runs library code, turning its RangeError/TypeError (bad input) into a UsageError for the CLI. */
-export function asUsage<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof RangeError || err instanceof TypeError) throw new UsageError(err.message);
-    throw err;
-  }
-}
-
-/** Reads a schedule file: a JSON array of sigmas or an object with a `sigmas` array (e.g. optimizer output). */
-export function readScheduleFile(path: string): number[] {
+/**
+ * Reads a schedule file (a JSON array of sigmas or an object with a `sigmas` array, e.g. `ays optimize` output)
+ * for the model preset `model`: refused when made for another sigma range, unless `force`.
+ */
+export function readScheduleFileFor(path: string, model: string | ModelSampling, force: boolean): number[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -166,9 +150,8 @@ export function readScheduleFile(path: string): number[] {
   } catch (err) {
     throw new UsageError(`${path} is not valid JSON: ${(err as Error).message}`);
   }
-  return asUsage(() => sigmasFromScheduleJson(parsed));
-}
-
-export function parseSigmasOption(text: string): number[] {
-  return asUsage(() => parseSigmas(text));
+  const sigmas = asUsage(() => sigmasFromScheduleJson(parsed));
+  const ms = typeof model === 'string' ? asUsage(() => modelSampling(model)) : model;
+  checkScheduleRange(`--from ${path}`, scheduleRange(parsed, sigmas), ms, typeof model === 'string' ? model : model.name, force);
+  return sigmas;
 }

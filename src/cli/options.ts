@@ -1,0 +1,194 @@
+/**
+ * Option parsing shared by every `ays` command: one wording per kind of mistake, numbers parsed exactly,
+ * and one policy for output paths, checked before any work.
+ *
+ * Output policy (every command that writes a file): the folder that will hold the file must already exist
+ * (a mistyped folder is refused, not created), the file must not exist unless `--overwrite` is given, and the
+ * folder must be writable. `ays serve --out DIR` creates DIR itself (it is the studio's own folder) but, like
+ * the files, only inside a folder that exists.
+ */
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { UsageError } from './errors.js';
+import { validateSigmas, validateSteps } from '../core/validate.js';
+
+const INTEGER = /^\s*[+-]?\d+\s*$/;
+
+/** Runs library code, turning its RangeError/TypeError (bad input) into a UsageError for the CLI. */
+export function asUsage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RangeError || err instanceof TypeError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+function range(min: number | undefined, max: number | undefined): string {
+  if (min !== undefined && max !== undefined) return ` in [${min}, ${max}]`;
+  if (min !== undefined) return ` >= ${min}`;
+  if (max !== undefined) return ` <= ${max}`;
+  return '';
+}
+
+/** An integer option: `--batch must be an integer >= 1, got "x"`. */
+export function parseInteger(name: string, value: string, bounds: { min?: number; max?: number } = {}): number {
+  const n = Number(value);
+  const ok = INTEGER.test(value) && Number.isSafeInteger(n) && (bounds.min === undefined || n >= bounds.min) && (bounds.max === undefined || n <= bounds.max);
+  if (!ok) throw new UsageError(`${name} must be an integer${range(bounds.min, bounds.max)}, got "${value}"`);
+  return n;
+}
+
+/** A number option: `--cfg must be a number >= 0, got "x"`. `above` is an exclusive lower bound. */
+export function parseNumber(name: string, value: string, bounds: { min?: number; max?: number; above?: number } = {}): number {
+  const n = Number(value);
+  const inRange =
+    (bounds.min === undefined || n >= bounds.min) && (bounds.max === undefined || n <= bounds.max) && (bounds.above === undefined || n > bounds.above);
+  if (value.trim() === '' || !Number.isFinite(n) || !inRange) {
+    const where = bounds.above !== undefined ? ` in (${bounds.above}, ${bounds.max ?? 'inf'}]` : range(bounds.min, bounds.max);
+    throw new UsageError(`${name} must be a number${where}, got "${value}"`);
+  }
+  return n;
+}
+
+/** A step count, worded as core's validateSteps words it for every caller: `--steps must be an integer >= 1, got 0`. */
+export function parseSteps(value: string, name = '--steps'): number {
+  const n = INTEGER.test(value) ? Number(value) : value;
+  return asUsage(() => validateSteps(n, name));
+}
+
+/** Seeds are 64-bit: 0 .. 2^64-1, as ComfyUI's. */
+export const SEED_MAX = 2n ** 64n - 1n;
+
+/**
+ * A seed, parsed exactly as a bigint (no rounding through a float): 0 .. 2^64-1. The message quotes what was
+ * typed, never a converted number. Left out: a random 32-bit seed.
+ */
+export function parseSeed(value: string | undefined, name = '--seed'): bigint {
+  if (value === undefined) return BigInt(Math.floor(Math.random() * 2 ** 32));
+  const text = value.trim();
+  if (!/^\d+$/.test(text) || BigInt(text) > SEED_MAX) throw new UsageError(`${name} must be an integer in [0, 2^64-1 = ${SEED_MAX}], got "${value}"`);
+  return BigInt(text);
+}
+
+/** A seed for the library: a number while it is exact as one, else the bigint (the library takes both). */
+export function seedValue(seed: bigint): number | bigint {
+  return seed <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seed) : seed;
+}
+
+/** A seed for code that takes a plain number (the lab, the bundled-model runs): up to 2^53-1, else an error. */
+export function safeSeed(seed: bigint, name = '--seed'): number {
+  if (seed > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsageError(`${name} must be at most 2^53-1 = ${Number.MAX_SAFE_INTEGER} for this command, got "${seed}"`);
+  return Number(seed);
+}
+
+/** How every command writes a seed into JSON (sidecars, --json, eval): a decimal string, exact for all 64 bits. */
+export function seedJson(seed: bigint | number): string {
+  return typeof seed === 'bigint' ? seed.toString() : BigInt(seed).toString();
+}
+
+/**
+ * A sigma list typed on the command line: numbers separated by commas (and/or spaces), or a JSON array.
+ * An empty entry ("14,,3,0") is an error, not skipped; the list is then checked by core's validateSigmas.
+ */
+export function parseSigmaList(text: string, name = '--sigmas'): number[] {
+  const trimmed = text.trim();
+  if (trimmed === '') throw new UsageError(`${name} is empty; give numbers separated by commas, e.g. "14.6,3,1,0"`);
+  let values: unknown;
+  if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
+    try {
+      values = JSON.parse(trimmed);
+    } catch (err) {
+      throw new UsageError(`${name} looks like JSON but does not parse: ${(err as Error).message}`);
+    }
+    if (values !== null && typeof values === 'object' && !Array.isArray(values)) values = (values as { sigmas?: unknown }).sigmas;
+    if (!Array.isArray(values)) throw new UsageError(`${name}: expected a JSON array of sigmas or an object with a "sigmas" array`);
+  } else {
+    const parts = trimmed.split(',').map((p) => p.trim());
+    const empty = parts.findIndex((p) => p === '');
+    if (empty >= 0) throw new UsageError(`${name} has an empty entry (number ${empty + 1}) in "${text}"`);
+    values = parts.flatMap((p) => p.split(/\s+/)).map((p) => {
+      if (!NUMBER.test(p)) throw new UsageError(`${name}: "${p}" is not a number`);
+      return Number(p);
+    });
+  }
+  return asUsage(() => validateSigmas(values as number[], name));
+}
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** Throws unless `dir` is an existing, writable folder; `what` names the output in the message. */
+function checkFolder(dir: string, what: string): void {
+  if (!existsSync(dir)) throw new UsageError(`${what}: folder ${dir} does not exist; create it first`);
+  if (!statSync(dir).isDirectory()) throw new UsageError(`${what}: ${dir} is not a folder`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new UsageError(`${what}: cannot write in folder ${dir} (permission denied)`);
+  }
+}
+
+/**
+ * The output policy for files, checked before any work: each file's folder exists and is writable, and the
+ * file does not exist unless `overwrite` (nor is it a folder). Returns the resolved paths.
+ */
+export function checkOutputFiles(paths: readonly string[], options: { overwrite?: boolean; option?: string } = {}): string[] {
+  const option = options.option ?? '--out';
+  return paths.map((p) => {
+    const abs = resolve(p);
+    checkFolder(dirname(abs), `${option} ${p}`);
+    if (existsSync(abs)) {
+      if (statSync(abs).isDirectory()) throw new UsageError(`${option} ${p} is a folder; give a file name`);
+      if (!options.overwrite) throw new UsageError(`${p} already exists; pass --overwrite to replace it`);
+      try {
+        accessSync(abs, constants.W_OK);
+      } catch {
+        throw new UsageError(`${option}: cannot write ${p} (permission denied)`);
+      }
+    }
+    return abs;
+  });
+}
+
+/** The output policy for an output folder (`ays serve --out`): created if missing, inside a folder that exists. */
+export function checkOutputFolder(dir: string, option = '--out'): string {
+  const abs = resolve(dir);
+  if (existsSync(abs)) {
+    if (!statSync(abs).isDirectory()) throw new UsageError(`${option} ${dir} exists and is not a folder`);
+    checkFolder(abs, `${option} ${dir}`);
+  } else {
+    checkFolder(dirname(abs), `${option} ${dir}`);
+  }
+  return abs;
+}
+
+/** Turns a write failure into one line naming the file (the policy was checked before, so this is rare). */
+export function writeFailure(path: string, err: unknown): UsageError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST') return new UsageError(`${path} already exists; pass --overwrite to replace it`);
+  if (code === 'EACCES' || code === 'EPERM') return new UsageError(`cannot write ${path} (permission denied)`);
+  if (code === 'ENOENT') return new UsageError(`cannot write ${path}: its folder does not exist`);
+  return new UsageError(`cannot write ${path}: ${code ?? (err instanceof Error ? err.message : String(err))}`);
+}
+
+/** `a,b, c` -> ['a', 'b', 'c']; an empty list or entry is an error. */
+export function parseList(name: string, value: string): string[] {
+  const parts = value.split(',').map((s) => s.trim());
+  if (parts.some((p) => p === '')) throw new UsageError(`${name} has an empty entry in "${value}"`);
+  if (new Set(parts).size !== parts.length) throw new UsageError(`${name} lists a name twice: ${value}`);
+  return parts;
+}
+
+/** A guidance scale: >= 0; above 30 (ComfyUI's sliders stop at 30 for most models) it still runs, with a warning. */
+export function parseCfg(value: string, name = '--cfg'): number {
+  const cfg = parseNumber(name, value, { min: 0 });
+  if (cfg > CFG_WARN_ABOVE) warn(`${name} ${value} is far above the usual 1..${CFG_WARN_ABOVE}; expect a saturated, burnt image`);
+  return cfg;
+}
+
+export const CFG_WARN_ABOVE = 30;
+
+/** One warning line on stderr, `ays: warning: ...`. */
+export function warn(message: string): void {
+  process.stderr.write(`ays: warning: ${message}\n`);
+}
