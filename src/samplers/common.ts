@@ -2,7 +2,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { validateSigmas } from '../core/validate.js';
 import { allFinite, cloneTensor, sameShape, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, GuidedDenoiser, NoiseSource, Sampler, SamplerOptions } from './types.js';
-import { findSamplerSpec, type SamplerSpecInfo } from './specs.js';
+import type { SamplerSpecInfo } from './specs.js';
 
 /** Rejection reason for an aborted run (a DOMException named AbortError, like fetch's). */
 export function abortError(signal: AbortSignal): Error {
@@ -30,7 +30,7 @@ type KeysWhere<P, T> = 0 extends 1 & P ? string : { [K in keyof P]-?: P[K] exten
  * Hyperparameters: `run.num('eta')`, `run.choice('solver_type', ['midpoint', 'heun'])`, `run.flag('cfg_pp')`,
  * `run.fn('tau_func')` return the caller's option when given, else the spec's default (specs.ts). A default of
  * null means "computed at run time": pass it as the second argument, `run.num('start_sigma', fromModel)`.
- * With a typed spec (`begin(specs.euler, ...)`) the key names are checked by the compiler.
+ * The key names are checked by the compiler against the spec's params interface.
  */
 export class Run<P extends object = any> {
   nfe = 0;
@@ -40,13 +40,12 @@ export class Run<P extends object = any> {
   readonly name: string;
 
   constructor(
-    readonly spec: SamplerSpecInfo<P> | undefined,
-    name: string,
+    readonly spec: SamplerSpecInfo<P>,
     readonly denoiser: Denoiser,
     readonly options: SamplerOptions,
     readonly shape: readonly number[],
   ) {
-    this.name = name;
+    this.name = spec.name;
     this.noise = options.noise;
     this.checkAbort();
   }
@@ -119,14 +118,14 @@ export class Run<P extends object = any> {
   private lookup(key: string): unknown {
     const v = this.options[key];
     if (v !== undefined && v !== null) return v;
-    const d: unknown = this.spec ? (this.spec.defaults as Record<string, unknown>)[key] : undefined;
+    const d: unknown = (this.spec.defaults as Record<string, unknown>)[key];
     return d === null ? undefined : d;
   }
 
   /** A body's own fallback must agree with the spec's default (a guard while bodies still pass one). */
   private agree(key: string, fallback: unknown): void {
     if (fallback === undefined || this.options[key] !== undefined && this.options[key] !== null) return;
-    const d: unknown = this.spec ? (this.spec.defaults as Record<string, unknown>)[key] : undefined;
+    const d: unknown = (this.spec.defaults as Record<string, unknown>)[key];
     if (d !== undefined && d !== null && !Object.is(d, fallback)) {
       throw new Error(`${this.name}: internal error: the body's default ${key} = ${String(fallback)} differs from the spec's ${String(d)}`);
     }
@@ -170,52 +169,23 @@ export class Run<P extends object = any> {
     if (typeof v !== 'function') throw new TypeError(`${this.name}: option ${key} must be a function`);
     return v as F;
   }
-
-  /** @deprecated the old form with an explicit default; use choice(key, allowed), which reads the spec's default. */
-  str<T extends string>(key: string, fallback: T, allowed: readonly T[]): T {
-    this.agree(key, fallback);
-    const v = this.lookup(key) ?? fallback;
-    if (typeof v !== 'string' || !allowed.includes(v as T)) {
-      throw new TypeError(`${this.name}: option ${key} must be one of ${allowed.join(', ')}, got ${String(v)}`);
-    }
-    return v as T;
-  }
 }
 
-/**
- * Start a run: validate, and make a working copy of x that the sampler may overwrite. Pass the sampler's
- * spec (`begin(specs.euler, ...)`); a name string still works and finds the spec by name.
- */
+/** Start a run for a sampler's spec: validate, and make a working copy of x that the sampler may overwrite. */
 export function begin<P extends object>(
   spec: SamplerSpecInfo<P>,
   denoiser: Denoiser,
   x: Tensor,
   sigmas: ArrayLike<number>,
   options: SamplerOptions | undefined,
-): { run: Run<P>; sigmas: Float64Array; x: Tensor };
-/** @deprecated the old form by name: pass the spec (specs.ts) so that run.num(key) is typed. */
-export function begin(
-  name: string,
-  denoiser: Denoiser,
-  x: Tensor,
-  sigmas: ArrayLike<number>,
-  options: SamplerOptions | undefined,
-): { run: Run; sigmas: Float64Array; x: Tensor };
-export function begin<P extends object>(
-  spec: SamplerSpecInfo<P> | string,
-  denoiser: Denoiser,
-  x: Tensor,
-  sigmas: ArrayLike<number>,
-  options: SamplerOptions | undefined,
 ): { run: Run<P>; sigmas: Float64Array; x: Tensor } {
-  const info = typeof spec === 'string' ? (findSamplerSpec(spec) as SamplerSpecInfo<P> | undefined) : spec;
-  const name = typeof spec === 'string' ? spec : spec.name;
+  const name = spec.name;
   if (typeof denoiser !== 'function') throw new TypeError(`${name}: denoiser must be a function (x, sigma) => Promise<Tensor>`);
   if (!x || !(x.data instanceof Float32Array || x.data instanceof Float64Array)) {
     throw new TypeError(`${name}: x must be a tensor with Float32Array or Float64Array data`);
   }
   const s = checkSigmas(name, sigmas);
-  const run = new Run<P>(info, name, denoiser, options ?? {}, x.shape);
+  const run = new Run<P>(spec, denoiser, options ?? {}, x.shape);
   return { run, sigmas: s, x: cloneTensor(x) };
 }
 

@@ -27,6 +27,13 @@ export function copyInto(out: Tensor, src: Tensor): Tensor {
   return out;
 }
 
+/** out = a*x */
+export function scale(out: Tensor, a: number, x: Tensor): Tensor {
+  const o = out.data, xd = x.data, n = o.length;
+  for (let i = 0; i < n; i++) o[i] = a * xd[i]!;
+  return out;
+}
+
 /** True when every element is finite: v * 0 is NaN exactly for NaN and infinities. Four accumulators keep
  * the loop from waiting on one chain of additions. */
 export function allFinite(x: Tensor): boolean {
