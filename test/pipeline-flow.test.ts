@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -404,6 +404,7 @@ test('bad input: one line, before any model runs', async () => {
 
 test('CLI: generate on SD3/Flux folders (defaults simple + model cfg), sidecar, errors before loading; sigmas --model DIR', () => {
   const out = join(tmp, 'cli');
+  mkdirSync(out, { recursive: true });
   const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
   let r = run(['generate', '--model', devDir, '--prompt', 'a cat', '--width', '64', '--height', '48', '--steps', '2', '--seed', '3', '--guidance', '2', '--out', join(out, 'f.png'), '--json']);
   assert.equal(r.status, 0, r.stderr);
@@ -420,7 +421,7 @@ test('CLI: generate on SD3/Flux folders (defaults simple + model cfg), sidecar, 
     [['--model', schnellDir, '--guidance', '3'], /no guidance embedding/],
     [['--model', devDir, '--negative', 'x'], /Flux runs without CFG/],
     [['--model', sd3Dir, '--width', '1000'], /multiple of 16/],
-    [['--model', sd3Dir, '--max-sequence-length', '0'], /--max-sequence-length must be an integer >= 1/],
+    [['--model', sd3Dir, '--max-sequence-length', '0'], /--max-sequence-length must be an integer in \[1, 512\]/],
   ] as const) {
     r = run(['generate', ...args, '--prompt', 'a', '--out', join(out, 'x.png')]);
     assert.equal(r.status, 1);
