@@ -299,4 +299,8 @@ test('a batch that cannot fit in memory is refused at once with one line', async
     return true;
   });
   assert.ok(performance.now() - t0 < 2000, 'refused before any model work');
+  assert.throws(() => pipeline.checkRequest!({ cfg: 3, batchSize: 100000 }), /needs at least/);
+  assert.throws(() => pipeline.checkRequest!({ cfg: 3, classLabel: 10 }), /class 10 is out of range/);
+  assert.throws(() => pipeline.checkRequest!({ cfg: 3, width: 64 }), /makes 28x28 images/);
+  pipeline.checkRequest!({ cfg: 3, classLabel: 'none', batchSize: 64 });
 });

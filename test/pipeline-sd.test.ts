@@ -533,6 +533,11 @@ test('sizes and batches that cannot fit in memory are refused at once with one l
     }
     // a normal run still fits
     assert.equal((await p.generate({ ...base, steps: 1 })).steps, 1);
+    // the same checks without any model work, for callers that queue (the server)
+    assert.throws(() => p.checkRequest!({ cfg: 7, batchSize: 100000 }), /needs at least/);
+    assert.throws(() => p.checkRequest!({ cfg: 7, width: 64, height: 48 }), /multiple of 64/);
+    assert.throws(() => p.checkRequest!({ cfg: 7, classLabel: 'cat' }), /takes a prompt, not a class/);
+    p.checkRequest!({ cfg: 7, width: 128, height: 64 });
   });
 });
 

@@ -220,11 +220,17 @@ function makeClassPipeline(abs: string, m: ClassModel, carried: CarriedSchedule 
     checkMemory(`batch ${batch}${rows > batch ? ' (x 2 for CFG)' : ''}`, [{ what: `first UNet feature maps ${rows} x ${firstWidth(card)} x ${size} x ${size}, twice`, bytes }], available, (msg) => new ModelError(msg));
   }
 
-  async function prepareSampling(req: SamplingRequest): Promise<SamplingSetup> {
+  /** Every check before model work; the labels and whether the uncond half runs. */
+  function validate(req: SamplingRequest): { labels: number[]; alwaysUncond: boolean } {
     checkRequest(req);
     const labels = resolveLabels(req.classLabel, req.batchSize);
     const alwaysUncond = req.sampler !== undefined && samplerNeedsUncond(req.sampler);
     checkFits((req.cfg !== 1 || alwaysUncond ? 2 : 1) * labels.length, labels.length);
+    return { labels, alwaysUncond };
+  }
+
+  async function prepareSampling(req: SamplingRequest): Promise<SamplingSetup> {
+    const { labels, alwaysUncond } = validate(req);
     const den = classDenoiser(m, labels, req.cfg, { alwaysUncond });
     return {
       modelSampling: ms,
@@ -265,6 +271,7 @@ function makeClassPipeline(abs: string, m: ClassModel, carried: CarriedSchedule 
     sigmasFor,
     schedule,
     denoiser: (labels, cfg, opts) => classDenoiser(m, labels, cfg, opts),
+    checkRequest: (req) => void validate(req),
     prepareSampling,
     async sampleImages(o: GenerateOptions): Promise<ClassSamples> {
       const s = await sampleWith(pipeline, o);

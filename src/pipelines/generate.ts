@@ -8,14 +8,9 @@ import type { GenerateOptions, GenerateResult, Pipeline, SamplingSetup } from '.
 import { encodePng, formatParameters } from '../image/png.js';
 import { GenerateOptionsError } from './errors.js';
 import { checkSamplerName, initialLatents } from './sampling.js';
+export { checkSchedulerKnown } from './sampling.js';
 import { sample } from '../samplers/sample.js';
-import { schedulerNames } from '../schedules/index.js';
 import { validateSigmas, validateSteps } from '../core/validate.js';
-
-/** The library's scheduler names plus a pipeline's own, for messages. */
-export function checkSchedulerKnown(name: string, extra: readonly string[]): void {
-  if (!schedulerNames.includes(name) && !extra.includes(name)) fail(`unknown scheduler "${name}"; valid: ${[...schedulerNames, ...extra].join(', ')}`);
-}
 
 /** The sampling run before PNGs: images, the schedule followed and what it cost. */
 export interface SampledImages {

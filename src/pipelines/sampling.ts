@@ -10,9 +10,16 @@ import { prepareNoise } from '../noise/sources.js';
 import { initialLatent } from '../denoisers/model.js';
 import { GenerateOptionsError } from './errors.js';
 
+/** The library's scheduler names only (kept for the flow pipelines; `checkSchedulerKnown` takes a pipeline's own too). */
 export function checkSchedulerName(name: string, explicitSigmas?: readonly number[]): void {
-  if (explicitSigmas) return;
-  if (!schedulerNames.includes(name)) throw new GenerateOptionsError(`unknown scheduler "${name}"; valid: ${schedulerNames.join(', ')}`);
+  if (!explicitSigmas) checkSchedulerKnown(name);
+}
+
+/** A scheduler name the library knows, or one of the pipeline's own (`extra`, e.g. 'optimized'). */
+export function checkSchedulerKnown(name: string, extra: readonly string[] = []): void {
+  if (!schedulerNames.includes(name) && !extra.includes(name)) {
+    throw new GenerateOptionsError(`unknown scheduler "${name}"; valid: ${[...schedulerNames, ...extra].join(', ')}`);
+  }
 }
 
 export function checkSamplerName(name: string): void {

@@ -15,7 +15,7 @@ import { discreteModelSampling } from '../model-sampling/discrete.js';
 import type { ModelSampling } from '../model-sampling/types.js';
 import { GenerateOptionsError } from './errors.js';
 export { GenerateOptionsError };
-import { samplerNeedsUncond, scheduleSigmas, checkSchedulerName } from './sampling.js';
+import { samplerNeedsUncond, scheduleSigmas, checkSchedulerKnown } from './sampling.js';
 import { checkTextEncoder, cfgBatch, encodePrompts, FLOAT_TYPES, type TextEncoderIO } from './sd-text.js';
 import { checkStaticShape, unetDenoiser, type AddedConditioning, type UnetTimings } from './sd-unet.js';
 import { decodeLatents, encodeInit, type Vae } from './sd-vae.js';
@@ -293,7 +293,7 @@ function makePipeline(p: Parts): StableDiffusionPipeline {
   }
 
   function schedule(r: ScheduleRequest): number[] {
-    checkSchedulerName(r.scheduler);
+    checkSchedulerKnown(r.scheduler);
     return scheduleSigmas(p.ms, r.scheduler, r.steps, r.denoise ?? 1, r.sampler ?? 'euler', r.coeff);
   }
 
@@ -311,6 +311,7 @@ function makePipeline(p: Parts): StableDiffusionPipeline {
       return lastTimings;
     },
     schedule,
+    checkRequest: (req) => void validate(req, p),
     prepareSampling,
     async generate(o: GenerateOptions): Promise<GenerateResult> {
       const t0 = performance.now();

@@ -139,6 +139,9 @@ export interface Pipeline {
   /** Class pipelines only: a class name (any case and punctuation), an index 0..N-1, or "none" -> label; throws a
    * one-line error naming the classes otherwise. Absent on text pipelines. */
   resolveClass?(label: string | number): number;
+  /** The checks prepareSampling makes first (size, size multiple, memory, classes, prompt kind), without any model
+   * work: callers that queue work (the server) refuse a bad request at once with it. Throws a one-line error. */
+  checkRequest?(request: SamplingRequest): void;
   /** Check a request and build the guided denoiser, latent shape and decoder for it (before any sampling). */
   prepareSampling(request: SamplingRequest): Promise<SamplingSetup>;
   /** prepareSampling + sample() + decode, with PNGs and their parameters. */
