@@ -3,7 +3,7 @@
 export { tensor, numel } from './tensor/tensor.js';
 export type { Tensor, TensorData } from './tensor/tensor.js';
 export type { Denoiser, GuidedDenoiser, NoiseSource } from './core/types.js';
-export { validateSigmas, validateSteps } from './core/validate.js';
+export { validateSigmas, validateSteps, validateDenoise } from './core/validate.js';
 export type { Sampler, SamplerOptions, StepInfo, NoiseKind, SamplerParamValue } from './samplers/types.js';
 // samplers, noise and denoisers
 export { sample } from './samplers/sample.js';

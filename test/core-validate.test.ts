@@ -49,3 +49,18 @@ test('the schedules, the samplers and the sigma parser all speak with validateSi
   await assert.rejects(sample('dpmpp_2m', d, x, [1]), rangeError(/^dpmpp_2m: sigmas needs at least 2 sigmas/));
   await assert.rejects(sample('euler', d, x, [2, 0, 0]), rangeError(/^euler: sigmas\[1\] is 0 before the end/));
 });
+
+test('validateDenoise: [0, 1] passes, the rest gets one wording, from every schedule entry point', async () => {
+  const { validateDenoise } = await import('../src/core/validate.js');
+  const { gitsSigmas, alignYourStepsSigmas, splitSigmasDenoise } = await import('../src/schedules/index.js');
+  assert.equal(validateDenoise(0), 0);
+  assert.equal(validateDenoise(1), 1);
+  for (const [bad, shown] of [[1.5, '1.5'], [-0.1, '-0.1'], [NaN, 'NaN'], ['0.5', '"0.5"']] as const) {
+    assert.throws(() => validateDenoise(bad), rangeError(new RegExp(`^denoise must be a number in \\[0, 1\\], got ${shown.replace(/[.]/g, '\\.')}$`)));
+  }
+  const msg = rangeError(/^denoise must be a number in \[0, 1\], got 2$/);
+  assert.throws(() => getSigmas({ model: 'sd15', scheduler: 'karras', steps: 4, denoise: 2 }), msg);
+  assert.throws(() => gitsSigmas({ steps: 4, denoise: 2 }), msg);
+  assert.throws(() => alignYourStepsSigmas({ table: 'SD1', steps: 4, denoise: 2 }), msg);
+  assert.throws(() => splitSigmasDenoise([3, 2, 1, 0], 2), msg);
+});

@@ -45,7 +45,7 @@ test('ziggurat normals: standard normal histogram (chi-square over 40 bins), tai
   let tail3 = 0, fourth = 0;
   for (const v of z) {
     const b = Math.floor((v + 4) * 5);
-    if (b >= 0 && b < 40) bins[b]++;
+    if (b >= 0 && b < 40) bins[b] = bins[b]! + 1;
     if (Math.abs(v) > 3) tail3++;
     fourth += v ** 4;
   }

@@ -1,5 +1,5 @@
 /**
- * The one place where a sigma list and a step count are checked. Every caller (schedules, samplers,
+ * The one place where a sigma list, a step count and a denoise strength are checked. Every caller (schedules, samplers,
  * pipelines, CLI, server) uses these, so a bad input reads the same wherever it comes from.
  */
 
@@ -44,6 +44,17 @@ export function validateSteps(steps: unknown, what = 'steps'): number {
     throw new RangeError(`${what} must be an integer >= 1, got ${describe(steps)}`);
   }
   return steps;
+}
+
+/**
+ * Checks a denoise strength: a number in [0, 1] (1 = the full schedule, 0 = no steps). Returns it. Throws a
+ * one-line RangeError, e.g. `denoise must be a number in [0, 1], got 1.5`.
+ */
+export function validateDenoise(denoise: unknown, what = 'denoise'): number {
+  if (typeof denoise !== 'number' || Number.isNaN(denoise) || denoise < 0 || denoise > 1) {
+    throw new RangeError(`${what} must be a number in [0, 1], got ${describe(denoise)}`);
+  }
+  return denoise;
 }
 
 function describe(v: unknown): string {

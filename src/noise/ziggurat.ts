@@ -47,16 +47,16 @@ export function keyedState(state: Uint32Array, k0: number, k1: number, k2: numbe
 
 /** One xoshiro128** output from a state kept in a Uint32Array (the slow path's generator). */
 function nextUint32(s: Uint32Array): number {
-  const s1 = s[1]!;
+  const s0 = s[0]!, s1 = s[1]!;
   const x = Math.imul(s1, 5);
   const out = Math.imul((x << 7) | (x >>> 25), 9) >>> 0;
   const t = s1 << 9;
-  s[2] ^= s[0]!;
-  s[3] ^= s1;
-  s[1] = s1 ^ s[2]!;
-  s[0] ^= s[3]!;
-  s[2] ^= t;
-  s[3] = (s[3]! << 11) | (s[3]! >>> 21);
+  const s2 = s[2]! ^ s0;
+  const s3 = s[3]! ^ s1;
+  s[1] = s1 ^ s2;
+  s[0] = s0 ^ s3;
+  s[2] = s2 ^ t;
+  s[3] = (s3 << 11) | (s3 >>> 21);
   return out;
 }
 

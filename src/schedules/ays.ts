@@ -9,9 +9,8 @@
  *   reproduced at 11 steps. With denoise < 1 it keeps the last floor(min(denoise, 0.999)*steps)+1 values,
  *   A1111's img2img rule.
  */
-import { validateSteps } from '../core/validate.js';
+import { validateDenoise, validateSteps } from '../core/validate.js';
 import { loglinearInterp, roundHalfEven } from './numerics.js';
-import { checkDenoise } from './comfy-schedulers.js';
 import { f32 } from '../model-sampling/float32.js';
 
 export type AysTableName = 'SD1' | 'SDXL' | 'SVD' | 'IF';
@@ -63,7 +62,7 @@ function checkTable(table: string): asserts table is AysTableName {
 
 /** Keep the tail for denoise and zero the last value: the rule shared by ComfyUI's AYS and GITS nodes. */
 export function tableTailWithZero(sigmas: readonly number[], steps: number, denoise: number): number[] {
-  checkDenoise(denoise);
+  validateDenoise(denoise);
   let kept = steps;
   if (denoise < 1) {
     if (denoise <= 0) return [];
@@ -80,7 +79,7 @@ export function alignYourStepsSigmas(options: AysOptions): number[] {
   const convention = options.convention ?? 'comfyui';
   checkTable(table);
   validateSteps(steps);
-  checkDenoise(denoise);
+  validateDenoise(denoise);
   const levels = AYS_NOISE_LEVELS[table];
   if (convention === 'comfyui') {
     const sigmas = steps + 1 === levels.length ? [...levels] : loglinearInterp(levels, steps + 1);

@@ -4,7 +4,7 @@
  * Numbers follow ComfyUI's float32 tensor arithmetic; the behaviour was read off the conformance data
  * and the published descriptions, not ComfyUI's code.
  */
-import { validateSteps } from '../core/validate.js';
+import { validateDenoise, validateSteps } from '../core/validate.js';
 import type { ModelSampling } from '../model-sampling/types.js';
 import { findSamplerSpec, SAMPLER_SPECS } from '../samplers/specs.js';
 import { f32, torchLinspaceF32 } from '../model-sampling/float32.js';
@@ -172,12 +172,6 @@ export function discardsPenultimateSigma(sampler: string | undefined): boolean {
  */
 export const discardPenultimateSigmaSamplers: readonly string[] = SAMPLER_SPECS.filter((s) => s.discardsPenultimateSigma).map((s) => s.name);
 
-export function checkDenoise(denoise: number): void {
-  if (typeof denoise !== 'number' || Number.isNaN(denoise) || denoise < 0 || denoise > 1) {
-    throw new RangeError(`denoise must be a number in [0, 1], got ${denoise}`);
-  }
-}
-
 /**
  * The KSampler rule: with a sampler whose spec discards the penultimate sigma, build steps+1 and drop the
  * penultimate sigma; with denoise < 1 (ComfyUI's test is denoise <= 0.9999), build floor(steps/denoise)
@@ -192,7 +186,7 @@ export function ksamplerSigmas(
   node = false,
 ): number[] {
   validateSteps(steps);
-  checkDenoise(denoise);
+  validateDenoise(denoise);
   const discard = discardsPenultimateSigma(sampler);
   const calc = (n: number): number[] => {
     if (!discard) return build(n);

@@ -1,7 +1,7 @@
 /** getSigmas: one call for any named schedule on any model, with the checks a user-facing API needs. */
 import type { ModelSampling } from '../model-sampling/types.js';
 import { modelSampling } from '../model-sampling/presets.js';
-import { validateSteps } from '../core/validate.js';
+import { validateDenoise, validateSteps } from '../core/validate.js';
 import { schedulerNames, schedulerRegistry } from './registry.js';
 
 export interface GetSigmasOptions {
@@ -35,10 +35,7 @@ export function getSigmas(options: GetSigmasOptions): number[] {
   }
   const entry = typeof scheduler === 'string' ? schedulerRegistry.get(scheduler) : undefined;
   if (!entry) throw new RangeError(`unknown scheduler "${String(scheduler)}"; valid schedulers: ${schedulerNames.join(', ')}`);
-  const denoise = options.denoise ?? 1;
-  if (typeof denoise !== 'number' || Number.isNaN(denoise) || denoise < 0 || denoise > 1) {
-    throw new RangeError(`denoise must be a number in [0, 1], got ${String(denoise)}`);
-  }
+  const denoise = validateDenoise(options.denoise ?? 1);
   let steps = options.steps;
   if (entry.stepsFromList) {
     if (!options.sigmas) throw new RangeError(`scheduler "${scheduler}" needs a sigma list (sigmas)`);

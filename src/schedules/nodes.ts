@@ -2,7 +2,7 @@
  * ComfyUI's scheduler nodes that take explicit parameters, and the nodes that edit a sigma list.
  * Sigma lists here are plain descending number arrays; results are float32 values like ComfyUI's tensors.
  */
-import { validateSteps } from '../core/validate.js';
+import { validateDenoise, validateSteps } from '../core/validate.js';
 import type { ModelSampling } from '../model-sampling/types.js';
 import { cosf32, f32, sinf32, torchLinspaceF32 } from '../model-sampling/float32.js';
 import { roundHalfEven } from './numerics.js';
@@ -21,7 +21,7 @@ export function betaSamplingSigmas(ms: ModelSampling, steps: number, alpha = 0.6
  */
 export function sdTurboSigmas(ms: ModelSampling, steps: number, denoise = 1): number[] {
   if (!Number.isInteger(steps) || steps < 1 || steps > 10) throw new RangeError(`SDTurbo steps must be an integer in 1..10, got ${steps}`);
-  if (Number.isNaN(denoise) || denoise < 0 || denoise > 1) throw new RangeError(`denoise must be a number in [0, 1], got ${denoise}`);
+  validateDenoise(denoise);
   if (ms.kind !== 'discrete') throw new RangeError(`SDTurbo needs a discrete (1000-timestep) model, got ${ms.name} (${ms.kind})`);
   const start = 10 - Math.trunc(10 * denoise);
   const timesteps = [999, 899, 799, 699, 599, 499, 399, 299, 199, 99].slice(start, start + steps);
@@ -49,7 +49,7 @@ export function splitSigmas(sigmas: readonly number[], step: number): [number[],
  */
 export function splitSigmasDenoise(sigmas: readonly number[], denoise: number): [number[], number[]] {
   checkList(sigmas);
-  if (Number.isNaN(denoise) || denoise < 0 || denoise > 1) throw new RangeError(`denoise must be a number in [0, 1], got ${denoise}`);
+  validateDenoise(denoise);
   const steps = Math.max(sigmas.length - 1, 0);
   const total = roundHalfEven(steps * denoise);
   const high = total === 0 ? [] : sigmas.slice(0, sigmas.length - total);
