@@ -75,7 +75,6 @@ async function saSolver(run: Run<S.SaSolverPeceParams>, x: Tensor, sigmas: Float
   // alpha_t = sigma_t e^lambda_t scales the coefficients (1 in the VE convention)
   const alphas = Array.from(sigmas, (s, i) => hl.alpha(s, lambdas[i]!));
   const maxOrder = Math.max(predictorOrder, correctorOrder);
-  const n = x.data.length;
   const xPred = zerosLike(x);
   xPred.data.set(x.data);
   let noise: Tensor | null = null;

@@ -80,7 +80,6 @@ async function uniPc(run: Run, x: Tensor, sigmas: Float64Array, variant: 'bh1' |
   if (ts[ts.length - 1] === 0) ts[ts.length - 1] = 0.001;
   const steps = ts.length - 1;
   const order = Math.max(1, Math.min(3, ts.length - 2));
-  const n = x.data.length;
   const scratch = zerosLike(x);
   // VP state
   scaleInPlace(x.data, alphaOf(ts[0]!));
