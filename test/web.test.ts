@@ -226,7 +226,7 @@ test('Schedules view: one failing scheduler is marked while the others plot; aft
   await page.waitForSelector('#shown-model[data-model="svd"]');
   const svd = (await chartData('sigma'))!;
   assert.deepEqual(svd.labels, ['karras']);
-  assert.equal(svd.data[1]![0], 700);
+  assert.ok(Math.abs(svd.data[1]![0]! - 700) < 1e-3, `svd karras starts at 700, got ${svd.data[1]![0]}`);
   assert.match((await page.textContent('#sigma-failures')) ?? '', /not plotted: gits at 6 steps/);
   assert.match(await page.inputValue('#export-text'), /^\[700/);
   // only gits on svd: a 400; the charts, table and export no longer show sd15's (or anyone's) schedule
@@ -295,7 +295,9 @@ test('Compare view: a queued job cancels to "cancelled"; switching tabs keeps fo
   } finally {
     await json(studio.base, 'DELETE', `/api/jobs/${busy.body.job.id}`);
   }
-  // a running grid survives a round trip through the other tabs
+  // a running grid survives a round trip through the other tabs (the view was drawn again: set it up anew)
+  await setChecks('schedulers', ['karras']);
+  await setChecks('samplers', ['euler']);
   await page.fill('#steps', '24');
   await setChecks('classes', [classes[2]!, classes[5]!]);
   await page.click('#render');
@@ -352,6 +354,7 @@ test('a phone screen (390x844): every view stacks into one column without horizo
       await shot(`phone-${view}.png`);
     }
     // a cell opened large fits the screen
+    await open('compare');
     await setChecks('schedulers', ['karras']);
     await setChecks('samplers', ['euler']);
     await setChecks('classes', [classes[0]!]);

@@ -51,21 +51,11 @@ export interface Job {
   onFinal?: () => void;
 }
 
-/** The public view of a job (what GET /api/jobs/:id returns). */
-export interface JobSnapshot {
-  id: string;
-  kind: string;
-  status: JobStatus;
-  progress: JobProgress;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  error?: string;
-  request: unknown;
-  result?: unknown;
-  /** Events so far of the kinds a view needs to rebuild itself (cells, sweeps). */
-  events: JobEvent[];
-}
+/**
+ * The public view of a job (what GET /api/jobs/:id returns): its fields without the runtime parts; `events` are
+ * the events so far of the kinds a view needs to rebuild itself (cells, sweeps).
+ */
+export type JobSnapshot = Pick<Job, 'id' | 'kind' | 'status' | 'progress' | 'createdAt' | 'startedAt' | 'finishedAt' | 'error' | 'request' | 'result' | 'events'>;
 
 export class QueueFullError extends Error {
   constructor(limit: number) {
@@ -192,7 +182,7 @@ export class JobQueue {
   }
 
   private publish(job: Job, event: string, data: unknown): void {
-    const e: JobEvent = { seq: job.events.length ? job.events[job.events.length - 1].seq + 1 : 1, event, data };
+    const e: JobEvent = { seq: (job.events.at(-1)?.seq ?? 0) + 1, event, data };
     job.events.push(e);
     // Progress events are only interesting live; drop the oldest ones first when the log grows.
     if (job.events.length > this.maxEvents) {

@@ -207,18 +207,7 @@ async function run(opts: GenerateCliOptions): Promise<void> {
     }
 
     const written: string[] = [];
-    if (opts.grid) {
-      const first = parseParameters(result.parameters[0]!);
-      delete first.settings['Batch pos'];
-      const text = formatParameters(first);
-      writeFileSafe(paths.images[0]!, encodePng(tile(result.images), { text: { parameters: text } }), { overwrite: opts.overwrite });
-      written.push(paths.images[0]!);
-    } else {
-      result.pngs.forEach((png, i) => {
-        writeFileSafe(paths.images[i]!, png, { overwrite: opts.overwrite });
-        written.push(paths.images[i]!);
-      });
-    }
+    written.push(...writeImages(result, paths.images, opts));
     const sidecar = {
       model: pipeline.modelName,
       modelDir,
@@ -246,6 +235,18 @@ async function run(opts: GenerateCliOptions): Promise<void> {
   } finally {
     await pipeline.dispose();
   }
+}
+
+/** The PNGs: one per image, or (--grid) one tiled image with the first image's parameters. Returns the paths. */
+function writeImages(result: GenerateResult, images: string[], opts: GenerateCliOptions): string[] {
+  if (!opts.grid) {
+    result.pngs.forEach((png, i) => writeFileSafe(images[i]!, png, { overwrite: opts.overwrite }));
+    return images.slice(0, result.pngs.length);
+  }
+  const first = parseParameters(result.parameters[0]!);
+  delete first.settings['Batch pos'];
+  writeFileSafe(images[0]!, encodePng(tile(result.images), { text: { parameters: formatParameters(first) } }), { overwrite: opts.overwrite });
+  return [images[0]!];
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -5,21 +5,13 @@ import { extname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { lineChartSvg, svgToPng } from '../../plot/line-chart.js';
 import { modelSamplingNames } from '../../model-sampling/presets.js';
-import { computeSigmas } from './sigmas.js';
+import { computeSigmas, type SigmasOptions } from './sigmas.js';
 import { checkOutputFiles, parseList, writeFailure } from '../options.js';
 
-interface PlotOptions {
-  model: string;
+interface PlotOptions extends Omit<SigmasOptions, 'scheduler' | 'json'> {
   scheduler: string;
-  steps?: string;
-  denoise?: string;
-  coeff?: string;
-  sampler?: string;
-  sigmas?: string;
-  from?: string;
   out: string;
   overwrite?: boolean;
-  force?: boolean;
   title?: string;
 }
 

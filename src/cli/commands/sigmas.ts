@@ -14,7 +14,7 @@ import type { ModelSampling } from '../../model-sampling/types.js';
 import { detectFlowKind, readFlowFolder, flowFolderModelSampling } from '../../pipelines/flow/folder.js';
 import { ModelError } from '../../runtime/errors.js';
 
-interface SigmasOptions {
+export interface SigmasOptions {
   model: string;
   scheduler?: string;
   steps?: string;
