@@ -14,7 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFlowFixtureModels, writeFlowTinyModel } from '../src/fixtures/flow-tiny.js';
 import { GraphBuilder } from '../src/fixtures/onnx-graph.js';
 import { loadPipeline } from '../src/pipelines/load.js';
-import { loadFlowPipeline, type FlowGenerateOptions, type FlowPipeline } from '../src/pipelines/flow/pipeline.js';
+import { checkFlowRequest, loadFlowPipeline, type FlowGenerateOptions, type FlowPipeline } from '../src/pipelines/flow/pipeline.js';
 import { packLatents, unpackLatents, fluxImageIds } from '../src/pipelines/flow/transformer.js';
 import { fluxMu, readFlowFolder } from '../src/pipelines/flow/folder.js';
 import { prepareNoise } from '../src/noise/sources.js';
@@ -399,6 +399,11 @@ test('bad input: one line, before any model runs', async () => {
   await rejectsOneLine(dev.generate({ ...base, sigmas: [14.6, 1, 0] }), /flow models take sigmas in \[0, 1\]/);
   await rejectsOneLine(dev.generate({ ...base, sigmas: [1, 1, 0] }), /strictly descending/);
   await rejectsOneLine(dev.generate({ ...base, sampler: 'nope' }), /unknown sampler "nope"/);
+  // sizes that cannot fit in memory (attention scores on the CPU), and checkRequest for callers that queue work
+  await rejectsOneLine(() => checkFlowRequest(dev.folder, { cfg: 1, width: 1024, height: 1024 }, 'cpu', 64 * 2 ** 20), /1024x1024 with batch 1 needs at least .* \(attention scores 1 x 2 x 4608\^2: .*\) but 64 MiB is available/);
+  assert.doesNotThrow(() => checkFlowRequest(dev.folder, { cfg: 1, width: 1024, height: 1024 }, 'cuda', 64 * 2 ** 20 * 4));
+  await rejectsOneLine(() => dev.checkRequest!({ cfg: 1, width: 40, height: 64 }), /width must be a positive multiple of 16/);
+  await rejectsOneLine(() => sd3.checkRequest!({ cfg: 1, guidance: 2 }), /SD3 has no embedded guidance/);
   await rejectsOneLine(dev.generate({ ...base, scheduler: 'ays' }), /no Align Your Steps table/);
 });
 

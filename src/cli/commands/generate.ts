@@ -147,7 +147,7 @@ async function run(opts: GenerateCliOptions): Promise<void> {
       ...(sigmas ? { sigmas } : {}),
       ...(guidance !== undefined ? { guidance } : {}),
       ...(maxSequenceLength !== undefined ? { maxSequenceLength } : {}),
-    });
+    }, device);
   }
   const pipeline: Pipeline = await loadPipeline(modelDir, { device, ...(threads !== undefined ? { threads } : {}) });
   try {

@@ -44,6 +44,11 @@ export interface FlowFolder {
   posEmbedMaxSize?: number;
   /** Flux: the transformer has a guidance embedding (dev) and takes `guidance`. */
   guidanceEmbeds: boolean;
+  /** Transformer attention heads and head width (memory estimate: attention scores on the CPU). */
+  attentionHeads: number;
+  attentionHeadDim: number;
+  /** The VAE's widest (first) feature channels: the decoder's last feature map is this x H x W. */
+  vaeFirstChannels: number;
   /** T5 sequence length the pipeline uses by default (diffusers: 256 for SD3, 512 for Flux). */
   defaultMaxSequenceLength: number;
   /** Native image side: transformer sample_size * vaeScaleFactor (1024 for SD3-medium and Flux). */
@@ -160,6 +165,7 @@ export function readFlowFolder(dirIn: string): FlowFolder {
   const vConfig = readJson<Record<string, unknown>>(need('vae_decoder/config.json', 'the VAE config'), 'vae_decoder/config.json');
   const blocks = Array.isArray(vConfig.block_out_channels) ? vConfig.block_out_channels.length : 4;
   const vaeScaleFactor = 2 ** (blocks - 1);
+  const vaeFirstChannels = Array.isArray(vConfig.block_out_channels) && typeof vConfig.block_out_channels[0] === 'number' ? vConfig.block_out_channels[0] : 128;
   const latentChannels = num(vConfig, 'latent_channels', 16, 'vae_decoder/config.json');
   const vaeScalingFactor = num(vConfig, 'scaling_factor', kind === 'sd3' ? 1.5305 : 0.3611, 'vae_decoder/config.json');
   const vaeShiftFactor = num(vConfig, 'shift_factor', kind === 'sd3' ? 0.0609 : 0.1159, 'vae_decoder/config.json');
@@ -178,6 +184,9 @@ export function readFlowFolder(dirIn: string): FlowFolder {
     vaeScalingFactor,
     vaeShiftFactor,
     defaultSize: sampleSize * vaeScaleFactor,
+    vaeFirstChannels,
+    attentionHeads: tcfg('num_attention_heads', 24),
+    attentionHeadDim: tcfg('attention_head_dim', kind === 'sd3' ? 64 : 128),
   };
   if (kind === 'sd3') {
     const inChannels = tcfg('in_channels', 16);

@@ -36,6 +36,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { guidedModelDenoiser, type PairedRawModel } from '../../denoisers/model.js';
 import { sample } from '../../samplers/sample.js';
 import { validateSigmas } from '../../core/validate.js';
+import { availableMemoryBytes, checkMemory, DEVICE_MEMORY_CEILING, type MemoryTerm } from '../../runtime/memory.js';
 import { checkSchedulerName, initialLatents, samplerNeedsUncond, scheduleSigmas } from '../sampling.js';
 
 /** The seam's request plus what flow models add. */
@@ -172,7 +173,7 @@ export async function loadFlowPipeline(dir: string, options: FlowLoadOptions = {
       requireInputs(vaeEncoder, ['sample'], 'A VAE encoder exported by optimum takes "sample"');
       requireOutput(vaeEncoder, 'latent_parameters', 'optimum\'s VAE encoder gives "latent_parameters" (mean and log-variance)');
     }
-    return makeFlowPipeline(folder, transformer, text, vaeDecoder, vaeEncoder, opened);
+    return makeFlowPipeline(folder, transformer, text, vaeDecoder, vaeEncoder, opened, options.device ?? 'cpu');
   } catch (err) {
     await Promise.all(opened.map((s) => s.release().catch(() => undefined)));
     throw err;
@@ -193,7 +194,7 @@ export interface Checked {
  * transformer takes, guidance only where there is a guidance embedding, a negative prompt only with CFG on Flux,
  * T5 length, the init image.
  */
-export function checkFlowRequest(folder: FlowFolder, o: FlowSamplingRequest): Checked {
+export function checkFlowRequest(folder: FlowFolder, o: FlowSamplingRequest, device: 'cpu' | 'cuda' = 'cpu', available?: number): Checked {
   const f = folder.vaeScaleFactor;
   const sizeStep = f * folder.patchSize;
   const flux = folder.kind === 'flux';
@@ -248,19 +249,43 @@ export function checkFlowRequest(folder: FlowFolder, o: FlowSamplingRequest): Ch
   if (flux && o.negativePrompt !== undefined && o.negativePrompt !== '' && !useCfg) {
     fail('Flux runs without CFG at --cfg 1, so a negative prompt would be ignored; give --cfg > 1 for true CFG (two transformer rows per step) or leave --negative out');
   }
+  checkFlowMemory(folder, { width, height, batch, maxSequenceLength, useCfg }, device, available);
   return { width, height, batch, maxSequenceLength, guidance, useCfg };
+}
+
+/**
+ * Refuse sizes and batches that cannot fit: on the CPU the transformer's attention scores (rows x heads x tokens^2,
+ * tokens = image patches + text; onnxruntime's CPU attention materialises them), its hidden states, and the VAE
+ * decoder's last feature map (first block channels at full size, one image at a time).
+ */
+function checkFlowMemory(
+  folder: FlowFolder,
+  s: { width: number; height: number; batch: number; maxSequenceLength: number; useCfg: boolean },
+  device: 'cpu' | 'cuda',
+  available = device === 'cpu' ? availableMemoryBytes() : DEVICE_MEMORY_CEILING,
+): void {
+  const rows = (s.useCfg ? 2 : 1) * s.batch;
+  const image = (s.height / (folder.vaeScaleFactor * 2)) * (s.width / (folder.vaeScaleFactor * 2));
+  const tokens = image + (folder.kind === 'sd3' ? 77 + s.maxSequenceLength : s.maxSequenceLength);
+  const inner = folder.attentionHeads * folder.attentionHeadDim;
+  const terms: MemoryTerm[] = [
+    { what: `transformer hidden states ${rows} x ${tokens} x ${inner}`, bytes: rows * tokens * inner * 4 },
+    { what: `VAE decoder feature map ${folder.vaeFirstChannels} x ${s.height} x ${s.width}`, bytes: folder.vaeFirstChannels * s.height * s.width * 4 },
+  ];
+  if (device === 'cpu') terms.push({ what: `attention scores ${rows} x ${folder.attentionHeads} x ${tokens}^2`, bytes: rows * folder.attentionHeads * tokens * tokens * 4 });
+  checkMemory(`${s.width}x${s.height} with batch ${s.batch}${s.useCfg ? ' (x 2 for CFG)' : ''}`, terms, available, (m) => new GenerateOptionsError(m));
 }
 
 /**
  * Every generate option checked against the folder before any model runs: the request (checkFlowRequest), then
  * sampler, steps, seed, denoise, and explicit sigmas in [0, 1]. The CLI calls it before loading the sessions.
  */
-export function checkFlowOptions(folder: FlowFolder, o: FlowGenerateOptions): Checked {
+export function checkFlowOptions(folder: FlowFolder, o: FlowGenerateOptions, device: 'cpu' | 'cuda' = 'cpu'): Checked {
   const fail = (m: string): never => {
     throw new GenerateOptionsError(m);
   };
   checkGenerateOptions(o);
-  const checked = checkFlowRequest(folder, o);
+  const checked = checkFlowRequest(folder, o, device);
   if (o.sigmas) {
     const s = o.sigmas;
     try {
@@ -290,6 +315,7 @@ function makeFlowPipeline(
   vaeDecoder: ModelSession,
   vaeEncoder: ModelSession | undefined,
   sessions: ModelSession[],
+  device: 'cpu' | 'cuda',
 ): FlowPipeline {
   const C = folder.latentChannels;
   const f = folder.vaeScaleFactor;
@@ -348,7 +374,7 @@ function makeFlowPipeline(
   }
 
   async function prepareSampling(req: FlowSamplingRequest): Promise<SamplingSetup> {
-    const { width, height, batch, maxSequenceLength, guidance, useCfg } = checkFlowRequest(folder, req);
+    const { width, height, batch, maxSequenceLength, guidance, useCfg } = checkFlowRequest(folder, req, device);
     const ms = modelSamplingFor(width, height);
     const h = height / f;
     const w = width / f;
@@ -449,13 +475,14 @@ function makeFlowPipeline(
     modelSamplingFor,
     encodePrompt: (t, len) => text.encode(t, len ?? folder.defaultMaxSequenceLength),
     schedule,
+    checkRequest: (req: FlowSamplingRequest) => void checkFlowRequest(folder, req, device),
     prepareSampling,
 
     /** prepareSampling + sample() with the model sampling (flow paths) + decode, diffusers' conventions throughout. */
     async generate(o: FlowGenerateOptions): Promise<FlowGenerateResult> {
       const t0 = performance.now();
       current = newTimings();
-      const { width, height, maxSequenceLength, guidance } = checkFlowOptions(folder, o);
+      const { width, height, maxSequenceLength, guidance } = checkFlowOptions(folder, o, device);
       const denoise = o.init ? (o.denoise ?? 1) : 1;
       let sigmas: number[];
       if (o.sigmas) sigmas = [...o.sigmas];
