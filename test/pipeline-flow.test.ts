@@ -14,7 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFlowFixtureModels, writeFlowTinyModel } from '../src/fixtures/flow-tiny.js';
 import { GraphBuilder } from '../src/fixtures/onnx-graph.js';
 import { loadPipeline } from '../src/pipelines/load.js';
-import { checkFlowRequest, loadFlowPipeline, type FlowGenerateOptions, type FlowPipeline } from '../src/pipelines/flow/pipeline.js';
+import { checkFlowOptions, checkFlowRequest, loadFlowPipeline, type FlowGenerateOptions, type FlowPipeline } from '../src/pipelines/flow/pipeline.js';
 import { packLatents, unpackLatents, fluxImageIds } from '../src/pipelines/flow/transformer.js';
 import { fluxMu, readFlowFolder } from '../src/pipelines/flow/folder.js';
 import { prepareNoise } from '../src/noise/sources.js';
@@ -405,6 +405,8 @@ test('bad input: one line, before any model runs', async () => {
   await rejectsOneLine(() => dev.checkRequest!({ cfg: 1, width: 40, height: 64 }), /width must be a positive multiple of 16/);
   await rejectsOneLine(() => sd3.checkRequest!({ cfg: 1, guidance: 2 }), /SD3 has no embedded guidance/);
   await rejectsOneLine(dev.generate({ ...base, scheduler: 'ays' }), /no Align Your Steps table/);
+  // ComfyUI's laplace clamps to sigma_max = 1 on flow models and repeats it: refused before any model work
+  await rejectsOneLine(() => checkFlowOptions(dev.folder, { ...base, scheduler: 'laplace', steps: 4 }), /laplace at 4 steps on this model must be strictly descending.*this scheduler repeats it/);
 });
 
 test('CLI: generate on SD3/Flux folders (defaults simple + model cfg), sidecar, errors before loading; sigmas --model DIR', () => {

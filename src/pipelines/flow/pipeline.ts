@@ -181,6 +181,8 @@ export async function loadFlowPipeline(dir: string, options: FlowLoadOptions = {
 }
 
 export interface Checked {
+  /** checkFlowOptions: the sigmas the run follows (explicit, or the schedule on the folder's model sampling). */
+  sigmas?: number[];
   width: number;
   height: number;
   batch: number;
@@ -294,8 +296,22 @@ export function checkFlowOptions(folder: FlowFolder, o: FlowGenerateOptions, dev
       fail(err instanceof Error ? err.message : String(err));
     }
     if (s[0]! > 1) fail(`flow models take sigmas in [0, 1] (sigma 1 is pure noise), got ${s[0]} first`);
+    return { ...checked, sigmas: [...s] };
   }
-  return checked;
+  // the schedule on the folder's own model sampling, checked now: no model work for a schedule that cannot run
+  const denoise = o.init ? (o.denoise ?? 1) : 1;
+  if (denoise === 0) fail('denoise 0 runs no step (the init image would come back unchanged); use a denoise above 0');
+  checkSchedulerName(o.scheduler);
+  const ms = flowFolderModelSampling(folder, checked.width, checked.height);
+  const sigmas = scheduleSigmas(ms, o.scheduler, o.steps, denoise, o.sampler, o.coeff);
+  const what = `${o.scheduler} at ${o.steps} steps${denoise < 1 ? ` and denoise ${denoise}` : ''} on this model`;
+  if (sigmas.length < 2 || !sigmas.slice(0, -1).some((v) => v > 0)) fail(`${what} gives no step (${sigmas.length} sigmas)`);
+  try {
+    validateSigmas(sigmas, what);
+  } catch (err) {
+    fail(`${err instanceof Error ? err.message : String(err)} (a flow model's sigmas end at 1: this scheduler repeats it; pick another)`);
+  }
+  return { ...checked, sigmas };
 }
 
 
@@ -482,15 +498,10 @@ function makeFlowPipeline(
     async generate(o: FlowGenerateOptions): Promise<FlowGenerateResult> {
       const t0 = performance.now();
       current = newTimings();
-      const { width, height, maxSequenceLength, guidance } = checkFlowOptions(folder, o, device);
+      const checked = checkFlowOptions(folder, o, device);
+      const { maxSequenceLength, guidance } = checked;
+      const sigmas = checked.sigmas!;
       const denoise = o.init ? (o.denoise ?? 1) : 1;
-      let sigmas: number[];
-      if (o.sigmas) sigmas = [...o.sigmas];
-      else {
-        if (denoise === 0) throw new GenerateOptionsError('denoise 0 runs no step (the init image would come back unchanged); use a denoise above 0');
-        sigmas = schedule({ scheduler: o.scheduler, steps: o.steps, sampler: o.sampler, denoise, width, height, ...(o.coeff !== undefined ? { coeff: o.coeff } : {}) });
-        if (sigmas.length < 2 || !sigmas.slice(0, -1).some((s) => s > 0)) throw new GenerateOptionsError(`${o.scheduler} at ${o.steps} steps gives no step`);
-      }
       const tPrep = performance.now();
       const setup = await pipeline.prepareSampling({ ...o, sampler: o.sampler });
       const prepareMs = performance.now() - tPrep;
