@@ -441,7 +441,7 @@ function makeFlowPipeline(
     return {
       modelSampling: ms,
       latentShape: [batch, C, h, w],
-      denoiser: guidedModelDenoiser(ms, paired, req.cfg),
+      denoiser: guidedModelDenoiser(ms, paired, req.cfg, { precision: 'float32' }),
       calls: () => run.stats.calls,
       initLatent,
       warnings,
