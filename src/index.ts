@@ -8,7 +8,7 @@ export type { Sampler, SamplerOptions, StepInfo, NoiseKind, SamplerParamValue } 
 // samplers, noise and denoisers
 export { sample } from './samplers/sample.js';
 export { samplerNames, samplerSpec, SAMPLERS } from './samplers/registry.js';
-export type { SamplerSpec } from './samplers/registry.js';
+export type { SamplerSpec, SamplerName, SamplerParamsByName, SamplerParamsOf } from './samplers/registry.js';
 export type {
   SamplerSpecInfo, ChurnParams, AncestralParams, NoParams, ExpHeunParams, ExpHeunSdeParams, LmsParams, DpmAdaptiveParams,
   DpmppSdeParams, Dpmpp2mSdeParams, LcmParams, IpndmParams, DeisParams, ResMultistepParams, GradientEstimationParams,

@@ -31,7 +31,7 @@ test('seeds are parsed exactly: 2^64-1 is accepted, 2^64 refused quoting what wa
   assert.equal(parseSeed(' 0 '), 0n);
   assert.equal(seedJson(parseSeed('18446744073709551615')), '18446744073709551615');
   assert.equal(seedJson(42), '42');
-  const line = refused(['generate', '--seed', '18446744073709551616', '--out', 'a.png'], /--seed must be an integer in \[0, 2\^64-1/);
+  const line = refused(['generate', '--seed', '18446744073709551616', '--out', 'a.png'], /--seed must be a non-negative integer below 2\^64 \(0 \.\. 18446744073709551615\)/);
   assert.match(line, /got "18446744073709551616"/);
   for (const bad of ['-1', '1.5', '1e3', 'abc', '']) {
     assert.throws(() => parseSeed(bad), (e: Error) => e.message.endsWith(`got "${bad}"`));
@@ -56,25 +56,36 @@ test('the steps error reads one way in every command', () => {
   assert.equal(parseSteps('12'), 12);
 });
 
-test('output policy: a missing folder is refused in every command, before any work', () => {
-  refused(['generate', '--out', 'nope/a.png'], /--out nope\/a\.png: folder .*nope does not exist; create it first/);
-  refused(['plot', '--scheduler', 'ays', '--out', 'nope/p.svg'], /--out nope\/p\.svg: folder .*nope does not exist/);
-  refused(['serve', '--out', 'nope/deeper', '--port', '0'], /--out nope\/deeper: folder .*nope does not exist/);
-  assert.ok(!existsSync(join(tmp, 'nope')), 'nothing was created');
+test('output policy: a missing folder is created when the file is written, the same in every command; nothing is created when a check fails', () => {
+  // checks fail first: no folder appears
+  refused(['generate', '--out', 'later/a.png', '--steps', '0'], /--steps must be an integer >= 1/);
+  refused(['plot', '--scheduler', 'nope', '--out', 'later/p.svg'], /unknown scheduler "nope"/);
+  refused(['serve', '--out', 'later/studio', '--port', 'x'], /--port must be an integer/);
+  assert.ok(!existsSync(join(tmp, 'later')), 'nothing was created');
+  // a file in the path is named
+  writeFileSync(join(tmp, 'plainfile'), 'x');
+  refused(['generate', '--out', 'plainfile/a.png'], /--out plainfile\/a\.png: .*plainfile is a file, not a folder/);
+  refused(['plot', '--scheduler', 'ays', '--out', 'plainfile/deeper/p.svg'], /plainfile is a file, not a folder/);
+  assert.throws(() => checkOutputFolder(join(tmp, 'plainfile', 'studio')), /plainfile is a file, not a folder/);
+  // plot creates the folder, as generate does
+  const r = run(['plot', '--scheduler', 'ays', '--out', 'made/here/p.svg']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(existsSync(join(tmp, 'made', 'here', 'p.svg')));
 });
 
-test('output policy: an existing file is refused without --overwrite; a folder given as --out is named', () => {
+test('output policy: an existing file is refused without --overwrite, in one wording; a folder given as --out is named', () => {
+  const exists = (name: string) => new RegExp(`${name.replace('.', '\\.')} already exists; refusing to overwrite it \\(pass --overwrite to replace it\\)$`);
   writeFileSync(join(tmp, 'taken.png'), 'x');
-  refused(['generate', '--out', 'taken.png'], /taken\.png already exists; pass --overwrite to replace it/);
+  refused(['generate', '--out', 'taken.png'], exists('taken.png'));
   writeFileSync(join(tmp, 'batch-1.png'), 'x');
-  refused(['generate', '--out', 'batch.png', '--batch', '2'], /batch-1\.png already exists/);
+  refused(['generate', '--out', 'batch.png', '--batch', '2'], exists('batch-1.png'));
   writeFileSync(join(tmp, 'taken.svg'), 'x');
-  refused(['plot', '--scheduler', 'ays', '--out', 'taken.svg'], /taken\.svg already exists; pass --overwrite/);
+  refused(['plot', '--scheduler', 'ays', '--out', 'taken.svg'], exists('taken.svg'));
   mkdirSync(join(tmp, 'adir.png'), { recursive: true });
   refused(['generate', '--out', 'adir.png'], /--out adir\.png is a folder; give a file name/);
   // the sidecar counts too
   writeFileSync(join(tmp, 'side.json'), 'x');
-  refused(['generate', '--out', 'side.png'], /side\.json already exists/);
+  refused(['generate', '--out', 'side.png'], exists('side.json'));
   assert.throws(() => checkOutputFiles([join(tmp, 'taken.png')]), /already exists/);
   assert.doesNotThrow(() => checkOutputFiles([join(tmp, 'taken.png')], { overwrite: true }));
   writeFileSync(join(tmp, 'afile'), 'x');

@@ -90,7 +90,7 @@ test('ays plot writes PNG and SVG, refuses to overwrite without --overwrite', ()
   assert.ok(statSync(png).size > 20000, 'a PNG with lines and text is not tiny');
   const again = run(args);
   assert.equal(again.status, 1);
-  assert.match(again.stderr, /exists; pass --overwrite/);
+  assert.match(again.stderr, /schedules\.png already exists; refusing to overwrite it \(pass --overwrite to replace it\)/);
   assert.equal(readFileSync(png).compare(bytes), 0, 'file untouched');
   assert.equal(run([...args, '--overwrite']).status, 0);
   const svg = join(dir, 'schedules.svg');
@@ -121,10 +121,10 @@ test('ays sigmas --from: a schedule made for another sigma range is refused nami
   assert.deepEqual((JSON.parse(forced.stdout) as { sigmas: number[] }).sigmas, [80, 12, 2, 0.2, 0]);
   // a recorded range is compared with the model's: sd15's own range passes, on svd it is refused
   const sd15 = join(dir, 'sd15.json');
-  writeFileSync(sd15, JSON.stringify({ sigmas: [14.6146, 3, 0.5, 0], model: { name: 'sd15', sigma_min: 0.0292, sigma_max: 14.6146 } }));
+  writeFileSync(sd15, JSON.stringify({ sigmas: [14.6146, 3, 0.5, 0], model: { name: 'sd15', sampling: 'discrete', sigma_min: 0.0291675, sigma_max: 14.6146 } }));
   assert.equal(run(['sigmas', '--model', 'sd15', '--from', sd15]).status, 0);
   assert.equal(run(['sigmas', '--model', 'sdxl', '--from', sd15]).status, 0, 'sdxl has the same range');
-  assert.match(run(['sigmas', '--model', 'svd', '--from', sd15]).stderr, /was made for sigma 0\.0292\.\.14\.61, but svd has sigma 0\.002\.\.700/);
+  assert.match(run(['sigmas', '--model', 'svd', '--from', sd15]).stderr, /sd15\.json was made for sd15 with sigmas \[0\.0291675, 14\.6146\], but this model's range is \[0\.002, 700\]; pass --force/);
   // a bare list inside the model's range is fine
   const bare = join(dir, 'bare.json');
   writeFileSync(bare, '[10, 3, 1, 0]');

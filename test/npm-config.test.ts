@@ -35,3 +35,9 @@ test('onnxruntime-node install script is denied (offline install); no .npmrc key
     .map(([k]) => k.replace(/^.*node_modules\//, ''));
   for (const name of withScripts) assert.ok(name in (pkg.allowScripts ?? {}), `${name} has an install script but no allowScripts entry`);
 });
+
+test('npm test names test files, not a folder (Node 22+ reads --test arguments as file globs, not folders)', () => {
+  const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: Record<string, string> };
+  assert.match(pkg.scripts.test!, /node --test .*dist\/test\/\*\.test\.js$/);
+  assert.match(readFileSync(`${root}.ci/run`, 'utf8'), /"\$node24" --test .*dist\/test\/\*\.test\.js/);
+});

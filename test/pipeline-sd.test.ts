@@ -382,6 +382,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 
 test('ays generate: SD1.5 and SDXL fixtures to PNG + sidecar JSON, parameters readable, no overwrite without --overwrite', async () => {
   const out = join(tmp, 'cli', 'cat.png');
+  mkdirSync(join(tmp, 'cli'), { recursive: true }); // --out never creates folders
   const args = ['generate', '--model', sd15!, '--prompt', 'a cat', '--negative', 'blurry', '--scheduler', 'ays', '--sampler', 'dpmpp_2m', '--steps', '5', '--cfg', '6', '--seed', '42', '--width', '64', '--height', '64', '--threads', '1', '--out', out];
   const first = await cli(args);
   assert.equal(first.code, 0, first.stderr);
@@ -422,11 +423,15 @@ test('ays generate: SD1.5 and SDXL fixtures to PNG + sidecar JSON, parameters re
 
 test('ays generate: user mistakes are one-line errors', async () => {
   const out = join(tmp, 'cli2', 'x.png');
+  mkdirSync(join(tmp, 'cli2'), { recursive: true });
   const run = (extra: string[]) => cli(['generate', '--model', sd15!, '--steps', '2', '--out', out, ...extra]);
   const cases: Array<[string[], RegExp]> = [
     [['--width', '100', '--height', '64'], /width must be a positive multiple of 8, got 100/],
     [['--denoise', '0.5'], /--denoise below 1 needs --init/],
-    [['--seed', '-4'], /--seed must be a non-negative integer/],
+    [['--seed', '-4'], /--seed must be (a non-negative integer|an integer in \[0, 2\^64-1)/],
+    [['--width', '64', '--height', '48'], /height must be a multiple of 64 for this UNet \(8 x 2\^3 downsamplers\), got 48/],
+    [['--batch', '100000'], /needs at least [\d.]+ [KMGTPE]iB .* is available; use a smaller size or batch/],
+    [['--width', '100032', '--height', '100032'], /needs at least [\d.]+ [KMGTPE]iB .* is available; use a smaller size or batch/],
     [['--device', 'tpu'], /--device must be cpu or cuda/],
     [['--class', 'shirt'], /--class is for class-conditional models/],
     [['--init', join(tmp, 'nope.png'), '--denoise', '0.5'], /image file not found/],
@@ -565,12 +570,76 @@ test('schedules that run no step or never call the model are errors naming why',
   });
 });
 
-test('prompts longer than one CLIP window: a warning says how many tokens were dropped', async () => {
+test('prompts over 75 tokens: 77-token windows side by side as ComfyUI does; an export fixed at 77 tokens truncates with a warning', async () => {
+  const long = [...Array.from({ length: 70 }, () => 'cat'), ...Array.from({ length: 20 }, () => 'red house')].join(' ');
+  const tok = loadClipTokenizer(join(sd15!, 'tokenizer'));
+  const windows = tok.chunks(long);
+  assert.equal(windows.length, 2);
+  assert.ok(windows.every((w) => w.length === 77 && w[0] === tok.bosId));
+  assert.deepEqual(tok.chunks('a photo of a cat'), [tok.encode('a photo of a cat')]);
+  // ComfyUI's word rule: a word under 8 tokens that does not fit starts the next window; a longer one is split
+  const cats = (k: number) => Array.from({ length: k }, () => 'cat').join(' ');
+  const xyz = tok.encode('xyz').slice(1, 4);
+  assert.equal(tok.count('xyz'), 3);
+  const moved = tok.chunks(`${cats(74)} xyz`);
+  assert.equal(moved.length, 2);
+  assert.equal(moved[0]![75], tok.eosId);
+  assert.deepEqual(moved[1]!.slice(1, 4), xyz);
+  assert.equal(tok.count('abcdefghij'), 10);
+  const split = tok.chunks(`${cats(70)} abcdefghij`);
+  assert.deepEqual([...split[0]!.slice(71, 76), ...split[1]!.slice(1, 6)], tok.encode('abcdefghij').slice(1, 11));
+  const sigma = 5;
+  // by hand: both windows through the text encoder, states one after the other; the 1-window negative repeated twice
+  const te = await openSession(join(sd15!, 'text_encoder/model.onnx'));
+  const unet = await openSession(join(sd15!, 'unet/model.onnx'));
+  const dec = await openSession(join(sd15!, 'vae_decoder/model.onnx'));
+  const neg = tok.chunks('blurry');
+  const rows = [...neg, ...windows];
+  const states = readFloat((await te.run({ input_ids: new ort.Tensor('int32', Int32Array.from(rows.flat()), [rows.length, 77]) })).last_hidden_state!);
+  const per = 77 * 32;
+  const ctx = new Float32Array(2 * 154 * 32);
+  ctx.set(states.subarray(0, per), 0);
+  ctx.set(states.subarray(0, per), per);
+  ctx.set(states.subarray(per, 3 * per), 2 * per);
+  const shape = [1, 4, 8, 16];
+  const n = 4 * 8 * 16;
+  const x = Float32Array.from(prepareNoise(42, shape).data, (e) => e * sigma);
+  const cIn = 1 / Math.sqrt(sigma * sigma + 1);
+  const inp = new Float32Array(2 * n);
+  for (let i = 0; i < n; i++) inp[i] = inp[n + i] = x[i]! * cIn;
+  const ms = (await import('../src/model-sampling/discrete.js')).discreteModelSampling({});
+  const out = readFloat((await unet.run({ sample: floatTensor('float32', inp, [2, 4, 8, 16]), timestep: floatTensor('float32', [ms.timestep(sigma), ms.timestep(sigma)], [2]), encoder_hidden_states: floatTensor('float32', ctx, [2, 154, 32]) })).out_sample!);
+  const z = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = x[i]! - sigma * out[i]!;
+    const c = x[i]! - sigma * out[n + i]!;
+    z[i] = (u + (c - u) * 7) / 0.18215;
+  }
+  const img = readFloat((await dec.run({ latent_sample: floatTensor('float32', z, shape) })).sample!);
+  await Promise.all([te.release(), unet.release(), dec.release()]);
   await withPipeline(sd15!, async (p) => {
-    const long = Array.from({ length: 90 }, () => 'cat').join(' ');
+    const r = await p.generate({ ...base, prompt: long, negativePrompt: 'blurry', sigmas: [sigma, 0] });
+    assert.deepEqual(r.warnings, []);
+    let worst = 0;
+    for (let i = 0; i < img.length; i++) worst = Math.max(worst, Math.abs(Math.min(1, Math.max(0, img[i]! * 0.5 + 0.5)) - r.images.data[i]!));
+    assert.ok(worst < 1e-5, `max difference ${worst}`);
+    // the second window matters
+    const cut = await p.generate({ ...base, prompt: long.split(' ').slice(0, 75).join(' '), negativePrompt: 'blurry', sigmas: [sigma, 0] });
+    assert.ok(meanAbsDiff(cut.images, r.images) > 1e-5);
+  });
+  // SDXL: both encoders windowed, pooled from the first window
+  await withPipeline(sdxl!, async (p) => {
+    const r = await p.generate({ ...base, prompt: long, steps: 2 });
+    assert.deepEqual(r.warnings, []);
+    assert.ok(r.images.data.every(Number.isFinite));
+  });
+  // an export whose UNet takes exactly 77 tokens: truncated, with a warning naming the cut
+  const fixed = join(tmp, 'sd15-seq77');
+  writeTinyModel(fixed, { kind: 'sd15', unetStaticShape: { sequence: 77 } });
+  await withPipeline(fixed, async (p) => {
     const r = await p.generate({ ...base, prompt: long, steps: 1 });
     assert.equal(r.warnings.length, 1);
-    assert.match(r.warnings[0]!, /^the prompt has \d+ tokens; CLIP reads the first 75, the last \d+ are ignored$/);
+    assert.match(r.warnings[0]!, /^the prompt has 110 tokens; this UNet export takes 77-token text only, so CLIP reads the first 75 and the last 35 are ignored$/);
     assert.deepEqual((await p.generate({ ...base, steps: 1 })).warnings, []);
   });
 });

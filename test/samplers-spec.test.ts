@@ -9,6 +9,8 @@ import { gaussianMixtureDenoiser } from '../src/denoisers/gaussian-mixture.js';
 import { getSigmas } from '../src/schedules/index.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import type { Denoiser, SamplerOptions } from '../src/samplers/types.js';
+import type { Run } from '../src/samplers/common.js';
+import type { AncestralParams, Dpmpp2mSdeParams } from '../src/samplers/specs.js';
 
 const mixture = { means: [[-1, 0.5, 2, 0], [1.5, -1, 0, 1]], stds: [0.4, 0.7] };
 const cond = gaussianMixtureDenoiser({ ...mixture, weights: [0.7, 0.3] });
@@ -128,4 +130,42 @@ test('a one-step schedule to 0 runs a Brownian sampler with a seed (it never dra
   const out = await sample('dpmpp_2m_sde', cond, x0(), [8, 0], { seed: 1 });
   const ref = await sample('dpmpp_2m', cond, x0(), [8, 0]);
   assert.deepEqual(out.data, ref.data);
+});
+
+test('the param keys a body reads are checked by the compiler against its spec', () => {
+  // never called: the @ts-expect-error lines fail the build if the keys stopped being checked
+  const body = (run: Run<AncestralParams>, sde: Run<Dpmpp2mSdeParams>): number => {
+    const ok = run.num('eta') + run.num('s_noise');
+    // @ts-expect-error r is not a parameter of the ancestral samplers
+    run.num('r');
+    // @ts-expect-error solver_type is a choice, not a number
+    sde.num('solver_type');
+    return ok + sde.choice('solver_type', ['midpoint', 'heun'] as const).length;
+  };
+  assert.equal(typeof body, 'function');
+  assert.deepEqual(samplerSpec('euler_ancestral').defaults, { eta: 1, s_noise: 1 });
+});
+
+test('with a literal name, samplerSpec() and sample() options are typed by the spec', async () => {
+  const spec = samplerSpec('dpmpp_2m_sde');
+  const eta: number = spec.defaults.eta;
+  const solver: 'midpoint' | 'heun' = spec.defaults.solver_type;
+  assert.deepEqual([eta, solver], [1, 'midpoint']);
+  const typeChecks = () => [
+    // @ts-expect-error eta is a number
+    sample('dpmpp_2m_sde', cond, x0(), sigmas, { eta: 'x' }),
+    // @ts-expect-error not one of the solver types
+    sample('dpmpp_2m_sde', cond, x0(), sigmas, { solver_type: 'rk4' }),
+    sample('dpmpp_2m_sde', cond, x0(), sigmas, { seed: 1, eta: 0.5, solver_type: 'heun', onStep: () => {} }),
+  ];
+  assert.equal(typeof typeChecks, 'function');
+  // a name known only at run time takes any options (checked at run time)
+  const name: string = 'dpmpp_2m_sde';
+  await assert.rejects(sample(name, cond, x0(), sigmas, { seed: 1, solver_type: 'rk4' }), /option solver_type must be one of midpoint, heun, got rk4/);
+});
+
+test('samplers without hyperparameters take the general options (seed, modelSampling, onStep ...)', async () => {
+  const a = await sample('dpmpp_2m', cond, x0(), sigmas, { seed: 1, onStep: () => {} });
+  const b = await sample('uni_pc_bh2', cond, x0(), sigmas, { seed: 1, signal: new AbortController().signal });
+  assert.equal(a.data.length, b.data.length);
 });

@@ -313,14 +313,20 @@ test('Compare view: a queued job cancels to "cancelled"; switching tabs keeps fo
   assert.equal(await page.locator('#grid .cell img').count(), 2);
 });
 
-test('Optimize view: progress events move the bar; a result worse than its start is flagged', async () => {
+test('Optimize view: progress events move the bar; the run survives a tab switch; a result worse than its start is flagged', async () => {
   await open('optimize');
   // GITS on gmm16 at 3 steps scores worse than its EDM start (0.169 against 0.142)
   await page.selectOption('#method', 'gits');
   await page.selectOption('#target', 'gmm16');
   await page.fill('#opt-steps', '3');
   await page.click('#start-opt');
+  // leaving the tab and coming back keeps the run (its events replay into the view)
+  await page.click('.tabs a[data-view="compare"]');
+  await page.waitForSelector('body[data-view="compare"][data-ready="true"]');
+  await page.click('.tabs a[data-view="optimize"]');
+  await page.waitForSelector('body[data-view="optimize"][data-ready="true"]');
   await page.waitForFunction(() => /^done/.test(document.querySelector('#opt-status')?.textContent ?? ''));
+  assert.equal(await page.inputValue('#method'), 'gits');
   assert.ok((await page.evaluate(() => (window as any).__ays.progressEvents as number)) > 0, 'progress events were shown');
   assert.equal(await page.getAttribute('#opt-progress', 'data-state'), 'done');
   assert.equal(await page.isVisible('#opt-warning'), true);

@@ -2,12 +2,12 @@
  * Option parsing shared by every `ays` command: one wording per kind of mistake, numbers parsed exactly,
  * and one policy for output paths, checked before any work.
  *
- * Output policy (every command that writes a file): the folder that will hold the file must already exist
- * (a mistyped folder is refused, not created), the file must not exist unless `--overwrite` is given, and the
- * folder must be writable. `ays serve --out DIR` creates DIR itself (it is the studio's own folder) but, like
- * the files, only inside a folder that exists.
+ * Output policy (every command that writes a file), checked before any work: a missing folder is created when
+ * the file is written (as `ays generate` always did), so the nearest folder that exists must be writable and no
+ * part of the path may be a file; the file must not exist unless `--overwrite` is given. `ays serve --out DIR`
+ * follows the same rule for its folder. Nothing is created when a check fails.
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from './errors.js';
 import { validateSigmas, validateSteps } from '../core/validate.js';
@@ -67,7 +67,7 @@ export const SEED_MAX = 2n ** 64n - 1n;
 export function parseSeed(value: string | undefined, name = '--seed'): bigint {
   if (value === undefined) return BigInt(Math.floor(Math.random() * 2 ** 32));
   const text = value.trim();
-  if (!/^\d+$/.test(text) || BigInt(text) > SEED_MAX) throw new UsageError(`${name} must be an integer in [0, 2^64-1 = ${SEED_MAX}], got "${value}"`);
+  if (!/^\d+$/.test(text) || BigInt(text) > SEED_MAX) throw new UsageError(`${name} must be a non-negative integer below 2^64 (0 .. ${SEED_MAX}), got "${value}"`);
   return BigInt(text);
 }
 
@@ -117,14 +117,22 @@ export function parseSigmaList(text: string, name = '--sigmas'): number[] {
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-/** Throws unless `dir` is an existing, writable folder; `what` names the output in the message. */
+/**
+ * Throws unless `dir` is a writable folder or can be created: its nearest existing ancestor must be a writable
+ * folder (a file in the path, or a read-only folder, is named). `what` names the output in the message.
+ */
 function checkFolder(dir: string, what: string): void {
-  if (!existsSync(dir)) throw new UsageError(`${what}: folder ${dir} does not exist; create it first`);
-  if (!statSync(dir).isDirectory()) throw new UsageError(`${what}: ${dir} is not a folder`);
+  let at = dir;
+  while (!existsSync(at)) {
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  if (!statSync(at).isDirectory()) throw new UsageError(`${what}: ${at} is a file, not a folder`);
   try {
-    accessSync(dir, constants.W_OK);
+    accessSync(at, constants.W_OK);
   } catch {
-    throw new UsageError(`${what}: cannot write in folder ${dir} (permission denied)`);
+    throw new UsageError(`${what}: cannot write in folder ${at} (permission denied)`);
   }
 }
 
@@ -139,7 +147,7 @@ export function checkOutputFiles(paths: readonly string[], options: { overwrite?
     checkFolder(dirname(abs), `${option} ${p}`);
     if (existsSync(abs)) {
       if (statSync(abs).isDirectory()) throw new UsageError(`${option} ${p} is a folder; give a file name`);
-      if (!options.overwrite) throw new UsageError(`${p} already exists; pass --overwrite to replace it`);
+      if (!options.overwrite) throw new UsageError(alreadyExists(p));
       try {
         accessSync(abs, constants.W_OK);
       } catch {
@@ -150,22 +158,33 @@ export function checkOutputFiles(paths: readonly string[], options: { overwrite?
   });
 }
 
-/** The output policy for an output folder (`ays serve --out`): created if missing, inside a folder that exists. */
+/** The output policy for an output folder (`ays serve --out`): created if missing, like the files' folders. */
 export function checkOutputFolder(dir: string, option = '--out'): string {
   const abs = resolve(dir);
-  if (existsSync(abs)) {
-    if (!statSync(abs).isDirectory()) throw new UsageError(`${option} ${dir} exists and is not a folder`);
-    checkFolder(abs, `${option} ${dir}`);
-  } else {
-    checkFolder(dirname(abs), `${option} ${dir}`);
-  }
+  if (existsSync(abs) && !statSync(abs).isDirectory()) throw new UsageError(`${option} ${dir} exists and is not a folder`);
+  checkFolder(abs, `${option} ${dir}`);
   return abs;
+}
+
+/** The one wording for a file that is there already (also the image writer's, OverwriteError). */
+export function alreadyExists(path: string): string {
+  return `${path} already exists; refusing to overwrite it (pass --overwrite to replace it)`;
+}
+
+/** Writes an output file by the policy: missing folders created, never replacing a file unless `overwrite`. */
+export function writeOutputFile(path: string, data: Uint8Array | string, overwrite: boolean | undefined): void {
+  try {
+    mkdirSync(dirname(resolve(path)), { recursive: true });
+    writeFileSync(path, data, { flag: overwrite ? 'w' : 'wx' });
+  } catch (err) {
+    throw writeFailure(path, err);
+  }
 }
 
 /** Turns a write failure into one line naming the file (the policy was checked before, so this is rare). */
 export function writeFailure(path: string, err: unknown): UsageError {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EEXIST') return new UsageError(`${path} already exists; pass --overwrite to replace it`);
+  if (code === 'EEXIST') return new UsageError(alreadyExists(path));
   if (code === 'EACCES' || code === 'EPERM') return new UsageError(`cannot write ${path} (permission denied)`);
   if (code === 'ENOENT') return new UsageError(`cannot write ${path}: its folder does not exist`);
   return new UsageError(`cannot write ${path}: ${code ?? (err instanceof Error ? err.message : String(err))}`);

@@ -66,15 +66,14 @@ function idTensor(info: ValueInfo, rows: number[][]): ort.Tensor {
 }
 
 interface Encoded {
-  /** [n, 77, D] float32, one row per prompt */
+  /** [n, 77, D] float32, one row per token window */
   states: Float32Array;
   width: number;
   pooled?: Float32Array;
   pooledWidth?: number;
 }
 
-async function encodeText(enc: TextEncoderIO, prompts: string[]): Promise<Encoded> {
-  const rows = prompts.map((p) => enc.tokenizer.encode(p));
+async function encodeIds(enc: TextEncoderIO, rows: number[][]): Promise<Encoded> {
   const names = [enc.statesOutput, ...(enc.pooledOutput ? [enc.pooledOutput] : [])];
   const out = await enc.session.run({ input_ids: idTensor(enc.ids, rows) }, names);
   const states = out[enc.statesOutput]!;
@@ -85,6 +84,10 @@ async function encodeText(enc: TextEncoderIO, prompts: string[]): Promise<Encode
     result.pooledWidth = Number(pooled.dims[1]);
   }
   return result;
+}
+
+async function encodeText(enc: TextEncoderIO, prompts: string[]): Promise<Encoded> {
+  return encodeIds(enc, prompts.map((p) => enc.tokenizer.encode(p)));
 }
 
 /** Concatenate two [n, 77, Da] and [n, 77, Db] along the last axis. */
@@ -108,31 +111,104 @@ export function cfgBatch(rows: Float32Array, rowSize: number, batch: number, wit
   return out;
 }
 
-/** Row 0 = negative (uncond), row 1 = prompt (cond). */
+/** Row 0 = negative (uncond), row 1 = prompt (cond), each `seqLen` tokens long (77, or 77 x windows). */
 export interface TextConditioning {
   context: Float32Array;
   contextWidth: number;
+  /** Tokens per context row: 77, or a multiple for long prompts. */
+  seqLen: number;
   pooled: Float32Array | undefined;
   pooledWidth: number;
-  /** Prompts longer than one CLIP window: what was cut. */
+  /** Prompts longer than the export can take: what was cut. */
   warnings: string[];
 }
 
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** Rows of [k, 77, D] states -> one [k*77, D] sequence repeated to `windows` windows (ComfyUI's lcm repeat). */
+function repeatWindows(states: Float32Array, first: number, k: number, windows: number, d: number): Float32Array {
+  const per = CLIP_SEQUENCE_LENGTH * d;
+  const one = states.subarray(first * per, (first + k) * per);
+  const out = new Float32Array(windows * per);
+  for (let r = 0; r < windows / k; r++) out.set(one, r * k * per);
+  return out;
+}
+
 /**
- * Encode the prompt and negative prompt. Longer than 75 tokens: the rest is dropped (as diffusers does) and a
- * warning says how many tokens were; see docs/stable-diffusion.md ("Long prompts").
+ * Long prompts as ComfyUI encodes them: each prompt in 77-token windows (tokenizer.chunks), every window through
+ * the encoder, the windows' states one after another along the sequence; SDXL cuts both encoders to the shorter;
+ * the pooled embedding is the first window's; cond and uncond are repeated to the least common multiple of their
+ * window counts so that they batch together.
+ */
+async function encodeWindows(te1: TextEncoderIO, te2: TextEncoderIO | undefined, prompt: string, negative: string, zeroUncond: boolean): Promise<TextConditioning> {
+  const encoders = te2 ? [te1, te2] : [te1];
+  const parts = await Promise.all(
+    encoders.map(async (enc) => {
+      const neg = enc.tokenizer.chunks(negative);
+      const pos = enc.tokenizer.chunks(prompt);
+      return { neg: neg.length, pos: pos.length, out: await encodeIds(enc, [...neg, ...pos]) };
+    }),
+  );
+  const kn = Math.min(...parts.map((p) => p.neg));
+  const kp = Math.min(...parts.map((p) => p.pos));
+  const windows = (kn * kp) / gcd(kn, kp);
+  const seqLen = windows * CLIP_SEQUENCE_LENGTH;
+  const contextWidth = parts.reduce((w, p) => w + p.out.width, 0);
+  const context = new Float32Array(2 * seqLen * contextWidth);
+  let offset = 0;
+  for (const p of parts) {
+    const d = p.out.width;
+    const rows = [repeatWindows(p.out.states, 0, kn, windows, d), repeatWindows(p.out.states, p.neg, kp, windows, d)];
+    rows.forEach((row, r) => {
+      for (let t = 0; t < seqLen; t++) context.set(row.subarray(t * d, (t + 1) * d), (r * seqLen + t) * contextWidth + offset);
+    });
+    offset += d;
+  }
+  const last = parts[parts.length - 1]!;
+  let pooled: Float32Array | undefined;
+  let pooledWidth = 0;
+  if (last.out.pooled) {
+    pooledWidth = last.out.pooledWidth!;
+    pooled = new Float32Array(2 * pooledWidth);
+    pooled.set(last.out.pooled.subarray(0, pooledWidth), 0);
+    pooled.set(last.out.pooled.subarray(last.neg * pooledWidth, (last.neg + 1) * pooledWidth), pooledWidth);
+  }
+  if (zeroUncond) {
+    context.fill(0, 0, seqLen * contextWidth);
+    pooled?.fill(0, 0, pooledWidth);
+  }
+  return { context, contextWidth, seqLen, pooled, pooledWidth, warnings: [] };
+}
+
+/**
+ * Encode the prompt and negative prompt. Up to 75 tokens: one CLIP window, as diffusers does. Longer: in 77-token
+ * windows as ComfyUI does (encodeWindows) when the UNet takes a longer sequence (`longPrompts`); with an export
+ * fixed at 77 tokens the rest is dropped and a warning says how many tokens were (docs/stable-diffusion.md).
  * `zeroUncond`: SDXL's force_zeros_for_empty_prompt when no negative prompt was given.
  */
-export async function encodePrompts(te1: TextEncoderIO, te2: TextEncoderIO | undefined, prompt: string, negative: string, zeroUncond: boolean): Promise<TextConditioning> {
+export async function encodePrompts(
+  te1: TextEncoderIO,
+  te2: TextEncoderIO | undefined,
+  prompt: string,
+  negative: string,
+  zeroUncond: boolean,
+  longPrompts: boolean,
+): Promise<TextConditioning> {
   const warnings: string[] = [];
+  let long = false;
   for (const [what, text] of [['prompt', prompt], ['negative prompt', negative]] as const) {
-    const n = te1.tokenizer.count(text);
-    if (n > CLIP_PROMPT_TOKENS) {
-      warnings.push(`the ${what} has ${n} tokens; CLIP reads the first ${CLIP_PROMPT_TOKENS}, the last ${n - CLIP_PROMPT_TOKENS} are ignored`);
+    const n = Math.max(...[te1, ...(te2 ? [te2] : [])].map((e) => e.tokenizer.count(text)));
+    if (n <= CLIP_PROMPT_TOKENS) continue;
+    long = true;
+    if (!longPrompts) {
+      warnings.push(`the ${what} has ${n} tokens; this UNet export takes ${CLIP_SEQUENCE_LENGTH}-token text only, so CLIP reads the first ${CLIP_PROMPT_TOKENS} and the last ${n - CLIP_PROMPT_TOKENS} are ignored`);
     }
   }
+  if (long && longPrompts) return encodeWindows(te1, te2, prompt, negative, zeroUncond);
   const e1 = await encodeText(te1, [negative, prompt]);
-  if (!te2) return { context: e1.states, contextWidth: e1.width, pooled: undefined, pooledWidth: 0, warnings };
+  if (!te2) return { context: e1.states, contextWidth: e1.width, seqLen: CLIP_SEQUENCE_LENGTH, pooled: undefined, pooledWidth: 0, warnings };
   const e2 = await encodeText(te2, [negative, prompt]);
   const contextWidth = e1.width + e2.width;
   const context = concatLastAxis(e1.states, e1.width, e2.states, e2.width, 2);
@@ -143,5 +219,5 @@ export async function encodePrompts(te1: TextEncoderIO, te2: TextEncoderIO | und
     context.fill(0, 0, CLIP_SEQUENCE_LENGTH * contextWidth);
     pooled.fill(0, 0, pooledWidth);
   }
-  return { context, contextWidth, pooled, pooledWidth, warnings };
+  return { context, contextWidth, seqLen: CLIP_SEQUENCE_LENGTH, pooled, pooledWidth, warnings };
 }

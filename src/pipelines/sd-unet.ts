@@ -2,7 +2,6 @@
  * The Stable Diffusion UNet as the samplers' guided denoiser: preallocated feeds (one latent-sized input and
  * output per run, filled in place), cond and uncond halves in ONE session call, eps/v -> x0 and CFG.
  */
-import { CLIP_SEQUENCE_LENGTH } from './tokenizer.js';
 import { ModelError, fixedDim, floatTensor, ort, readFloat, type ModelSession, type ValueInfo } from '../runtime/session.js';
 import { toHalfBits, useHalfBits } from '../runtime/float16.js';
 import type { ModelSampling } from '../model-sampling/types.js';
@@ -63,7 +62,7 @@ function timestepFeed(tInfo: ValueInfo, rows: number): { tensor: ort.Tensor; dat
   }
 }
 
-function makeUnetFeeds(unet: ModelSession, rowShape: number[], context: Float32Array, added: AddedConditioning | undefined): UnetFeeds {
+function makeUnetFeeds(unet: ModelSession, rowShape: number[], context: Float32Array, seqLen: number, added: AddedConditioning | undefined): UnetFeeds {
   const rows = rowShape[0]!;
   const sampleType = unet.input('sample')!.type as string;
   const per = rowShape[1]! * rowShape[2]! * rowShape[3]!;
@@ -73,8 +72,8 @@ function makeUnetFeeds(unet: ModelSession, rowShape: number[], context: Float32A
   };
   const t = timestepFeed(unet.input('timestep')!, rows);
   feeds.timestep = t.tensor;
-  const width = context.length / (rows * CLIP_SEQUENCE_LENGTH);
-  feeds.encoder_hidden_states = floatTensor(unet.input('encoder_hidden_states')!.type, context, [rows, CLIP_SEQUENCE_LENGTH, width]);
+  const width = context.length / (rows * seqLen);
+  feeds.encoder_hidden_states = floatTensor(unet.input('encoder_hidden_states')!.type, context, [rows, seqLen, width]);
   if (added) {
     feeds.text_embeds = floatTensor(unet.input('text_embeds')!.type, added.textEmbeds, [rows, added.pw]);
     feeds.time_ids = floatTensor(unet.input('time_ids')!.type, added.timeIds, [rows, added.timeIds.length / rows]);
@@ -107,8 +106,9 @@ export interface UnetDenoiserOptions {
   ms: ModelSampling;
   /** [B, C, h, w] latents. */
   latentShape: number[];
-  /** Context rows for the run ([2B] with CFG: uncond first, then cond). */
+  /** Context rows for the run ([2B] with CFG: uncond first, then cond), each seqLen tokens. */
   context: Float32Array;
+  seqLen: number;
   added: AddedConditioning | undefined;
   /** Run the uncond half (CFG, or a cfg_pp sampler). */
   useCfg: boolean;
@@ -156,7 +156,7 @@ interface MutableGuided extends GuidedDenoiser {
 function unetPairModel(o: UnetDenoiserOptions): PairedRawModel {
   const [batch, C, h, w] = o.latentShape as [number, number, number, number];
   const rows = o.useCfg ? 2 * batch : batch;
-  const feeds = makeUnetFeeds(o.unet, [rows, C, h, w], o.context, o.added);
+  const feeds = makeUnetFeeds(o.unet, [rows, C, h, w], o.context, o.seqLen, o.added);
   const n = batch * C * h * w;
   const shape = [batch, C, h, w];
   return async (xIn, t) => {

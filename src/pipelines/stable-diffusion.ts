@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { readModelFolder, type ModelFolder } from './model-folder.js';
-import { loadClipTokenizer, CLIP_SEQUENCE_LENGTH } from './tokenizer.js';
+import { loadClipTokenizer } from './tokenizer.js';
 import type { GenerateOptions, GenerateResult, Pipeline, PipelineCapabilities, SamplingRequest, SamplingSetup, ScheduleRequest } from './types.js';
 import { ModelError, checkDim, checkRank, checkType, fixedDim, openSession, requireInputs, requireOutput, type ModelSession, type SessionOptions } from '../runtime/session.js';
 import { availableMemoryBytes, checkMemory, DEVICE_MEMORY_CEILING, type MemoryTerm } from '../runtime/memory.js';
@@ -50,6 +50,8 @@ interface Parts {
   ms: ModelSampling;
   sessions: ModelSession[];
   device: 'cpu' | 'cuda';
+  /** The UNet takes text longer than 77 tokens (a dynamic sequence axis): long prompts go in 77-token windows. */
+  longPrompts: boolean;
 }
 
 function checkUnet(unet: ModelSession, xl: boolean, te1: TextEncoderIO, te2: TextEncoderIO | undefined): ModelSession {
@@ -154,7 +156,8 @@ export async function loadStableDiffusionPipeline(dir: string, options: StableDi
       // the name selects the AYS/GITS tables: SD1.x/2.x-family models use SD1's, SDXL-family SDXL's
       name: xl ? 'sdxl' : 'sd15',
     });
-    return makePipeline({ folder, te1, te2, unet, vae, channels, ms, sessions: opened, device: options.device ?? 'cpu' });
+    const longPrompts = fixedDim(unet.input('encoder_hidden_states')!, 1) === undefined;
+    return makePipeline({ folder, te1, te2, unet, vae, channels, ms, sessions: opened, device: options.device ?? 'cpu', longPrompts });
   } catch (err) {
     await Promise.all(opened.map((s) => s.release().catch(() => undefined)));
     throw err;
@@ -259,7 +262,7 @@ function makePipeline(p: Parts): StableDiffusionPipeline {
     const useCfg = req.cfg !== 1 || (req.sampler !== undefined && samplerNeedsUncond(req.sampler));
     const tText = performance.now();
     const zeroUncond = xl && req.negativePrompt === undefined && p.folder.forceZerosForEmptyPrompt;
-    const text = await encodePrompts(p.te1, p.te2, req.prompt ?? '', req.negativePrompt ?? '', zeroUncond);
+    const text = await encodePrompts(p.te1, p.te2, req.prompt ?? '', req.negativePrompt ?? '', zeroUncond, p.longPrompts);
     current.textMs += performance.now() - tText;
     const rows = useCfg ? 2 * batch : batch;
     const latentShape = [batch, p.channels, height / 8, width / 8];
@@ -271,10 +274,10 @@ function makePipeline(p: Parts): StableDiffusionPipeline {
       added = { textEmbeds: cfgBatch(text.pooled!, text.pooledWidth, batch, useCfg), pw: text.pooledWidth, timeIds: ids };
     }
     checkStaticShape(p.unet, [rows, p.channels, height / 8, width / 8], useCfg, { width, height });
-    const context = cfgBatch(text.context, CLIP_SEQUENCE_LENGTH * text.contextWidth, batch, useCfg);
+    const context = cfgBatch(text.context, text.seqLen * text.contextWidth, batch, useCfg);
     const t = current;
     const callsBefore = t.unetCalls;
-    const denoiser = unetDenoiser({ unet: p.unet, ms: p.ms, latentShape, context, added, useCfg, cfg: req.cfg, sampler: req.sampler ?? '', signal: req.signal, timings: t });
+    const denoiser = unetDenoiser({ unet: p.unet, ms: p.ms, latentShape, context, seqLen: text.seqLen, added, useCfg, cfg: req.cfg, sampler: req.sampler ?? '', signal: req.signal, timings: t });
     const initLatent = req.init ? await encodeInit(p.vae, req.init, latentShape) : null;
     return {
       modelSampling: p.ms,

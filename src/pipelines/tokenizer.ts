@@ -80,7 +80,17 @@ export interface ClipTokenizer {
   encode(text: string): number[];
   /** Number of prompt tokens (without start and end): above 75, encode() drops the rest. */
   count(text: string): number;
+  /**
+   * 77-token windows for a prompt of any length, as ComfyUI's SDTokenizer makes them: words (split on spaces) go
+   * whole into a window while they fit, a word shorter than 8 tokens that does not fit starts the next window, a
+   * longer one is split; each window is start, tokens, end, padding. A prompt of at most 75 tokens gives one
+   * window equal to encode(text).
+   */
+  chunks(text: string): number[][];
 }
+
+/** ComfyUI's max_word_length: words of this many tokens or more may be split across windows. */
+const MAX_WORD_TOKENS = 8;
 
 /** Prompt tokens one CLIP window holds (77 minus start and end). */
 export const CLIP_PROMPT_TOKENS = CLIP_SEQUENCE_LENGTH - 2;
@@ -150,6 +160,36 @@ export function loadClipTokenizer(dir: string, label = dir): ClipTokenizer {
     },
     count(text: string): number {
       return tokenizer.encode(text, { add_special_tokens: false }).ids.length;
+    },
+    chunks(text: string): number[][] {
+      const words = text.replace(/\n/g, ' ').split(' ').filter((w) => w !== '');
+      const windows: number[][] = [];
+      let batch = [bosId];
+      const close = () => {
+        batch.push(eosId);
+        while (batch.length < maxLen) batch.push(padId);
+        windows.push(batch);
+        batch = [bosId];
+      };
+      for (const word of words) {
+        let group = tokenizer.encode(word, { add_special_tokens: false }).ids;
+        const large = group.length >= MAX_WORD_TOKENS;
+        while (group.length > 0) {
+          if (group.length + batch.length > maxLen - 1) {
+            if (large) {
+              const room = maxLen - batch.length - 1;
+              batch.push(...group.slice(0, room));
+              group = group.slice(room);
+            }
+            close();
+          } else {
+            batch.push(...group);
+            group = [];
+          }
+        }
+      }
+      close();
+      return windows;
     },
   };
 }

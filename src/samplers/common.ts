@@ -122,7 +122,7 @@ export class Run<P extends object = any> {
     return d === null ? undefined : d;
   }
 
-  /** A body's own fallback must agree with the spec's default (a guard while bodies still pass one). */
+  /** A fallback passed by a body must agree with the spec's default where the spec has one (a guard against two defaults). */
   private agree(key: string, fallback: unknown): void {
     if (fallback === undefined || this.options[key] !== undefined && this.options[key] !== null) return;
     const d: unknown = (this.spec.defaults as Record<string, unknown>)[key];

@@ -1,15 +1,15 @@
 /**
  * One spec per sampler, in ComfyUI's order: the name (written here once), the typed hyperparameters with
- * ComfyUI's defaults (the sampler bodies read these through `run.num(...)`, and `ays samplers` prints them),
+ * ComfyUI's defaults (the sampler bodies read these through `run.num(...)`; `ays samplers --json` prints them),
  * the noise it draws, whether ComfyUI's KSampler drops the penultimate sigma for it, its order and cost.
- * The functions are bound in registry.ts; a body finds its spec with `begin(spec, ...)` (see common.ts).
+ * A body file makes the sampler with `defineSampler(spec, body)` (common.ts); registry.ts pairs every spec with it.
  */
 import type { NoiseKind, SamplerParamValue } from './types.js';
 
 /** What a sampler is, without its function (the body file supplies that). */
-export interface SamplerSpecInfo<P extends object = Record<string, SamplerParamValue>> {
+export interface SamplerSpecInfo<P extends object = Record<string, SamplerParamValue>, N extends string = string> {
   /** ComfyUI's name. */
-  readonly name: string;
+  readonly name: N;
   /** Order of accuracy of the deterministic part. */
   readonly order: number;
   /** Whether the result depends on the noise drawn (ancestral / SDE samplers) with the default parameters. */
@@ -30,22 +30,25 @@ export interface SamplerSpecInfo<P extends object = Record<string, SamplerParamV
   readonly discardsPenultimateSigma: boolean;
 }
 
-type SpecInput<P extends object> = Omit<SamplerSpecInfo<P>, 'needsUncond' | 'discardsPenultimateSigma'> & {
+type SpecInput<P extends object, N extends string> = Omit<SamplerSpecInfo<P, N>, 'needsUncond' | 'discardsPenultimateSigma'> & {
   needsUncond?: boolean;
   discardsPenultimateSigma?: boolean;
 };
 
 const specs: SamplerSpecInfo<object>[] = [];
 
-function spec<P extends object>(s: SpecInput<P>): SamplerSpecInfo<P> {
-  const full: SamplerSpecInfo<P> = Object.freeze({
-    ...s,
-    defaults: Object.freeze({ ...s.defaults }),
-    needsUncond: s.needsUncond ?? false,
-    discardsPenultimateSigma: s.discardsPenultimateSigma ?? false,
-  });
-  specs.push(full);
-  return full;
+/** `spec<Params>()({ name: 'x', ... })`: the params type given, the name kept as its literal type. */
+function spec<P extends object>() {
+  return <N extends string>(s: SpecInput<P, N>): SamplerSpecInfo<P, N> => {
+    const full: SamplerSpecInfo<P, N> = Object.freeze({
+      ...s,
+      defaults: Object.freeze({ ...s.defaults }),
+      needsUncond: s.needsUncond ?? false,
+      discardsPenultimateSigma: s.discardsPenultimateSigma ?? false,
+    });
+    specs.push(full);
+    return full;
+  };
 }
 
 // ---- parameter interfaces (k-diffusion / ComfyUI argument names) ----
@@ -54,7 +57,8 @@ function spec<P extends object>(s: SpecInput<P>): SamplerSpecInfo<P> {
 export interface ChurnParams { s_churn: number; s_tmin: number; s_tmax: number; s_noise: number }
 /** Ancestral / SDE noise amount: eta scales the noise level added back, s_noise the noise itself. */
 export interface AncestralParams { eta: number; s_noise: number }
-export type NoParams = Record<string, never>;
+/** No hyperparameters. */
+export type NoParams = Record<never, never>;
 export interface ExpHeunParams { solver_type: 'phi_1' | 'phi_2' }
 export interface ExpHeunSdeParams extends AncestralParams { solver_type: 'phi_1' | 'phi_2' }
 export interface LmsParams { order: number }
@@ -96,53 +100,53 @@ const saSolver: SaSolverPeceParams = {
 
 const TWO = '2 (1 on the last step)';
 
-export const euler = spec<ChurnParams>({ name: 'euler', order: 1, stochastic: false, noise: 'none', nfePerStep: '1', defaults: churn });
-export const eulerCfgPp = spec<NoParams>({ name: 'euler_cfg_pp', order: 1, stochastic: false, noise: 'none', nfePerStep: '1', defaults: none, needsUncond: true });
-export const eulerAncestral = spec<AncestralParams>({ name: 'euler_ancestral', order: 1, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: ancestral });
-export const eulerAncestralCfgPp = spec<AncestralParams>({ name: 'euler_ancestral_cfg_pp', order: 1, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: ancestral, needsUncond: true });
-export const heun = spec<ChurnParams>({ name: 'heun', order: 2, stochastic: false, noise: 'none', nfePerStep: TWO, defaults: churn });
-export const heunpp2 = spec<ChurnParams>({ name: 'heunpp2', order: 2, stochastic: false, noise: 'normal', nfePerStep: '3 (2, then 1 on the last two steps)', defaults: churn });
-export const expHeun2X0 = spec<ExpHeunParams>({ name: 'exp_heun_2_x0', order: 2, stochastic: false, noise: 'none', nfePerStep: TWO, defaults: { solver_type: 'phi_2' } });
-export const expHeun2X0Sde = spec<ExpHeunSdeParams>({ name: 'exp_heun_2_x0_sde', order: 2, stochastic: true, noise: 'normal', nfePerStep: TWO, defaults: { ...ancestral, solver_type: 'phi_2' } });
-export const dpm2 = spec<ChurnParams>({ name: 'dpm_2', order: 2, stochastic: false, noise: 'none', nfePerStep: TWO, defaults: churn, discardsPenultimateSigma: true });
-export const dpm2Ancestral = spec<AncestralParams>({ name: 'dpm_2_ancestral', order: 2, stochastic: true, noise: 'normal', nfePerStep: TWO, defaults: ancestral, discardsPenultimateSigma: true });
-export const lms = spec<LmsParams>({ name: 'lms', order: 4, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { order: 4 } });
-export const dpmFast = spec<AncestralParams>({ name: 'dpm_fast', order: 3, stochastic: false, noise: 'none', nfePerStep: '1 per sigma (total = len(sigmas) - 1, in order-3 groups)', defaults: { eta: 0, s_noise: 1 } });
-export const dpmAdaptive = spec<DpmAdaptiveParams>({
+export const euler = spec<ChurnParams>()({ name: 'euler', order: 1, stochastic: false, noise: 'none', nfePerStep: '1', defaults: churn });
+export const eulerCfgPp = spec<NoParams>()({ name: 'euler_cfg_pp', order: 1, stochastic: false, noise: 'none', nfePerStep: '1', defaults: none, needsUncond: true });
+export const eulerAncestral = spec<AncestralParams>()({ name: 'euler_ancestral', order: 1, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: ancestral });
+export const eulerAncestralCfgPp = spec<AncestralParams>()({ name: 'euler_ancestral_cfg_pp', order: 1, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: ancestral, needsUncond: true });
+export const heun = spec<ChurnParams>()({ name: 'heun', order: 2, stochastic: false, noise: 'none', nfePerStep: TWO, defaults: churn });
+export const heunpp2 = spec<ChurnParams>()({ name: 'heunpp2', order: 2, stochastic: false, noise: 'normal', nfePerStep: '3 (2, then 1 on the last two steps)', defaults: churn });
+export const expHeun2X0 = spec<ExpHeunParams>()({ name: 'exp_heun_2_x0', order: 2, stochastic: false, noise: 'none', nfePerStep: TWO, defaults: { solver_type: 'phi_2' } });
+export const expHeun2X0Sde = spec<ExpHeunSdeParams>()({ name: 'exp_heun_2_x0_sde', order: 2, stochastic: true, noise: 'normal', nfePerStep: TWO, defaults: { ...ancestral, solver_type: 'phi_2' } });
+export const dpm2 = spec<ChurnParams>()({ name: 'dpm_2', order: 2, stochastic: false, noise: 'none', nfePerStep: TWO, defaults: churn, discardsPenultimateSigma: true });
+export const dpm2Ancestral = spec<AncestralParams>()({ name: 'dpm_2_ancestral', order: 2, stochastic: true, noise: 'normal', nfePerStep: TWO, defaults: ancestral, discardsPenultimateSigma: true });
+export const lms = spec<LmsParams>()({ name: 'lms', order: 4, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { order: 4 } });
+export const dpmFast = spec<AncestralParams>()({ name: 'dpm_fast', order: 3, stochastic: false, noise: 'none', nfePerStep: '1 per sigma (total = len(sigmas) - 1, in order-3 groups)', defaults: { eta: 0, s_noise: 1 } });
+export const dpmAdaptive = spec<DpmAdaptiveParams>()({
   name: 'dpm_adaptive', order: 3, stochastic: false, noise: 'none', nfePerStep: 'adaptive (3 per attempt)',
   defaults: { order: 3, rtol: 0.05, atol: 0.0078, h_init: 0.05, pcoeff: 0, icoeff: 1, dcoeff: 0, accept_safety: 0.81, eta: 0, s_noise: 1 },
 });
-export const dpmpp2sAncestral = spec<AncestralParams>({ name: 'dpmpp_2s_ancestral', order: 2, stochastic: true, noise: 'normal', nfePerStep: TWO, defaults: ancestral });
-export const dpmpp2sAncestralCfgPp = spec<AncestralParams>({ name: 'dpmpp_2s_ancestral_cfg_pp', order: 2, stochastic: true, noise: 'normal', nfePerStep: TWO, defaults: ancestral, needsUncond: true });
-export const dpmppSde = spec<DpmppSdeParams>({ name: 'dpmpp_sde', order: 2, stochastic: true, noise: 'brownian', nfePerStep: TWO, defaults: { ...ancestral, r: 0.5 } });
-export const dpmppSdeGpu = spec<DpmppSdeParams>({ name: 'dpmpp_sde_gpu', order: 2, stochastic: true, noise: 'brownian', nfePerStep: TWO, defaults: { ...ancestral, r: 0.5 } });
-export const dpmpp2m = spec<NoParams>({ name: 'dpmpp_2m', order: 2, stochastic: false, noise: 'none', nfePerStep: '1', defaults: none });
-export const dpmpp2mCfgPp = spec<NoParams>({ name: 'dpmpp_2m_cfg_pp', order: 2, stochastic: false, noise: 'none', nfePerStep: '1', defaults: none, needsUncond: true });
-export const dpmpp2mSde = spec<Dpmpp2mSdeParams>({ name: 'dpmpp_2m_sde', order: 2, stochastic: true, noise: 'brownian', nfePerStep: '1', defaults: { ...ancestral, solver_type: 'midpoint' } });
-export const dpmpp2mSdeGpu = spec<Dpmpp2mSdeParams>({ name: 'dpmpp_2m_sde_gpu', order: 2, stochastic: true, noise: 'brownian', nfePerStep: '1', defaults: { ...ancestral, solver_type: 'midpoint' } });
-export const dpmpp2mSdeHeun = spec<Dpmpp2mSdeParams>({ name: 'dpmpp_2m_sde_heun', order: 2, stochastic: true, noise: 'brownian', nfePerStep: '1', defaults: { ...ancestral, solver_type: 'heun' } });
-export const dpmpp2mSdeHeunGpu = spec<Dpmpp2mSdeParams>({ name: 'dpmpp_2m_sde_heun_gpu', order: 2, stochastic: true, noise: 'brownian', nfePerStep: '1', defaults: { ...ancestral, solver_type: 'heun' } });
-export const dpmpp3mSde = spec<AncestralParams>({ name: 'dpmpp_3m_sde', order: 3, stochastic: true, noise: 'brownian', nfePerStep: '1', defaults: ancestral });
-export const dpmpp3mSdeGpu = spec<AncestralParams>({ name: 'dpmpp_3m_sde_gpu', order: 3, stochastic: true, noise: 'brownian', nfePerStep: '1', defaults: ancestral });
-export const ddpm = spec<NoParams>({ name: 'ddpm', order: 1, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: none });
-export const lcm = spec<LcmParams>({ name: 'lcm', order: 1, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: { s_noise: 1, s_noise_end: null, noise_clip_std: 0 } });
-export const ipndm = spec<IpndmParams>({ name: 'ipndm', order: 4, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { max_order: 4 } });
-export const ipndmV = spec<IpndmParams>({ name: 'ipndm_v', order: 4, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { max_order: 4 } });
-export const deis = spec<DeisParams>({ name: 'deis', order: 3, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { max_order: 3, deis_mode: 'tab' } });
-export const resMultistep = spec<ResMultistepParams>({ name: 'res_multistep', order: 2, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { s_noise: 1 } });
-export const resMultistepCfgPp = spec<ResMultistepParams>({ name: 'res_multistep_cfg_pp', order: 2, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { s_noise: 1 }, needsUncond: true });
-export const resMultistepAncestral = spec<AncestralParams>({ name: 'res_multistep_ancestral', order: 2, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: ancestral });
-export const resMultistepAncestralCfgPp = spec<AncestralParams>({ name: 'res_multistep_ancestral_cfg_pp', order: 2, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: ancestral, needsUncond: true });
-export const gradientEstimation = spec<GradientEstimationParams>({ name: 'gradient_estimation', order: 2, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { ge_gamma: 2, cfg_pp: false } });
-export const gradientEstimationCfgPp = spec<GradientEstimationCfgPpParams>({ name: 'gradient_estimation_cfg_pp', order: 2, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { ge_gamma: 2 }, needsUncond: true });
-export const erSde = spec<ErSdeParams>({ name: 'er_sde', order: 3, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: { s_noise: 1, noise_scaler: null, max_stage: 3 } });
-export const seeds2 = spec<Seeds2Params>({ name: 'seeds_2', order: 2, stochastic: true, noise: 'normal', nfePerStep: TWO, defaults: { ...ancestral, r: 0.5, solver_type: 'phi_1' } });
-export const seeds3 = spec<Seeds3Params>({ name: 'seeds_3', order: 3, stochastic: true, noise: 'normal', nfePerStep: '3 (1 on the last step)', defaults: { ...ancestral, r_1: 1 / 3, r_2: 2 / 3 } });
-export const saSolverSpec = spec<SaSolverParams>({ name: 'sa_solver', order: 3, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: { ...saSolver, use_pece: false } });
-export const saSolverPece = spec<SaSolverPeceParams>({ name: 'sa_solver_pece', order: 3, stochastic: true, noise: 'normal', nfePerStep: '2 (1 on the first step)', defaults: saSolver });
-export const ddim = spec<ChurnParams>({ name: 'ddim', order: 1, stochastic: false, noise: 'none', nfePerStep: '1', defaults: churn });
-export const uniPc = spec<UniPcParams>({ name: 'uni_pc', order: 3, stochastic: false, noise: 'none', nfePerStep: '1 (none at the final point)', defaults: { variant: 'bh1' }, discardsPenultimateSigma: true });
-export const uniPcBh2 = spec<NoParams>({ name: 'uni_pc_bh2', order: 3, stochastic: false, noise: 'none', nfePerStep: '1 (none at the final point)', defaults: none, discardsPenultimateSigma: true });
+export const dpmpp2sAncestral = spec<AncestralParams>()({ name: 'dpmpp_2s_ancestral', order: 2, stochastic: true, noise: 'normal', nfePerStep: TWO, defaults: ancestral });
+export const dpmpp2sAncestralCfgPp = spec<AncestralParams>()({ name: 'dpmpp_2s_ancestral_cfg_pp', order: 2, stochastic: true, noise: 'normal', nfePerStep: TWO, defaults: ancestral, needsUncond: true });
+export const dpmppSde = spec<DpmppSdeParams>()({ name: 'dpmpp_sde', order: 2, stochastic: true, noise: 'brownian', nfePerStep: TWO, defaults: { ...ancestral, r: 0.5 } });
+export const dpmppSdeGpu = spec<DpmppSdeParams>()({ name: 'dpmpp_sde_gpu', order: 2, stochastic: true, noise: 'brownian', nfePerStep: TWO, defaults: { ...ancestral, r: 0.5 } });
+export const dpmpp2m = spec<NoParams>()({ name: 'dpmpp_2m', order: 2, stochastic: false, noise: 'none', nfePerStep: '1', defaults: none });
+export const dpmpp2mCfgPp = spec<NoParams>()({ name: 'dpmpp_2m_cfg_pp', order: 2, stochastic: false, noise: 'none', nfePerStep: '1', defaults: none, needsUncond: true });
+export const dpmpp2mSde = spec<Dpmpp2mSdeParams>()({ name: 'dpmpp_2m_sde', order: 2, stochastic: true, noise: 'brownian', nfePerStep: '1', defaults: { ...ancestral, solver_type: 'midpoint' } });
+export const dpmpp2mSdeGpu = spec<Dpmpp2mSdeParams>()({ name: 'dpmpp_2m_sde_gpu', order: 2, stochastic: true, noise: 'brownian', nfePerStep: '1', defaults: { ...ancestral, solver_type: 'midpoint' } });
+export const dpmpp2mSdeHeun = spec<Dpmpp2mSdeParams>()({ name: 'dpmpp_2m_sde_heun', order: 2, stochastic: true, noise: 'brownian', nfePerStep: '1', defaults: { ...ancestral, solver_type: 'heun' } });
+export const dpmpp2mSdeHeunGpu = spec<Dpmpp2mSdeParams>()({ name: 'dpmpp_2m_sde_heun_gpu', order: 2, stochastic: true, noise: 'brownian', nfePerStep: '1', defaults: { ...ancestral, solver_type: 'heun' } });
+export const dpmpp3mSde = spec<AncestralParams>()({ name: 'dpmpp_3m_sde', order: 3, stochastic: true, noise: 'brownian', nfePerStep: '1', defaults: ancestral });
+export const dpmpp3mSdeGpu = spec<AncestralParams>()({ name: 'dpmpp_3m_sde_gpu', order: 3, stochastic: true, noise: 'brownian', nfePerStep: '1', defaults: ancestral });
+export const ddpm = spec<NoParams>()({ name: 'ddpm', order: 1, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: none });
+export const lcm = spec<LcmParams>()({ name: 'lcm', order: 1, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: { s_noise: 1, s_noise_end: null, noise_clip_std: 0 } });
+export const ipndm = spec<IpndmParams>()({ name: 'ipndm', order: 4, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { max_order: 4 } });
+export const ipndmV = spec<IpndmParams>()({ name: 'ipndm_v', order: 4, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { max_order: 4 } });
+export const deis = spec<DeisParams>()({ name: 'deis', order: 3, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { max_order: 3, deis_mode: 'tab' } });
+export const resMultistep = spec<ResMultistepParams>()({ name: 'res_multistep', order: 2, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { s_noise: 1 } });
+export const resMultistepCfgPp = spec<ResMultistepParams>()({ name: 'res_multistep_cfg_pp', order: 2, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { s_noise: 1 }, needsUncond: true });
+export const resMultistepAncestral = spec<AncestralParams>()({ name: 'res_multistep_ancestral', order: 2, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: ancestral });
+export const resMultistepAncestralCfgPp = spec<AncestralParams>()({ name: 'res_multistep_ancestral_cfg_pp', order: 2, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: ancestral, needsUncond: true });
+export const gradientEstimation = spec<GradientEstimationParams>()({ name: 'gradient_estimation', order: 2, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { ge_gamma: 2, cfg_pp: false } });
+export const gradientEstimationCfgPp = spec<GradientEstimationCfgPpParams>()({ name: 'gradient_estimation_cfg_pp', order: 2, stochastic: false, noise: 'none', nfePerStep: '1', defaults: { ge_gamma: 2 }, needsUncond: true });
+export const erSde = spec<ErSdeParams>()({ name: 'er_sde', order: 3, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: { s_noise: 1, noise_scaler: null, max_stage: 3 } });
+export const seeds2 = spec<Seeds2Params>()({ name: 'seeds_2', order: 2, stochastic: true, noise: 'normal', nfePerStep: TWO, defaults: { ...ancestral, r: 0.5, solver_type: 'phi_1' } });
+export const seeds3 = spec<Seeds3Params>()({ name: 'seeds_3', order: 3, stochastic: true, noise: 'normal', nfePerStep: '3 (1 on the last step)', defaults: { ...ancestral, r_1: 1 / 3, r_2: 2 / 3 } });
+export const saSolverSpec = spec<SaSolverParams>()({ name: 'sa_solver', order: 3, stochastic: true, noise: 'normal', nfePerStep: '1', defaults: { ...saSolver, use_pece: false } });
+export const saSolverPece = spec<SaSolverPeceParams>()({ name: 'sa_solver_pece', order: 3, stochastic: true, noise: 'normal', nfePerStep: '2 (1 on the first step)', defaults: saSolver });
+export const ddim = spec<ChurnParams>()({ name: 'ddim', order: 1, stochastic: false, noise: 'none', nfePerStep: '1', defaults: churn });
+export const uniPc = spec<UniPcParams>()({ name: 'uni_pc', order: 3, stochastic: false, noise: 'none', nfePerStep: '1 (none at the final point)', defaults: { variant: 'bh1' }, discardsPenultimateSigma: true });
+export const uniPcBh2 = spec<NoParams>()({ name: 'uni_pc_bh2', order: 3, stochastic: false, noise: 'none', nfePerStep: '1 (none at the final point)', defaults: none, discardsPenultimateSigma: true });
 
 /** Every spec, in ComfyUI's order. */
 export const SAMPLER_SPECS: readonly SamplerSpecInfo<object>[] = Object.freeze([...specs]);

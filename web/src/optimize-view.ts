@@ -20,6 +20,9 @@ interface Sweep {
 
 let stopFollowing: (() => void) | null = null;
 
+/** The run this page started, kept across tab switches: coming back follows it again. */
+let activeRun: { id: string; method: string } | null = null;
+
 export async function renderOptimizeView(root: HTMLElement): Promise<void> {
   stopFollowing?.();
   clear(root);
@@ -191,17 +194,25 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
       seed: Number(seedInput.value),
     };
     statusText.textContent = 'starting…';
+    let id: string;
     try {
       const { job } = await post<{ job: JobSnapshot }>('/api/optimize', body);
-      jobId = job.id;
-      exposeJob(job.id);
+      id = job.id;
     } catch (err) {
       statusText.textContent = 'idle';
       toast((err as Error).message, 'error');
       return;
     }
+    activeRun = { id, method: body.method };
+    follow(id, body.method);
+  }
+
+  /** Follow a run's events (all of them replay first, so the charts and table rebuild from the start). */
+  function follow(id: string, method: string) {
+    jobId = id;
+    exposeJob(id);
     sweeps = [];
-    runMethod = body.method;
+    runMethod = method;
     initial = null;
     final = null;
     saveButton.disabled = true;
@@ -273,5 +284,15 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
     } catch (err) {
       toast((err as Error).message, 'error');
     }
+  }
+
+  if (activeRun) {
+    const run = activeRun;
+    const known = await get<JobSnapshot>(`/api/jobs/${run.id}`).catch(() => null);
+    if (known) {
+      methodSelect.value = run.method;
+      offerTargets();
+      follow(run.id, run.method);
+    } else activeRun = null;
   }
 }

@@ -1,6 +1,6 @@
 /** `ays bench quality`: run samplers x schedules x step counts on a testbed and score them with exact metrics. */
 import type { Command } from 'commander';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../errors.js';
@@ -9,7 +9,7 @@ import { samplerNames } from '../../samplers/registry.js';
 import { schedulerNames } from '../../schedules/registry.js';
 import { qualityTable, runQuality, qualityPlotSvg, type FinalStep, type QualityMetric } from '../../lab/quality.js';
 import { svgToPng } from '../../plot/line-chart.js';
-import { checkOutputFiles, parseInteger, parseList, parseSeed, parseSteps, safeSeed, writeFailure } from '../options.js';
+import { checkOutputFiles, parseInteger, parseList, parseSeed, parseSteps, safeSeed, writeOutputFile } from '../options.js';
 
 interface BenchQualityOptions {
   testbed: string;
@@ -96,11 +96,7 @@ export function register(program: Command): void {
       if (plotFile) {
         const svg = qualityPlotSvg(rows, opts.testbed, metric);
         const data = plotFile.toLowerCase().endsWith('.png') ? await svgToPng(svg) : Buffer.from(svg, 'utf8');
-        try {
-          writeFileSync(plotFile, data, { flag: opts.overwrite ? 'w' : 'wx' });
-        } catch (err) {
-          throw writeFailure(plotFile, err);
-        }
+        writeOutputFile(plotFile, data, opts.overwrite);
         if (!opts.json) process.stderr.write(`wrote ${plotFile}\n`);
       }
     });

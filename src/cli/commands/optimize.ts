@@ -1,22 +1,37 @@
 /** `ays optimize`: compute an AYS (or GITS) schedule for a testbed and write it as JSON. */
 import type { Command } from 'commander';
-import { existsSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../errors.js';
 import { testbedNames } from '../../lab/testbeds.js';
-import { samplerNames } from '../../samplers/registry.js';
+import { samplerInfo, samplerNames } from '../../samplers/registry.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { stageProgress } from '../../bundled/progress.js';
+import { defaultModelMethod, modelMethods, optimizeModelSchedule, type ModelMethod } from '../../optimizer/model-optimize.js';
 import { optimizeForTestbed, type EarlyStopKind } from '../../lab/optimize-testbed.js';
 import type { KlubVariant } from '../../optimizer/types.js';
 
 interface OptimizeCliOptions {
-  testbed: string;
+  testbed?: string;
+  model?: string;
+  prompts?: string;
+  width?: string;
+  height?: string;
+  cfg?: string;
+  heldOutSeed?: string;
+  heldOutSamples?: string;
+  sweeps?: string;
+  teacherSteps?: string;
+  data?: string;
+  threads?: string;
   solver: string;
   steps: string;
   baseSteps: string;
   out: string;
-  seed: string;
-  samples: string;
-  method: string;
+  seed?: string;
+  samples?: string;
+  method?: string;
   variant?: string;
   earlyStop: string;
   maxSweeps?: string;
@@ -44,15 +59,26 @@ function fmt(v: number | undefined): string {
 export function register(program: Command): void {
   program
     .command('optimize')
-    .description('optimize a sampling schedule (AYS: KLUB coordinate search 10 -> 20 -> 40; or GITS) on a testbed')
-    .requiredOption('--testbed <name>', `testbed: ${testbedNames.join(', ')}`)
+    .description('optimize a sampling schedule for a model (--model DIR) or a testbed: teacher matching (default), AYS (KLUB 10 -> 20 -> 40) or GITS')
+    .option('--model <dir>', 'model folder: the bundled model (models/fashion-mnist) or an SD1.x/SDXL optimum export')
+    .option('--testbed <name>', `testbed: ${testbedNames.join(', ')}`)
+    .option('--prompts <file>', 'text models: prompts, one per line (default: a small built-in list)')
+    .option('--width <px>', 'text models: image width')
+    .option('--height <px>', 'text models: image height')
+    .option('--cfg <scale>', "guidance scale (default: the model card's recommendation, 7 for SD)")
+    .option('--held-out-seed <n>', 'seed of the held-out noises for the guard (default: --seed + 4000)')
+    .option('--held-out-samples <n>', 'held-out noises (default: --samples)')
+    .option('--sweeps <n>', 'teacher: coordinate-search sweeps after the dynamic program (0 = DP only)', '0')
+    .option('--teacher-steps <n>', 'teacher: steps of the karras teacher grid', '100')
+    .option('--data <file>', 'ays on a model: data samples (a .json array of images in model space); default the model\'s own 100-step samples')
+    .option('--threads <n>', 'onnxruntime intra-op threads')
     .option('--solver <name>', 'sampler the schedule is for (sets the early-stop solver)', 'dpmpp_2m')
     .option('-n, --steps <n>', 'steps of the written schedule (AYS interpolates its 40-step master)', '10')
     .option('--base-steps <n>', 'AYS stage-1 steps (master = 4x)', '10')
     .requiredOption('-o, --out <file>', 'output JSON file')
-    .option('--seed <n>', 'random seed', '0')
-    .option('--samples <n>', 'Monte Carlo data samples for the KLUB estimator', '8192')
-    .option('--method <name>', 'ays or gits', 'ays')
+    .option('--seed <n>', 'random seed (models: seed of the training noises; default 1000; testbeds: 0)')
+    .option('--samples <n>', 'models: training noises (default 64); testbeds: Monte Carlo data samples for the KLUB estimator (default 8192)')
+    .option('--method <name>', 'teacher (models: default), ays (testbeds: default) or gits')
     .option('--variant <name>', 'KLUB variant: data (first-order, paper), eps, 2m (default data)')
     .option('--early-stop <kind>', 'stage-1 early stopping: distance (output MSE to an ODE reference), nll (testbed NLL), sw2 (sliced W2 to true samples), none', 'distance')
     .option('--max-sweeps <n>', 'stage-1 sweep cap (default 8; 25 with --early-stop nll or sw2)')
@@ -64,9 +90,15 @@ export function register(program: Command): void {
     .option('--overwrite', 'replace --out if it exists')
     .option('--json', 'print the result JSON on stdout (no progress bar)')
     .action(async (opts: OptimizeCliOptions) => {
+      if (opts.model !== undefined && opts.testbed !== undefined) throw new UsageError('give either --model or --testbed, not both');
+      if (opts.model !== undefined) return optimizeModelCommand(opts);
+      if (opts.testbed === undefined) throw new UsageError('give --model DIR (a model folder) or --testbed NAME');
       if (!testbedNames.includes(opts.testbed)) throw new UsageError(`unknown testbed "${opts.testbed}"; valid testbeds: ${testbedNames.join(', ')}`);
       if (!samplerNames.includes(opts.solver)) throw new UsageError(`unknown solver "${opts.solver}"; valid samplers: ${samplerNames.join(', ')}`);
-      if (opts.method !== 'ays' && opts.method !== 'gits') throw new UsageError(`--method must be ays or gits, got "${opts.method}"`);
+      opts.method ??= 'ays';
+      opts.seed ??= '0';
+      opts.samples ??= '8192';
+      if (opts.method !== 'ays' && opts.method !== 'gits') throw new UsageError(`--method must be ays or gits for testbeds, got "${opts.method}"`);
       if (opts.variant !== undefined && !['data', 'eps', '2m'].includes(opts.variant)) throw new UsageError(`--variant must be data, eps or 2m, got "${opts.variant}"`);
       if (!['distance', 'nll', 'sw2', 'none'].includes(opts.earlyStop)) throw new UsageError(`--early-stop must be distance, nll, sw2 or none, got "${opts.earlyStop}"`);
       if (opts.final !== 'zero' && opts.final !== 'sigma-min') throw new UsageError(`--final must be zero or sigma-min, got "${opts.final}"`);
@@ -97,7 +129,7 @@ export function register(program: Command): void {
       try {
         file = await optimizeForTestbed({
           testbed: opts.testbed,
-          method: opts.method,
+          method: opts.method as 'ays' | 'gits',
           solver: opts.solver,
           steps,
           baseSteps,
@@ -138,4 +170,189 @@ export function register(program: Command): void {
         );
       }
     });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// --model
+
+const DEFAULT_PROMPTS = [
+  'a photograph of an astronaut riding a horse',
+  'a red sports car on a mountain road, golden hour',
+  'a bowl of fruit on a wooden table, still life',
+  'a portrait of an old man with a grey beard',
+  'a cozy cabin in a snowy forest at night',
+  'a cat sleeping on a windowsill',
+  'an oil painting of a lighthouse in a storm',
+  'a futuristic city skyline at sunset',
+];
+
+/** Samplers whose schedule is not a sigma list they follow (adaptive step size). */
+const NOT_SCHEDULED = new Set(['dpm_fast', 'dpm_adaptive']);
+
+function checkWritable(out: string, overwrite: boolean): void {
+  const abs = resolve(out);
+  if (existsSync(abs)) {
+    if (!overwrite) throw new UsageError(`${out} exists; pass --overwrite to replace it`);
+    if (statSync(abs).isDirectory()) throw new UsageError(`--out ${out} is a folder; give a file name`);
+    try {
+      accessSync(abs, constants.W_OK);
+    } catch {
+      throw new UsageError(`cannot write ${out}: permission denied`);
+    }
+    return;
+  }
+  const dir = dirname(abs);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`cannot write ${out}: folder ${dir} does not exist`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new UsageError(`cannot write ${out}: folder ${dir} is not writable`);
+  }
+}
+
+function readPrompts(file: string): string[] {
+  if (!existsSync(file)) throw new UsageError(`--prompts: file not found: ${file}`);
+  if (statSync(file).isDirectory()) throw new UsageError(`--prompts: ${file} is a folder, not a file`);
+  const prompts = readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+  if (prompts.length === 0) throw new UsageError(`--prompts: ${file} has no prompts (one per line)`);
+  return prompts;
+}
+
+function modelKind(dir: string): 'class' | 'text' {
+  if (!existsSync(dir)) throw new UsageError(`--model: folder not found: ${dir}`);
+  if (!statSync(dir).isDirectory()) throw new UsageError(`--model: ${dir} is not a folder`);
+  if (existsSync(join(dir, 'card.json'))) return 'class';
+  if (existsSync(join(dir, 'model_index.json'))) return 'text';
+  throw new UsageError(`--model: ${dir} is not a model folder (no card.json of a bundled model, no model_index.json of an optimum export)`);
+}
+
+function fmtRow(rank: number, name: string, rms: number, se: number, diff: string, width: number): string {
+  return `${String(rank).padStart(4)}  ${name.padEnd(width)}  ${rms.toFixed(4)}  ${se.toFixed(4)}  ${diff}`;
+}
+
+/** The ranked held-out table as text. */
+export function formatGuardTable(rows: ReadonlyArray<{ scheduler: string; rms: number; rmsStdErr: number; diff?: number; diffStdErr?: number }>, caption: string): string {
+  const width = Math.max(9, ...rows.map((r) => r.scheduler.length));
+  const lines = [caption, `${'rank'.padStart(4)}  ${'schedule'.padEnd(width)}  rms     ± se    vs optimized (paired)`];
+  rows.forEach((r, i) => {
+    const diff = r.diff === undefined ? '' : `${r.diff >= 0 ? '+' : ''}${r.diff.toFixed(4)} ± ${r.diffStdErr!.toFixed(4)}`;
+    lines.push(fmtRow(i + 1, r.scheduler, r.rms, r.rmsStdErr, diff, width));
+  });
+  return lines.join('\n');
+}
+
+async function optimizeModelCommand(opts: OptimizeCliOptions): Promise<void> {
+  // every check before any model is opened
+  const dir = resolve(opts.model!);
+  const kind = modelKind(dir);
+  const method = (opts.method ?? defaultModelMethod) as ModelMethod;
+  if (!modelMethods.includes(method)) throw new UsageError(`--method must be one of ${modelMethods.join(', ')}, got "${opts.method}"`);
+  if (!samplerNames.includes(opts.solver)) throw new UsageError(`unknown solver "${opts.solver}"; valid samplers: ${samplerNames.join(', ')}`);
+  if (NOT_SCHEDULED.has(opts.solver)) throw new UsageError(`--solver ${opts.solver} picks its own steps; a schedule cannot be optimized for it`);
+  const teacherSteps = int(opts.teacherSteps ?? '100', '--teacher-steps', 2, 1000);
+  const steps = int(opts.steps, '--steps', 1, 1000);
+  if (steps > teacherSteps) throw new UsageError(`--steps ${steps} is beyond the teacher grid (${teacherSteps} steps); raise --teacher-steps or lower --steps`);
+  const seed = int(opts.seed ?? '1000', '--seed', 0, 2 ** 31);
+  const samples = int(opts.samples ?? '64', '--samples', 2, 4096);
+  const heldOutSeed = opts.heldOutSeed === undefined ? seed + 4000 : int(opts.heldOutSeed, '--held-out-seed', 0, 2 ** 31);
+  if (heldOutSeed === seed) throw new UsageError('--held-out-seed must differ from --seed (the guard needs noise the optimizer never saw)');
+  const heldOutSamples = opts.heldOutSamples === undefined ? samples : int(opts.heldOutSamples, '--held-out-samples', 2, 4096);
+  const sweeps = int(opts.sweeps ?? '0', '--sweeps', 0, 100);
+  let cfg: number | undefined;
+  if (opts.cfg !== undefined) {
+    cfg = Number(opts.cfg);
+    if (!Number.isFinite(cfg) || cfg < 0) throw new UsageError(`--cfg must be a non-negative number, got "${opts.cfg}"`);
+  }
+  let coeff: number | undefined;
+  if (opts.coeff !== undefined) {
+    coeff = Number(opts.coeff);
+    if (!Number.isFinite(coeff) || coeff <= 0) throw new UsageError(`--coeff must be a positive number, got "${opts.coeff}"`);
+  }
+  const threads = opts.threads === undefined ? undefined : int(opts.threads, '--threads', 1, 256);
+  let prompts: string[] | undefined;
+  if (kind === 'class') {
+    if (opts.prompts !== undefined) throw new UsageError('--prompts is for text-to-image models; this model is class-conditional (classes cycle 0..9)');
+    if (opts.width !== undefined || opts.height !== undefined) throw new UsageError('--width/--height are for text-to-image models; this model makes images of one size');
+  } else {
+    prompts = opts.prompts === undefined ? DEFAULT_PROMPTS : readPrompts(opts.prompts);
+  }
+  const width = opts.width === undefined ? undefined : int(opts.width, '--width', 8, 8192);
+  const height = opts.height === undefined ? undefined : int(opts.height, '--height', 8, 8192);
+  if (opts.data !== undefined && method !== 'ays') throw new UsageError('--data is for --method ays');
+  if (opts.data !== undefined && !existsSync(opts.data)) throw new UsageError(`--data: file not found: ${opts.data}`);
+  checkWritable(opts.out, opts.overwrite === true);
+
+  const progress = stageProgress('ays optimize', { json: opts.json === true });
+  const { openModelHandle } = await import('../../bundled/open-model.js');
+  const model = await openModelHandle(dir, { prompts, width, height, threads });
+  try {
+    const useCfg = cfg ?? model.recommendedCfg;
+    let data: Tensor | undefined;
+    if (opts.data !== undefined) data = readDataFile(opts.data, model.handle.latentShape);
+    const result = await optimizeModelSchedule(model.handle, {
+      sampler: opts.solver,
+      steps,
+      method,
+      samples,
+      seed,
+      heldOutSeed,
+      heldOutSamples,
+      cfg: useCfg,
+      teacherSteps,
+      sweeps,
+      ...(coeff !== undefined ? { coeff } : {}),
+      ...(data ? { data } : {}),
+      onProgress: (p) => progress.update(p.stage, p.done, p.total),
+    });
+    progress.stop();
+    const text = `${JSON.stringify(result.file, null, 1)}\n`;
+    try {
+      writeFileSync(opts.out, text, { flag: opts.overwrite ? 'w' : 'wx' });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new UsageError(`${opts.out} exists; pass --overwrite to replace it`);
+      throw new UsageError(`cannot write ${opts.out}: ${code ?? (err as Error).message}`);
+    }
+    if (opts.json) {
+      process.stdout.write(text);
+      return;
+    }
+    const caption =
+      `held-out noises: seed ${heldOutSeed}, ${heldOutSamples} samples (training seed ${seed}); RMS of the final ${model.handle.toImage ? 'image ([0, 1] pixels)' : 'latent'} ` +
+      `to karras ${teacherSteps} steps of ${opts.solver} from the same noise${samplerStochastic(opts.solver) ? ' and Brownian path' : ''}`;
+    process.stdout.write(formatGuardTable(result.guard.rows, caption) + '\n');
+    process.stdout.write(`${result.guard.wins ? '' : 'WARNING: '}${result.guard.verdict}\n`);
+    process.stdout.write(
+      `wrote ${opts.out}: ${method} schedule for ${model.handle.name}, ${opts.solver}, ${steps} steps (${Math.round(result.seconds)} s, ${result.calls} model calls)\n` +
+        `sigmas ${result.file.sigmas.map((s) => Number(s.toPrecision(5))).join(', ')}\n`,
+    );
+  } finally {
+    progress.stop();
+    await model.handle.dispose();
+  }
+}
+
+function samplerStochastic(name: string): boolean {
+  return samplerInfo(name).stochastic;
+}
+
+/** --data: a JSON array of images (each a flat array in model space) or { data: number[], shape: number[] }. */
+function readDataFile(file: string, latentShape: readonly number[]): Tensor {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--data ${file}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
+  }
+  const plane = latentShape.reduce((a, b) => a * b, 1);
+  const rows: number[][] = Array.isArray(v) ? (v as number[][]) : [];
+  if (rows.length < 2 || rows.some((r) => !Array.isArray(r) || r.length !== plane || r.some((x) => typeof x !== 'number' || !Number.isFinite(x)))) {
+    throw new UsageError(`--data ${file}: expected an array of at least 2 images of ${plane} finite numbers each (${latentShape.join('x')})`);
+  }
+  const data = new Float64Array(rows.length * plane);
+  rows.forEach((r, i) => data.set(r, i * plane));
+  return { data, shape: [rows.length, ...latentShape] };
 }

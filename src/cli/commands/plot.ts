@@ -1,12 +1,11 @@
 /** `ays plot`: one chart of sigma (log scale) against step for several schedules, as PNG or SVG. */
 import type { Command } from 'commander';
-import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { lineChartSvg, svgToPng } from '../../plot/line-chart.js';
 import { modelSamplingNames } from '../../model-sampling/presets.js';
 import { computeSigmas, type SigmasOptions } from './sigmas.js';
-import { checkOutputFiles, parseList, writeFailure } from '../options.js';
+import { checkOutputFiles, parseList, writeOutputFile } from '../options.js';
 
 interface PlotOptions extends Omit<SigmasOptions, 'scheduler' | 'json'> {
   scheduler: string;
@@ -61,11 +60,7 @@ export function register(program: Command): void {
         series,
       });
       const data = ext === '.svg' ? Buffer.from(svg, 'utf8') : await svgToPng(svg);
-      try {
-        writeFileSync(opts.out, data, { flag: opts.overwrite ? 'w' : 'wx' });
-      } catch (err) {
-        throw writeFailure(opts.out, err);
-      }
+      writeOutputFile(opts.out, data, opts.overwrite);
       process.stderr.write(`wrote ${opts.out}\n`);
     });
 }

@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { getSigmas } from '../../schedules/get-sigmas.js';
 import { modelSampling, modelSamplingNames } from '../../model-sampling/presets.js';
-import { readFileSync } from 'node:fs';
-import { sigmasFromScheduleJson } from '../../schedules/custom.js';
+import { loadScheduleFileFor } from '../../optimizer/schedule-file.js';
+import { validateSigmas } from '../../core/validate.js';
 import { asUsage, parseInteger, parseNumber, parseSigmaList, parseSteps } from '../options.js';
 import { checkScheduleRange, scheduleRange } from '../schedule-range.js';
 import { discardPenultimateSigmaSamplers } from '../../schedules/comfy-schedulers.js';
@@ -135,23 +135,13 @@ export function computeSigmas(opts: Omit<SigmasOptions, 'json' | 'model'> & { mo
 
 /**
  * Reads a schedule file (a JSON array of sigmas or an object with a `sigmas` array, e.g. `ays optimize` output)
- * for the model preset `model`: refused when made for another sigma range, unless `force`.
+ * for the model preset `model`, unless `force` refusing one made for another sigma range: the optimizer's reader
+ * checks the range a file records; a file that records none is judged by its own list (schedule-range.ts).
  */
 export function readScheduleFileFor(path: string, model: string | ModelSampling, force: boolean): number[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  const sigmas = asUsage(() => sigmasFromScheduleJson(parsed));
   const ms = typeof model === 'string' ? asUsage(() => modelSampling(model)) : model;
-  checkScheduleRange(`--from ${path}`, scheduleRange(parsed, sigmas), ms, typeof model === 'string' ? model : model.name, force);
-  return sigmas;
+  const name = typeof model === 'string' ? model : model.name;
+  const file = asUsage(() => loadScheduleFileFor(path, ms, { force }));
+  if (!file.model) checkScheduleRange(`--from ${path}`, scheduleRange(undefined, file.sigmas), ms, name, force);
+  return asUsage(() => validateSigmas(file.sigmas, `--from ${path}`));
 }

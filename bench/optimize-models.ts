@@ -1,0 +1,107 @@
+/**
+ * Teacher-matching schedules on the bundled model, measured on held-out noise (npm run bench:optimize).
+ *
+ *   node dist/bench/optimize-models.js [--samplers euler,dpmpp_2m] [--steps 4,6,8,10] [--sweeps 4]
+ *     [--samples 64] [--train-seed 1000] [--held-seed 5000] [--cfg 3] [--json /tmp/optimize-models.json]
+ *
+ * Per sampler: one teacher run (karras 100, same sampler) on the training noises, the stage-A DP for every
+ * n <= max steps in one pass, stage B (--sweeps, from the DP path) per step count; then on the held-out noises
+ * one reference run (karras 100, same sampler, same Brownian path) and every shipped schedule plus the
+ * optimized ones at each step count: paired RMS to the reference with standard errors. Results go to a JSON
+ * file that bench/optimize-report.ts turns into bench/optimize-models.md.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadClassConditionalPipeline } from '../src/pipelines/class-conditional.js';
+import { defaultModelDir } from '../src/bundled/model-files.js';
+import { classConditionalHandle } from '../src/bundled/model-handle.js';
+import { modelProblem, shippedSchedules } from '../src/optimizer/model-problem.js';
+import { optimizeTeacher, pairedEvaluation, refineSchedule, runTeacher, teacherGrid, dpRuleFor } from '../src/optimizer/teacher.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+
+const samplers = arg('samplers', 'euler,dpmpp_2m').split(',');
+const stepList = arg('steps', '4,6,8,10').split(',').map(Number);
+const sweeps = Number(arg('sweeps', '4'));
+const samples = Number(arg('samples', '64'));
+const trainSeed = Number(arg('train-seed', '1000'));
+const heldSeed = Number(arg('held-seed', '5000'));
+const jsonOut = arg('json', '/tmp/optimize-models.json');
+const threads = arg('threads', '');
+const maxSteps = Math.max(...stepList);
+
+const pipeline = await loadClassConditionalPipeline(arg('model', defaultModelDir()), threads ? { threads: Number(threads) } : {});
+const model = classConditionalHandle(pipeline);
+const cfg = Number(arg('cfg', String(pipeline.card.recommendedCfg)));
+const ms = model.modelSampling;
+const grid = teacherGrid(ms.sigmaMin, ms.sigmaMax, 100);
+const results: Record<string, unknown> = existsSync(jsonOut) ? (JSON.parse(readFileSync(jsonOut, 'utf8')) as Record<string, unknown>) : {};
+const log = (s: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
+
+for (const sampler of samplers) {
+  log(`${sampler}: training on ${samples} noises (seed ${trainSeed}), cfg ${cfg}`);
+  const train = modelProblem(model, sampler, { seed: trainSeed, samples, cfg });
+  const c0 = model.calls();
+  const t0 = performance.now();
+  const opt = await optimizeTeacher(train, {
+    steps: maxSteps,
+    grid,
+    sweeps: 0,
+    ...(dpRuleFor(sampler) ? {} : { start: teacherGrid(ms.sigmaMin, ms.sigmaMax, maxSteps) }),
+    onProgress: (p) => {
+      if (p.done % 100 === 0 || p.done === p.total) log(`  ${p.stage} ${p.done}/${p.total}`);
+    },
+  });
+  const dpSeconds = (performance.now() - t0) / 1000;
+  const dpCalls = model.calls() - c0;
+  log(`${sampler}: teacher + DP ${dpSeconds.toFixed(0)} s, ${dpCalls} calls`);
+  // stage B from the DP path, per step count (the teacher's final state is recomputed once, cached here)
+  const teacherFinal = (await runTeacher(train, grid)).states[grid.length - 1]!;
+  const dpSigmas: Record<number, number[]> = {};
+  const csSigmas: Record<number, number[]> = {};
+  const csInfo: Record<number, { seconds: number; calls: number; trainStart: number; trainEnd: number }> = {};
+  for (const n of stepList) {
+    dpSigmas[n] = opt.dp ? opt.dp.paths[n]!.map((i) => grid[i]!) : teacherGrid(ms.sigmaMin, ms.sigmaMax, n);
+    if (sweeps > 0) {
+      const t1 = performance.now();
+      const c1 = model.calls();
+      const r = await refineSchedule(train, teacherFinal, dpSigmas[n]!, { sweeps });
+      csSigmas[n] = r.sigmas;
+      csInfo[n] = { seconds: (performance.now() - t1) / 1000, calls: model.calls() - c1, trainStart: r.startLoss, trainEnd: r.loss };
+      log(`  ${sampler} ${n} steps: CS ${r.startLoss.toExponential(4)} -> ${r.loss.toExponential(4)} (${csInfo[n]!.seconds.toFixed(0)} s, ${csInfo[n]!.calls} calls)`);
+    }
+  }
+  // held-out evaluation
+  const held = modelProblem(model, sampler, { seed: heldSeed, samples, cfg });
+  const schedules: Array<{ name: string; sigmas: number[] }> = [];
+  for (const n of stepList) {
+    for (const s of shippedSchedules(model, sampler, n)) schedules.push({ name: `${s.name}@${n}`, sigmas: s.sigmas });
+    schedules.push({ name: `teacher-dp@${n}`, sigmas: dpSigmas[n]! });
+    if (csSigmas[n]) schedules.push({ name: `teacher-dp+cs@${n}`, sigmas: csSigmas[n]! });
+  }
+  const ev = await pairedEvaluation(held, grid, schedules, (d, t, name) => {
+    if (d % 10 === 0) log(`  held-out ${d}/${t} ${name}`);
+  });
+  results[sampler] = {
+    samples,
+    trainSeed,
+    heldSeed,
+    cfg,
+    dpSeconds,
+    dpCalls,
+    dpRule: opt.dp?.rule ?? null,
+    dpTrainCosts: opt.dp?.costs ?? null,
+    dpSigmas,
+    csSigmas,
+    csInfo,
+    rows: ev.rows.map((r) => ({ name: r.name, sigmas: r.sigmas, rms: r.rms, se: r.rmsStdErr, perImage: Array.from(r.perImage) })),
+  };
+  writeFileSync(jsonOut, JSON.stringify(results) + '\n');
+  for (const n of stepList) {
+    const rows = ev.rows.filter((r) => r.name.endsWith(`@${n}`));
+    log(`${sampler} ${n} steps: ` + rows.map((r) => `${r.name.replace(/@\d+$/, '')} ${r.rms.toFixed(4)}±${r.rmsStdErr.toFixed(4)}`).join(', '));
+  }
+}
+await model.dispose();
