@@ -11,6 +11,7 @@ import { cfg } from '../src/denoisers/cfg.js';
 import { gaussianMixtureDenoiser } from '../src/denoisers/gaussian-mixture.js';
 import { replayNoise } from '../src/noise/sources.js';
 import { modelSampling } from '../src/model-sampling/index.js';
+import { simpleOrder2Coefficients, stochasticAdamsCoefficients } from '../src/samplers/sa-solver.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import type { Denoiser, SamplerOptions, StepInfo } from '../src/samplers/types.js';
 
@@ -226,4 +227,27 @@ test('flow samplers: bad model sampling or sigmas fail in one line before any mo
     );
   }
   assert.equal(calls, 0);
+});
+
+test('sa_solver simple_order_2: the paper\'s simplified order-2 weights, on a flow run too', async () => {
+  // both weight sets integrate a constant exactly, and they agree to first order in h
+  for (const tau of [0, 1]) {
+    for (const h of [0.4, 0.01]) {
+      const [lOld, lS, lT, alpha] = [-1.3, -1, -1 + h, 0.7];
+      const total = -alpha * Math.expm1(-(1 + tau * tau) * h);
+      const p = simpleOrder2Coefficients(lOld, lS, lT, tau, alpha, false), pl = stochasticAdamsCoefficients([lOld, lS], lS, lT, tau, alpha);
+      const c = simpleOrder2Coefficients(lS, lS, lT, tau, alpha, true), cl = stochasticAdamsCoefficients([lS, lT], lS, lT, tau, alpha);
+      for (const b of [p, pl, c, cl]) assert.ok(Math.abs(b[0]! + b[1]! - total) <= 1e-14, `sum ${b} vs ${total}`);
+      assert.ok(Math.abs(p[0]! - pl[0]!) <= 2 * h * Math.abs(pl[0]!), `predictor ${p} vs ${pl}`);
+      assert.ok(Math.abs(c[1]! - cl[1]!) <= 2 * h * Math.abs(cl[1]!), `corrector ${c} vs ${cl}`);
+    }
+  }
+  const run = data.runs.find((r) => r.sampler === 'sa_solver')!;
+  const plain = await replay(run, sd3);
+  const simple = await replay({ ...run, hyperparameters: { ...run.hyperparameters, predictor_order: 2, corrector_order: 2, simple_order_2: true } }, sd3);
+  const order2 = await replay({ ...run, hyperparameters: { ...run.hyperparameters, predictor_order: 2, corrector_order: 2 } }, sd3);
+  assert.equal(simple.calls.length, plain.calls.length);
+  assert.ok(simple.out.data.every(Number.isFinite));
+  const rel = maxRelative(simple.out, Array.from(order2.out.data));
+  assert.ok(rel > 1e-12 && rel < 0.1, `simple_order_2 is a small change to the order-2 solver (${rel})`);
 });

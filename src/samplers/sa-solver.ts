@@ -40,6 +40,23 @@ export function stochasticAdamsCoefficients(nodes: readonly number[], lambdaS: n
   return out;
 }
 
+/**
+ * The paper's simplified order-2 coefficients (appendix D; ComfyUI's simple_order_2), [older, newer]. They integrate
+ * a constant exactly, like the Lagrange ones: b_older + b_newer = alpha_t (1 - e^{-(1 + tau^2) h}). The predictor
+ * weights the older prediction by (1 + tau^2) h^2 / 2 over lambdaOlder - lambdaS, the corrector the newer one by
+ * (1 + tau^2) h / 2.
+ */
+export function simpleOrder2Coefficients(lambdaOlder: number, lambdaS: number, lambdaT: number, tau: number, alphaT: number, corrector: boolean): number[] {
+  const k = 1 + tau * tau, h = lambdaT - lambdaS;
+  const total = -alphaT * Math.expm1(-h * k);
+  if (corrector) {
+    const newer = alphaT * (0.5 * k * h);
+    return [total - newer, newer];
+  }
+  const older = (alphaT * (0.5 * k * h * h)) / (lambdaOlder - lambdaS);
+  return [older, total - older];
+}
+
 /** x += n (kept out of the async sampler so V8 optimises it on its own). */
 function addInto(x: TensorData, n: TensorData): void {
   for (let j = 0; j < x.length; j++) x[j] = x[j]! + n[j]!;
@@ -60,7 +77,7 @@ async function saSolver(run: Run<S.SaSolverPeceParams>, x: Tensor, sigmas: Float
   for (const [k, v] of [['predictor_order', predictorOrder], ['corrector_order', correctorOrder]] as const) {
     if (!Number.isInteger(v) || v < 1 || v > 6) throw new RangeError(`${run.name}: ${k} must be an integer from 1 to 6, got ${v}`);
   }
-  if (run.flag('simple_order_2')) throw new RangeError(`${run.name}: simple_order_2 is not supported`);
+  const simple = run.flag('simple_order_2');
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
   offsetFirstSigma(run, sigmas, ms);
   let tauFunc = run.fn<(sigma: number) => number>('tau_func');
@@ -106,7 +123,9 @@ async function saSolver(run: Run<S.SaSolverPeceParams>, x: Tensor, sigmas: Float
       x.data.set(xPred.data);
     } else {
       const nodes = lambdas.slice(i - cOrder + 1, i + 1);
-      const b = stochasticAdamsCoefficients(nodes, lambdas[i - 1]!, lambdas[i]!, tau, alphas[i]!);
+      const b = simple && cOrder === 2
+        ? simpleOrder2Coefficients(nodes[0]!, lambdas[i - 1]!, lambdas[i]!, tau, alphas[i]!, true)
+        : stochasticAdamsCoefficients(nodes, lambdas[i - 1]!, lambdas[i]!, tau, alphas[i]!);
       combine(b, cOrder, x, (sigmas[i]! / sigmas[i - 1]!) * Math.exp(-(tau * tau) * h), x);
       if (tau > 0 && sNoise > 0 && noise) addInto(x.data, noise.data);
       if (usePece) {
@@ -120,7 +139,9 @@ async function saSolver(run: Run<S.SaSolverPeceParams>, x: Tensor, sigmas: Float
     } else {
       tau = tauFunc(sigmas[i + 1]!);
       const nodes = lambdas.slice(i - pOrder + 1, i + 1);
-      const b = stochasticAdamsCoefficients(nodes, lambdas[i]!, lambdas[i + 1]!, tau, alphas[i + 1]!);
+      const b = simple && pOrder === 2
+        ? simpleOrder2Coefficients(nodes[0]!, lambdas[i]!, lambdas[i + 1]!, tau, alphas[i + 1]!, false)
+        : stochasticAdamsCoefficients(nodes, lambdas[i]!, lambdas[i + 1]!, tau, alphas[i + 1]!);
       h = lambdas[i + 1]! - lambdas[i]!;
       combine(b, pOrder, xPred, (sigmas[i + 1]! / sigmas[i]!) * Math.exp(-(tau * tau) * h), x);
       if (tau > 0 && sNoise > 0) {
