@@ -65,21 +65,33 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>, what: string): numbe
   return m;
 }
 
-/** Ours [1,3,H,W] in [0,1] against diffusers' HWC uint8. */
-function levels(images: Float32Array, c: Case): { max: number; mean: number } {
-  const H = c.height, W = c.width;
+/** Images per case: the batch of its starting latent (1 in the cases so far). */
+function batchOf(c: Case): number {
+  return (c as unknown as { latents0_shape?: number[] }).latents0_shape?.[0] ?? 1;
+}
+
+/** Ours [B,3,H,W] in [0,1] (or the images from `first` on) against diffusers' [B,]H,W,C uint8. */
+function levels(images: ArrayLike<number>, c: Case, first = 0, count = batchOf(c)): { max: number; mean: number } {
+  const H = c.height, W = c.width, per = H * W * 3;
   let max = 0, sum = 0;
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      for (let ch = 0; ch < 3; ch++) {
-        const ours = Math.round(images[ch * H * W + y * W + x]! * 255);
-        const d = Math.abs(ours - c.image_uint8[(y * W + x) * 3 + ch]!);
-        max = Math.max(max, d);
-        sum += d;
+  for (let b = 0; b < count; b++) {
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        for (let ch = 0; ch < 3; ch++) {
+          const ours = Math.round(images[b * per + ch * H * W + y * W + x]! * 255);
+          const d = Math.abs(ours - c.image_uint8[(first + b) * per + (y * W + x) * 3 + ch]!);
+          max = Math.max(max, d);
+          sum += d;
+        }
       }
     }
   }
-  return { max, mean: sum / c.image_uint8.length };
+  return { max, mean: sum / (count * per) };
+}
+
+/** [a x B, b x B]: a conditioning repeated over the batch, uncond rows first. */
+function repeatRows(rows: number[][], batch: number): number[] {
+  return rows.flatMap((r) => Array.from({ length: batch }, () => r).flat());
 }
 
 function flowOptions(c: Case) {
@@ -88,6 +100,7 @@ function flowOptions(c: Case) {
     ...(c.negative !== null ? { negativePrompt: c.negative } : {}),
     width: c.width,
     height: c.height,
+    batchSize: batchOf(c),
     seed: c.seed,
     scheduler: 'simple',
     sampler: 'euler',
@@ -181,14 +194,15 @@ for (const c of ref.cases) {
     assert.deepEqual(first.hidden_states!.dims, fc.hidden_states_shape, 'hidden_states shape');
     assert.equal(maxAbs(first.hidden_states!.data as number[], fc.hidden_states, 'first hidden_states'), 0, 'starting latent = torch.randn(seed) (packed for Flux)');
     assert.deepEqual(first.timestep!.data, fc.timestep as number[], 'timestep');
-    const rows = c.model === 'sd3' ? 2 : 1; // SD3: [uncond, cond]; Flux: no CFG
+    const B = batchOf(c);
+    const rows = (c.model === 'sd3' ? 2 : 1) * B; // SD3: [uncond x B, cond x B]; Flux: no CFG
     assert.deepEqual(first.pooled_projections!.dims, [rows, (c.text.pooled_prompt_embeds as number[]).length]);
     assert.ok(maxAbs(first.pooled_projections!.data as number[], fc.pooled_projections, 'pooled_projections') <= 3e-6);
     const ehs = first.encoder_hidden_states!;
     assert.deepEqual(ehs.dims, fc.encoder_hidden_states_shape);
     const expectedEhs = c.model === 'sd3'
-      ? [...(c.text.negative_prompt_embeds as number[]), ...(c.text.prompt_embeds as number[])] // batch [uncond, cond]
-      : (c.text.prompt_embeds as number[]);
+      ? repeatRows([c.text.negative_prompt_embeds as number[], c.text.prompt_embeds as number[]], B) // batch [uncond, cond]
+      : repeatRows([c.text.prompt_embeds as number[]], B);
     assert.ok(maxAbs(ehs.data as number[], expectedEhs, 'encoder_hidden_states') <= 3e-5);
     if (c.model === 'flux') {
       assert.deepEqual(first.guidance!.data, fc.guidance as number[], 'guidance');
@@ -218,7 +232,7 @@ for (const c of ref.cases) {
     // floor: diffusers' numpy re-implementation over the same ONNX files reaches 1.5e-6
     assert.ok(worstStep <= 1e-5, `latents max abs ${worstStep}`);
 
-    const l = levels(r.images.data as Float32Array, c);
+    const l = levels(r.images.data, c);
     assert.ok(l.max <= 2 && l.mean <= 0.01, `${c.id}: max ${l.max} mean ${l.mean} grey levels`);
   });
 
@@ -226,18 +240,21 @@ for (const c of ref.cases) {
     const dir = mkdtempSync(join(tmpdir(), 'ays-flow-cli-'));
     try {
       const out = join(dir, 'out.png');
+      const B = batchOf(c);
       const args = [
         cli, 'generate', '--model', join(root, c.model), '--prompt', c.prompt, '--seed', String(c.seed),
         '--width', String(c.width), '--height', String(c.height), '--sampler', 'euler', '--sigmas', c.sigmas.join(','),
-        '--max-sequence-length', String(c.max_sequence_length), '--threads', '1', '--out', out, '--json',
+        '--max-sequence-length', String(c.max_sequence_length), '--threads', '1', '--out', out, '--json', '--batch', String(B),
       ];
       if (c.negative !== null) args.push('--negative', c.negative);
       if (c.model === 'sd3') args.push('--cfg', String(c.guidance));
       else args.push('--guidance', String(c.guidance));
       execFileSync(process.execPath, args, { encoding: 'utf8' });
-      const img = decodeImage(readFileSync(out));
-      const l = levels(img.data as Float32Array, c);
-      assert.ok(l.max <= 2 && l.mean <= 0.01, `${c.id} via CLI: max ${l.max} mean ${l.mean} grey levels`);
+      for (let b = 0; b < B; b++) {
+        const img = decodeImage(readFileSync(B === 1 ? out : join(dir, `out-${b}.png`)));
+        const l = levels(img.data, c, b, 1);
+        assert.ok(l.max <= 2 && l.mean <= 0.01, `${c.id} via CLI, image ${b}: max ${l.max} mean ${l.mean} grey levels`);
+      }
       const sidecar = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')) as Record<string, unknown>;
       assert.deepEqual(sidecar.sigmas, c.sigmas);
       assert.equal(sidecar.kind, c.model === 'sd3' ? 'stable-diffusion-3' : 'flux');
