@@ -285,6 +285,9 @@ test('bad options get clear messages; an empty prompt is fine', async () => {
     await assert.rejects(p.generate({ ...base, denoise: 0.5 }), /denoise below 1 needs an init image/);
     await assert.rejects(p.generate({ ...base, batchSize: 0 }), /batch size must be a positive integer/);
     await assert.rejects(p.generate({ ...base, cfg: NaN }), /cfg must be a finite number/);
+    await assert.rejects(p.generate({ ...base, seed: -1 }), /^GenerateOptionsError: seed must be an integer in \[0, 2\^64 - 1\], got -1$/);
+    await assert.rejects(p.generate({ ...base, seed: 2n ** 64n }), /seed must be an integer in \[0, 2\^64 - 1\], got 18446744073709551616/);
+    await assert.rejects(p.generate({ ...base, seed: 2 ** 60 }), /above 2\^53 - 1 .* pass a bigint/);
     await assert.rejects(p.generate({ ...base, sigmas: [1, 2, 0] }), /sigmas must be strictly descending/);
     const r = await p.generate({ ...base, prompt: '', negativePrompt: '' });
     assert.deepEqual(r.images.shape, [1, 3, 64, 128]);

@@ -11,6 +11,7 @@ import { checkSamplerName, initialLatents } from './sampling.js';
 export { checkSchedulerKnown } from './sampling.js';
 import { sample } from '../samplers/sample.js';
 import { validateSigmas, validateSteps } from '../core/validate.js';
+import { validateSeed } from '../noise/seed.js';
 
 /** The sampling run before PNGs: images, the schedule followed and what it cost. */
 export interface SampledImages {
@@ -43,8 +44,11 @@ export function checkGenerateOptions(o: GenerateOptions): void {
     }
   }
   if (typeof o.cfg !== 'number' || !Number.isFinite(o.cfg)) fail(`cfg must be a finite number, got ${o.cfg}`);
-  if (typeof o.seed === 'number' && (!Number.isSafeInteger(o.seed) || o.seed < 0)) fail(`seed must be a non-negative integer, got ${o.seed}`);
-  if (typeof o.seed === 'bigint' && (o.seed < 0n || o.seed >= 2n ** 64n)) fail(`seed must be in 0..2^64-1, got ${o.seed}`);
+  try {
+    validateSeed(o.seed);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   if (o.denoise !== undefined) {
     if (!(o.denoise >= 0 && o.denoise <= 1)) fail(`denoise must be in [0, 1], got ${o.denoise}`);
     if (o.denoise < 1 && !o.init) fail('denoise below 1 needs an init image (image-to-image)');
