@@ -128,7 +128,7 @@ export interface ModelIdentity {
 }
 
 export interface Pipeline {
-  readonly kind: 'stable-diffusion' | 'stable-diffusion-xl' | 'class-conditional';
+  readonly kind: 'stable-diffusion' | 'stable-diffusion-xl' | 'stable-diffusion-3' | 'flux' | 'class-conditional';
   /** Human-readable model name (folder name or card name), recorded in PNG parameters. */
   readonly modelName: string;
   readonly model: ModelIdentity;

@@ -32,7 +32,7 @@ interface GenerateCliOptions {
   height?: string;
   batch?: string;
   seed?: string;
-  scheduler: string;
+  scheduler?: string;
   sampler: string;
   steps: string;
   cfg?: string;
@@ -45,6 +45,8 @@ interface GenerateCliOptions {
   device: string;
   threads?: string;
   json?: boolean;
+  guidance?: string;
+  maxSequenceLength?: string;
 }
 
 /** Output paths: OUT for one image (or a grid), OUT-0, OUT-1, ... for a batch; the sidecar is OUT with .json. */
@@ -112,11 +114,41 @@ async function run(opts: GenerateCliOptions): Promise<void> {
   if (labels.length > 1 && batch === undefined) batch = labels.length;
   const paths = outputPaths(opts.out, opts.grid ? 1 : (batch ?? 1), opts.overwrite);
   const init = opts.init !== undefined ? readImageFile(resolve(opts.init)) : undefined;
+  const guidance = opts.guidance !== undefined ? parseNumber('--guidance', opts.guidance, { min: 0 }) : undefined;
+  const maxSequenceLength = opts.maxSequenceLength !== undefined ? parseInteger('--max-sequence-length', opts.maxSequenceLength, { min: 1, max: 512 }) : undefined;
 
   const modelDir = opts.model !== undefined ? resolve(opts.model) : bundledModelDir();
   if (opts.model === undefined && !existsSync(modelDir)) throw new UsageError(`the bundled model is missing from this install (${modelDir}); pass --model DIR`);
   // loaded on use: onnxruntime-node is heavy and other commands do not need it
   const { loadPipeline } = await import('../../pipelines/load.js');
+  // SD3/Flux: check the request against the folder before loading the (large) sessions
+  const { detectFlowKind, readFlowFolder } = await import('../../pipelines/flow/folder.js');
+  const flowKind = existsSync(modelDir) ? detectFlowKind(modelDir) : null;
+  if (!flowKind && (guidance !== undefined || maxSequenceLength !== undefined)) {
+    throw new UsageError(`${guidance !== undefined ? '--guidance' : '--max-sequence-length'} is for Stable Diffusion 3 and Flux models (docs/flow-models.md)`);
+  }
+  const scheduler = opts.scheduler ?? (flowKind ? 'simple' : 'ays');
+  if (flowKind) {
+    const { checkFlowOptions } = await import('../../pipelines/flow/pipeline.js');
+    const folder = readFlowFolder(modelDir);
+    checkFlowOptions(folder, {
+      prompt: opts.prompt ?? '',
+      ...(opts.negative !== undefined ? { negativePrompt: opts.negative } : {}),
+      ...(width !== undefined ? { width } : {}),
+      ...(height !== undefined ? { height } : {}),
+      batchSize: batch ?? 1,
+      seed: seedValue(seed),
+      scheduler,
+      sampler: opts.sampler,
+      steps,
+      cfg: cfgGiven ?? folder.recommendedCfg,
+      ...(denoise !== undefined ? { denoise } : {}),
+      ...(init ? { init } : {}),
+      ...(sigmas ? { sigmas } : {}),
+      ...(guidance !== undefined ? { guidance } : {}),
+      ...(maxSequenceLength !== undefined ? { maxSequenceLength } : {}),
+    }, device);
+  }
   const pipeline: Pipeline = await loadPipeline(modelDir, { device, ...(threads !== undefined ? { threads } : {}) });
   try {
     const caps = pipeline.capabilities;
@@ -149,10 +181,12 @@ async function run(opts: GenerateCliOptions): Promise<void> {
         ...(height !== undefined ? { height } : {}),
         batchSize: count,
         seed: seedValue(seed),
-        scheduler: opts.scheduler,
+        scheduler,
         sampler: opts.sampler,
         steps,
         cfg,
+        ...(guidance !== undefined ? { guidance } : {}),
+        ...(maxSequenceLength !== undefined ? { maxSequenceLength } : {}),
         ...(denoise !== undefined ? { denoise } : {}),
         ...(init ? { init } : {}),
         ...(sigmas ? { sigmas } : {}),
@@ -179,10 +213,11 @@ async function run(opts: GenerateCliOptions): Promise<void> {
       modelDir,
       kind: pipeline.kind,
       ...(classConditional ? { classLabel: classLabel ?? null } : { prompt: opts.prompt ?? '', negativePrompt: opts.negative ?? null }),
-      scheduler: sigmas ? 'custom sigmas' : opts.scheduler,
+      scheduler: sigmas ? 'custom sigmas' : scheduler,
       sampler: opts.sampler,
       steps: result.steps,
       cfg,
+      ...(flowKind ? { guidance: (result as GenerateResult & { guidance?: number }).guidance ?? null, maxSequenceLength: (result as GenerateResult & { maxSequenceLength?: number }).maxSequenceLength ?? null } : {}),
       seed: seedJson(seed),
       denoise: denoise ?? 1,
       init: opts.init ?? null,
@@ -221,7 +256,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 export function register(program: Command): void {
   program
     .command('generate')
-    .description('Generate images from an ONNX model folder (SD1.5/SDXL optimum export, or the bundled model) with any schedule and sampler')
+    .description('Generate images from an ONNX model folder (SD1.5/SDXL/SD3/Flux optimum export, or the bundled model) with any schedule and sampler')
     .option('--model <dir>', 'model folder: a diffusers/optimum ONNX export, or a bundled-model folder (default: the bundled Fashion-MNIST model)')
     .option('--prompt <text>', 'prompt (text models)')
     .option('--negative <text>', 'negative prompt (text models)')
@@ -231,10 +266,12 @@ export function register(program: Command): void {
     .option('--height <px>', 'height, a multiple of 8')
     .option('--batch <n>', 'images per run (one noise tensor for the batch, as ComfyUI)')
     .option('--seed <n>', 'seed of the starting noise (same as ComfyUI\'s); random when left out')
-    .option('--scheduler <name>', 'schedule name (ays, karras, normal, simple, gits, ...)', 'ays')
+    .option('--scheduler <name>', 'schedule name (ays, karras, normal, simple, gits, ...; default ays, simple for SD3/Flux)')
     .option('--sampler <name>', 'sampler name (euler, dpmpp_2m, ...)', 'dpmpp_2m')
     .option('--steps <n>', 'sampling steps', '10')
-    .option('--cfg <scale>', 'classifier-free guidance scale (default 7; the bundled model\'s recommended value for it)')
+    .option('--cfg <scale>', 'classifier-free guidance scale (default 7; SD3 7, Flux 1 = no CFG; the bundled model\'s recommended value for it)')
+    .option('--guidance <g>', 'Flux dev: embedded guidance (default 3.5); an error on models without a guidance embedding')
+    .option('--max-sequence-length <n>', 'SD3/Flux: T5 tokens (default 256 for SD3, 512 for Flux)')
     .option('--sigmas <list>', 'explicit comma-separated sigmas instead of --scheduler/--steps')
     .option('--coeff <c>', 'GITS coefficient')
     .option('--init <image>', 'init image (PNG or JPEG) for image-to-image')

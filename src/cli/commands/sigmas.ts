@@ -5,10 +5,14 @@ import { getSigmas } from '../../schedules/get-sigmas.js';
 import { modelSampling, modelSamplingNames } from '../../model-sampling/presets.js';
 import { loadScheduleFileFor } from '../../optimizer/schedule-file.js';
 import { validateSigmas } from '../../core/validate.js';
-import { asUsage, parseNumber, parseSigmaList, parseSteps } from '../options.js';
+import { asUsage, parseInteger, parseNumber, parseSigmaList, parseSteps } from '../options.js';
 import { checkScheduleRange, scheduleRange } from '../schedule-range.js';
 import { discardPenultimateSigmaSamplers } from '../../schedules/comfy-schedulers.js';
 import { samplerNames } from '../../samplers/registry.js';
+import { existsSync, statSync } from 'node:fs';
+import type { ModelSampling } from '../../model-sampling/types.js';
+import { detectFlowKind, readFlowFolder, flowFolderModelSampling } from '../../pipelines/flow/folder.js';
+import { ModelError } from '../../runtime/errors.js';
 
 export interface SigmasOptions {
   model: string;
@@ -21,13 +25,44 @@ export interface SigmasOptions {
   from?: string;
   force?: boolean;
   json?: boolean;
+  width?: string;
+  height?: string;
+}
+
+/**
+ * --model: a preset name, or a model folder. An SD3/Flux optimum folder gives its own flow sampling: SD3's config
+ * shift, Flux's mu for --width x --height (default: the model's native size).
+ */
+export function resolveModel(opts: Pick<SigmasOptions, 'model' | 'width' | 'height'>): { ms: ModelSampling; label: string; folder: boolean } {
+  const looksLikePath = opts.model.includes('/') || opts.model.includes('\\') || opts.model.startsWith('.');
+  const isDir = existsSync(opts.model) && statSync(opts.model).isDirectory();
+  if (!isDir) {
+    if (looksLikePath) throw new UsageError(`model folder not found: ${opts.model}`);
+    if (opts.width !== undefined || opts.height !== undefined) throw new UsageError('--width/--height apply to a Flux model folder (--model DIR), whose shift depends on the image size');
+    return { ms: asUsage(() => modelSampling(opts.model)), label: opts.model, folder: false };
+  }
+  try {
+    if (!detectFlowKind(opts.model)) {
+      throw new UsageError(`${opts.model} is not a Stable Diffusion 3 or Flux folder; for SD1.x/SDXL exports use --model sd15 or --model sdxl (the same model sampling)`);
+    }
+    const folder = readFlowFolder(opts.model);
+    const width = opts.width !== undefined ? parseInteger('--width', opts.width, { min: 1 }) : folder.defaultSize;
+    const height = opts.height !== undefined ? parseInteger('--height', opts.height, { min: 1 }) : folder.defaultSize;
+    const ms = flowFolderModelSampling(folder, width, height);
+    return { ms, label: ms.name, folder: true };
+  } catch (err) {
+    if (err instanceof ModelError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 export function register(program: Command): void {
   program
     .command('sigmas')
     .description('print the sigmas (and timesteps for discrete models) of a schedule')
-    .option('-m, --model <name>', `model sampling preset: ${modelSamplingNames.join(', ')}`, 'sd15')
+    .option('-m, --model <name|dir>', `model sampling preset (${modelSamplingNames.join(', ')}) or an SD3/Flux model folder (its own shift)`, 'sd15')
+    .option('--width <px>', 'image width for a Flux folder (its shift grows with the image size; default: native size)')
+    .option('--height <px>', 'image height for a Flux folder')
     .option('-s, --scheduler <name>', 'schedule name (see "ays schedulers"); default ays, or custom with --sigmas/--from')
     .option('-n, --steps <n>', 'number of steps (default 10; not needed for custom)')
     .option('-d, --denoise <x>', 'denoise in [0, 1]', '1')
@@ -38,12 +73,14 @@ export function register(program: Command): void {
     .option('--force', 'use a --from schedule even when it was made for another sigma range')
     .option('--json', 'print one JSON object')
     .action((opts: SigmasOptions) => {
-      const result = computeSigmas(opts);
-      const ms = asUsage(() => modelSampling(opts.model));
-      const timesteps = ms.kind === 'discrete' ? result.sigmas.map((s) => (s > 0 ? ms.timestep(s) : null)) : undefined;
+      const { ms, label, folder } = resolveModel(opts);
+      const result = computeSigmas({ ...opts, model: ms });
+      // discrete presets: the integer timestep; model folders: the time the network gets (SD3 1000 sigma, Flux sigma)
+      const timesteps = ms.kind === 'discrete' || folder ? result.sigmas.map((s) => (s > 0 ? ms.timestep(s) : null)) : undefined;
       if (opts.json) {
         const out: Record<string, unknown> = {
           model: opts.model,
+          ...(folder ? { modelSampling: { name: ms.name, kind: ms.kind, shift: (ms as { shift?: number }).shift, sigmaMin: ms.sigmaMin, sigmaMax: ms.sigmaMax } } : {}),
           scheduler: result.scheduler,
           steps: result.steps,
           denoise: result.denoise,
@@ -56,7 +93,7 @@ export function register(program: Command): void {
         process.stdout.write(`${JSON.stringify(out)}\n`);
         return;
       }
-      const head = `${result.scheduler} on ${opts.model}: ${result.sigmas.length - 1} step(s), denoise ${result.denoise}`;
+      const head = `${result.scheduler} on ${label}: ${result.sigmas.length - 1} step(s), denoise ${result.denoise}`;
       process.stdout.write(`${head}\n`);
       const rows = result.sigmas.map((s, i) => [String(i), s === 0 ? '0' : s.toPrecision(8), timesteps ? (timesteps[i] === null ? '-' : String(timesteps[i])) : '']);
       const cols = timesteps ? ['i', 'sigma', 'timestep'] : ['i', 'sigma'];
@@ -76,7 +113,7 @@ export interface ComputedSigmas {
 }
 
 /** Shared by `sigmas` and `plot`: resolves --sigmas/--from, checks numbers, calls getSigmas. */
-export function computeSigmas(opts: Omit<SigmasOptions, 'json'>, schedulerOverride?: string): ComputedSigmas {
+export function computeSigmas(opts: Omit<SigmasOptions, 'json' | 'model'> & { model: string | ModelSampling }, schedulerOverride?: string): ComputedSigmas {
   let custom: number[] | undefined;
   if (opts.sigmas !== undefined && opts.from !== undefined) throw new UsageError('give either --sigmas or --from, not both');
   if (opts.sigmas !== undefined) custom = parseSigmaList(opts.sigmas);
@@ -101,9 +138,10 @@ export function computeSigmas(opts: Omit<SigmasOptions, 'json'>, schedulerOverri
  * for the model preset `model`, unless `force` refusing one made for another sigma range: the optimizer's reader
  * checks the range a file records; a file that records none is judged by its own list (schedule-range.ts).
  */
-export function readScheduleFileFor(path: string, model: string, force: boolean): number[] {
-  const ms = asUsage(() => modelSampling(model));
+export function readScheduleFileFor(path: string, model: string | ModelSampling, force: boolean): number[] {
+  const ms = typeof model === 'string' ? asUsage(() => modelSampling(model)) : model;
+  const name = typeof model === 'string' ? model : model.name;
   const file = asUsage(() => loadScheduleFileFor(path, ms, { force }));
-  if (!file.model) checkScheduleRange(`--from ${path}`, scheduleRange(undefined, file.sigmas), ms, model, force);
+  if (!file.model) checkScheduleRange(`--from ${path}`, scheduleRange(undefined, file.sigmas), ms, name, force);
   return asUsage(() => validateSigmas(file.sigmas, `--from ${path}`));
 }
