@@ -1,6 +1,6 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { validateSigmas } from '../core/validate.js';
-import { allFinite, cloneTensor, sameShape, zerosLike } from '../tensor/ops.js';
+import { allFinite, cloneTensor, copyInto, sameShape, zerosLike } from '../tensor/ops.js';
 import type { Denoiser, GuidedDenoiser, NoiseSource, Sampler, SamplerOptions } from './types.js';
 import type { SamplerSpecInfo } from './specs.js';
 
@@ -73,6 +73,17 @@ export class Run<P extends object = any> {
       throw new RangeError(`${this.name}: the denoiser returned NaN or Infinity at step ${this.step} (sigma ${sigma})`);
     }
     return out;
+  }
+
+  /**
+   * Step i's first model call: sets `step`, denoises x at sigmaHat (the step's sigma unless churn raised it) and
+   * reports the step to onStep with `shown` (x before the update, unless the sampler reports another tensor).
+   */
+  async denoiseStep(i: number, x: Tensor, sigma: number, sigmaHat = sigma, shown: Tensor = x): Promise<Tensor> {
+    this.step = i;
+    const denoised = await this.denoise(x, sigmaHat);
+    this.callback(i, sigma, sigmaHat, shown, denoised);
+    return denoised;
   }
 
   /** The unconditional prediction of the last denoiser call (cfg_pp samplers). */
@@ -220,6 +231,13 @@ export function ancestralStep(sigmaFrom: number, sigmaTo: number, eta: number): 
   const up = Math.min(sigmaTo, eta * Math.sqrt((sigmaTo ** 2 * (sigmaFrom ** 2 - sigmaTo ** 2)) / sigmaFrom ** 2));
   const down = Math.sqrt(sigmaTo ** 2 - up ** 2);
   return [down, up];
+}
+
+/** At a final sigma of 0 the step lands on the prediction: copies denoised into x and says so. */
+export function landOnPrediction(x: Tensor, denoised: Tensor, sigmaNext: number): boolean {
+  if (sigmaNext !== 0) return false;
+  copyInto(x, denoised);
+  return true;
 }
 
 /** x += c * n */

@@ -3,7 +3,7 @@
 // variants (CFG++, Chung et al. 2024) and the linear multistep (LMS) sampler.
 import type { Tensor, TensorData } from '../tensor/tensor.js';
 import { copyInto, zerosLike } from '../tensor/ops.js';
-import { addNoise, ancestralStep, defineSampler, lambdaOf, sigmaOfLambda, type Run } from './common.js';
+import { addNoise, ancestralStep, defineSampler, lambdaOf, landOnPrediction, sigmaOfLambda, type Run } from './common.js';
 import * as S from './specs.js';
 import { flowStep, halfLogSnr, isFlow, modelSamplingOf, offsetFirstSigma, rescaleAddNoise, rfAncestralStep } from './flow.js';
 
@@ -18,12 +18,10 @@ async function dpmpp2sAncestral(run: Run<S.AncestralParams>, x: Tensor, sigmas: 
   const x2 = zerosLike(x);
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
+    const denoised = await run.denoiseStep(i, x, sigma);
     const uncond = cfgPp ? run.uncond() : denoised;
     const [down, up] = ancestralStep(sigma, sigmaNext, eta);
-    run.callback(i, sigma, sigma, x, denoised);
     const xd = x.data, dd = denoised.data, ud = uncond.data;
     if (down === 0) {
       // Euler step to sigma_down = 0
@@ -59,11 +57,9 @@ async function dpmpp2sAncestralRF(run: Run, sigmas: Float64Array, x: Tensor, eta
   const x2 = zerosLike(x);
   const flowLambda = (s: number): number => Math.log((1 - s) / s);
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
+    const denoised = await run.denoiseStep(i, x, sigma);
     const st = rfAncestralStep(sigma, sigmaNext, eta);
-    run.callback(i, sigma, sigma, x, denoised);
     if (sigmaNext === 0) {
       const xd = x.data, dd = denoised.data, k = (st.down - sigma) / sigma;
       for (let j = 0; j < xd.length; j++) xd[j] = xd[j]! + (xd[j]! - dd[j]!) * k;
@@ -95,14 +91,9 @@ async function dpmppSde(run: Run<S.DpmppSdeParams>, x: Tensor, sigmas: Float64Ar
   const x2 = zerosLike(x);
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
-    run.callback(i, sigma, sigma, x, denoised);
-    if (sigmaNext === 0) {
-      copyInto(x, denoised);
-      continue;
-    }
+    const denoised = await run.denoiseStep(i, x, sigma);
+    if (landOnPrediction(x, denoised, sigmaNext)) continue;
     const ls = hl.lambda(sigma), lt = hl.lambda(sigmaNext), h = lt - ls, ls1 = ls + r * h, fac = 1 / (2 * r);
     const sigmaS1 = hl.sigma(ls1);
     const alphaS = hl.alpha(sigma, ls), alphaS1 = hl.alpha(sigmaS1, ls1), alphaT = hl.alpha(sigmaNext, lt);
@@ -135,13 +126,10 @@ export const sampleDpmppSdeGpu = defineSampler(S.dpmppSdeGpu, dpmppSde);
 
 export const sampleDpmpp2m = defineSampler(S.dpmpp2m, async (run, x, sigmas) => {
   const old = zerosLike(x);
-  let haveOld = false;
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
-    run.callback(i, sigma, sigma, x, denoised);
+    const denoised = await run.denoiseStep(i, x, sigma);
     const xd = x.data, dd = denoised.data, od = old.data;
     if (sigmaNext === 0) {
       // sigma_next / sigma = 0 and -expm1(-inf) = 1: the step lands on the prediction
@@ -152,7 +140,7 @@ export const sampleDpmpp2m = defineSampler(S.dpmpp2m, async (run, x, sigmas) => 
     } else {
       const t = lambdaOf(sigma), tNext = lambdaOf(sigmaNext), h = tNext - t;
       const a = sigmaNext / sigma, b = -Math.expm1(-h);
-      if (!haveOld) {
+      if (i === 0) {
         for (let j = 0; j < n; j++) {
           const d = dd[j]!;
           xd[j] = a * xd[j]! + b * d;
@@ -168,25 +156,21 @@ export const sampleDpmpp2m = defineSampler(S.dpmpp2m, async (run, x, sigmas) => 
         }
       }
     }
-    haveOld = true;
   }
   return x;
 });
 
 export const sampleDpmpp2mCfgPp = defineSampler(S.dpmpp2mCfgPp, async (run, x, sigmas) => {
   const oldUncond = zerosLike(x);
-  let haveOld = false;
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
+    const denoised = await run.denoiseStep(i, x, sigma);
     const uncond = run.uncond();
-    run.callback(i, sigma, sigma, x, denoised);
     const t = lambdaOf(sigma), tNext = lambdaOf(sigmaNext), h = tNext - t;
     const eh = Math.exp(-h), em1 = Math.expm1(-h);
     const xd = x.data, dd = denoised.data, ud = uncond.data, od = oldUncond.data;
-    if (!haveOld || sigmaNext === 0) {
+    if (i === 0 || sigmaNext === 0) {
       // x_next = denoised + e^-h (x - uncond): CFG++ first-order step
       for (let j = 0; j < n; j++) {
         xd[j] = dd[j]! + eh * (xd[j]! - ud[j]!);
@@ -200,7 +184,6 @@ export const sampleDpmpp2mCfgPp = defineSampler(S.dpmpp2mCfgPp, async (run, x, s
         od[j] = ud[j]!;
       }
     }
-    haveOld = true;
   }
   return x;
 });
@@ -212,14 +195,11 @@ async function dpmpp2mSde(run: Run<S.Dpmpp2mSdeParams>, x: Tensor, sigmas: Float
   const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
   offsetFirstSigma(run, sigmas, ms);
   const old = zerosLike(x);
-  let haveOld = false;
   let hLast = 0;
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
-    run.callback(i, sigma, sigma, x, denoised);
+    const denoised = await run.denoiseStep(i, x, sigma);
     const xd = x.data, dd = denoised.data, od = old.data;
     if (sigmaNext === 0) {
       copyInto(x, denoised);
@@ -230,7 +210,7 @@ async function dpmpp2mSde(run: Run<S.Dpmpp2mSdeParams>, x: Tensor, sigmas: Float
       const a = (sigmaNext / sigma) * Math.exp(-h * eta);
       const b = -alphaT * Math.expm1(-hEta);
       let c = 0;
-      if (haveOld) {
+      if (i > 0) {
         const r = hLast / h;
         c = solver === 'heun' ? alphaT * (-Math.expm1(-hEta) / -hEta + 1) * (1 / r) : 0.5 * b * (1 / r);
       }
@@ -239,7 +219,6 @@ async function dpmpp2mSde(run: Run<S.Dpmpp2mSdeParams>, x: Tensor, sigmas: Float
       hLast = h;
     }
     copyInto(old, denoised);
-    haveOld = true;
   }
   return x;
 }
@@ -258,10 +237,8 @@ async function dpmpp3mSde(run: Run<S.AncestralParams>, x: Tensor, sigmas: Float6
   let h1: number | null = null, h2: number | null = null;
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
-    run.callback(i, sigma, sigma, x, denoised);
+    const denoised = await run.denoiseStep(i, x, sigma);
     const xd = x.data, dd = denoised.data, p1 = d1.data, p2 = d2.data;
     let h: number | null = null;
     if (sigmaNext === 0) {
@@ -341,11 +318,7 @@ export const sampleLms = defineSampler(S.lms, async (run, x, sigmas) => {
     for (let j = 0; j < n; j++) dv[j] = (xd[j]! - dd[j]!) / sigma;
     ds.push(d);
     run.callback(i, sigma, sigma, x, denoised);
-    if (sigmas[i + 1] === 0) {
-      // ComfyUI's lms lands on the prediction at a final zero sigma
-      copyInto(x, denoised);
-      continue;
-    }
+    if (landOnPrediction(x, denoised, sigmas[i + 1]!)) continue;
     const cur = Math.min(i + 1, order);
     // one fused pass: x += sum_j c_j d_{i-j}
     const cs = [0, 0, 0, 0];

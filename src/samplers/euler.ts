@@ -2,7 +2,7 @@
 // after k-diffusion (MIT), plus ComfyUI's cfg_pp variants (CFG++, Chung et al. 2024), DDPM, LCM and Heun++.
 import type { Tensor } from '../tensor/tensor.js';
 import { copyInto, scale, zerosLike } from '../tensor/ops.js';
-import { addNoise, ancestralStep, defineSampler, type Run } from './common.js';
+import { addNoise, ancestralStep, defineSampler, landOnPrediction, type Run } from './common.js';
 import * as S from './specs.js';
 import { ancestralStepPy, flowStep, halfLogSnr, isFlow, modelSamplingOf, rescaleAddNoise, rfAncestralStep } from './flow.js';
 
@@ -35,10 +35,8 @@ function derivative(d: Tensor, x: Tensor, denoised: Tensor, sigma: number): void
 
 async function euler(run: Run<S.ChurnParams>, x: Tensor, sigmas: Float64Array): Promise<Tensor> {
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigmaHat = churn(run, x, sigmas, i);
-    const denoised = await run.denoise(x, sigmaHat);
-    run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
+    const denoised = await run.denoiseStep(i, x, sigmas[i]!, sigmaHat);
     eulerStep(x, denoised, sigmaHat, sigmas[i + 1]! - sigmaHat);
   }
   return x;
@@ -52,11 +50,9 @@ export const sampleEulerAncestral = defineSampler(S.eulerAncestral, async (run, 
   const eta = run.num('eta'), sNoise = run.num('s_noise');
   if (isFlow(modelSamplingOf(run))) return eulerAncestralRF(run, sigmas, x, eta, sNoise);
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
+    const denoised = await run.denoiseStep(i, x, sigma);
     const [down, up] = ancestralStep(sigma, sigmaNext, eta);
-    run.callback(i, sigma, sigma, x, denoised);
     if (sigmaNext === 0) {
       copyInto(x, denoised);
     } else {
@@ -70,14 +66,9 @@ export const sampleEulerAncestral = defineSampler(S.eulerAncestral, async (run, 
 /** Rectified-flow euler_ancestral (ComfyUI's sample_euler_ancestral_RF): flow step to sigma_down, then renoise. */
 async function eulerAncestralRF(run: Run, sigmas: Float64Array, x: Tensor, eta: number, sNoise: number): Promise<Tensor> {
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
-    run.callback(i, sigma, sigma, x, denoised);
-    if (sigmaNext === 0) {
-      copyInto(x, denoised);
-      continue;
-    }
+    const denoised = await run.denoiseStep(i, x, sigma);
+    if (landOnPrediction(x, denoised, sigmaNext)) continue;
     const st = rfAncestralStep(sigma, sigmaNext, eta);
     flowStep(x, denoised, sigma, st.down);
     if (eta > 0) rescaleAddNoise(x, st.rescale, sNoise * st.renoise, run.draw(x, sigma, sigmaNext));
@@ -99,15 +90,10 @@ export const sampleEulerAncestralCfgPp = defineSampler(S.eulerAncestralCfgPp, (r
 async function eulerAncestralCfgPp(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sNoise: number): Promise<Tensor> {
   const hl = halfLogSnr(modelSamplingOf(run));
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
+    const denoised = await run.denoiseStep(i, x, sigma);
     const uncond = run.uncond();
-    run.callback(i, sigma, sigma, x, denoised);
-    if (sigmaNext === 0) {
-      copyInto(x, denoised);
-      continue;
-    }
+    if (landOnPrediction(x, denoised, sigmaNext)) continue;
     const alphaS = hl.alpha(sigma, hl.lambda(sigma)), alphaT = hl.alpha(sigmaNext, hl.lambda(sigmaNext));
     const [down, up] = ancestralStepPy(sigma / alphaS, sigmaNext / alphaT, eta);
     // renoise the guided x0 with the unconditional noise estimate
@@ -121,10 +107,8 @@ async function eulerAncestralCfgPp(run: Run, x: Tensor, sigmas: Float64Array, et
 export const sampleHeun = defineSampler(S.heun, async (run, x, sigmas) => {
   const d = zerosLike(x), x2 = zerosLike(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigmaHat = churn(run, x, sigmas, i), sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigmaHat);
-    run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
+    const denoised = await run.denoiseStep(i, x, sigmas[i]!, sigmaHat);
     const dt = sigmaNext - sigmaHat;
     if (sigmaNext === 0) {
       eulerStep(x, denoised, sigmaHat, dt);
@@ -149,11 +133,9 @@ export const sampleHeunpp2 = defineSampler(S.heunpp2, async (run, x, sigmas) => 
   const sEnd = sigmas[sigmas.length - 1]!;
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     // heunpp2 always draws its churn noise, and uses it only when gamma > 0
     const sigmaHat = churn(run, x, sigmas, i, run.randnLike(x)), sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigmaHat);
-    run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
+    const denoised = await run.denoiseStep(i, x, sigmas[i]!, sigmaHat);
     const dt = sigmaNext - sigmaHat;
     if (sigmaNext === sEnd) {
       eulerStep(x, denoised, sigmaHat, dt);
@@ -185,10 +167,8 @@ export const sampleHeunpp2 = defineSampler(S.heunpp2, async (run, x, sigmas) => 
 export const sampleDpm2 = defineSampler(S.dpm2, async (run, x, sigmas) => {
   const x2 = zerosLike(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigmaHat = churn(run, x, sigmas, i), sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigmaHat);
-    run.callback(i, sigmas[i]!, sigmaHat, x, denoised);
+    const denoised = await run.denoiseStep(i, x, sigmas[i]!, sigmaHat);
     if (sigmaNext === 0) {
       eulerStep(x, denoised, sigmaHat, sigmaNext - sigmaHat);
       continue;
@@ -237,10 +217,8 @@ export const sampleDpm2Ancestral = defineSampler(S.dpm2Ancestral, async (run, x,
 export const sampleDdpm = defineSampler(S.ddpm, async (run, x, sigmas) => {
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
-    run.callback(i, sigma, sigma, x, denoised);
+    const denoised = await run.denoiseStep(i, x, sigma);
     const acBar = 1 / (sigma * sigma + 1), acBarPrev = 1 / (sigmaNext * sigmaNext + 1);
     const alpha = acBar / acBarPrev;
     const vpScale = 1 / Math.sqrt(1 + sigma * sigma);
@@ -271,10 +249,8 @@ export const sampleLcm = defineSampler(S.lcm, async (run, x, sigmas) => {
   const steps = sigmas.length - 1;
   const ms = modelSamplingOf(run);
   for (let i = 0; i < steps; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
-    run.callback(i, sigma, sigma, x, denoised);
+    const denoised = await run.denoiseStep(i, x, sigma);
     if (sigmaNext > 0) {
       const noise = run.draw(x, sigma, sigmaNext);
       if (clip > 0) clipToStd(noise, clip);

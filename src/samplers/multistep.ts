@@ -90,10 +90,8 @@ export const sampleIpndm = defineSampler(S.ipndm, async (run, x, sigmas) => {
   const hist = new History(x, mo - 1);
   const initial = cloneTensor(x); // ComfyUI reports the initial x in every callback of this sampler
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const t = sigmas[i]!, tNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, t);
-    run.callback(i, t, t, initial, denoised);
+    const denoised = await run.denoiseStep(i, x, t, t, initial);
     const order = Math.min(mo, i + 1);
     const dt = tNext - t;
     const slot = hist.slot();
@@ -118,10 +116,8 @@ export const sampleIpndmV = defineSampler(S.ipndmV, async (run, x, sigmas) => {
   const hist = new History(x, mo - 1);
   const initial = cloneTensor(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const t = sigmas[i]!, tNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, t);
-    run.callback(i, t, t, initial, denoised);
+    const denoised = await run.denoiseStep(i, x, t, t, initial);
     const order = Math.min(mo, i + 1);
     const slot = hist.slot();
     const h = tNext - t;
@@ -228,10 +224,8 @@ export const sampleDeis = defineSampler(S.deis, async (run, x, sigmas) => {
   const hist = new History(x, mo - 1);
   const initial = cloneTensor(x);
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const t = sigmas[i]!, tNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, t);
-    run.callback(i, t, t, initial, denoised);
+    const denoised = await run.denoiseStep(i, x, t, t, initial);
     let order = Math.min(mo, i + 1);
     if (tNext <= 0) order = 1;
     const slot = hist.slot();
@@ -248,18 +242,15 @@ export const sampleDeis = defineSampler(S.deis, async (run, x, sigmas) => {
 /** RES multistep; the non-ancestral variants run with eta = 0 (ComfyUI fixes it), so their noise is multiplied by 0. */
 async function resMultistep(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sNoise: number, cfgPp: boolean): Promise<Tensor> {
   const old = zerosLike(x);
-  let haveOld = false;
   let oldSigmaDown = 0;
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
+    const denoised = await run.denoiseStep(i, x, sigma);
     const uncond = cfgPp ? run.uncond() : denoised;
     const [down, up] = ancestralStep(sigma, sigmaNext, eta);
-    run.callback(i, sigma, sigma, x, denoised);
     const xd = x.data, dd = denoised.data, ud = uncond.data, od = old.data;
-    if (down === 0 || !haveOld) {
+    if (down === 0 || i === 0) {
       // Euler step (CFG++ form for cfg_pp)
       if (cfgPp) {
         const k = down / sigma;
@@ -284,7 +275,6 @@ async function resMultistep(run: Run, x: Tensor, sigmas: Float64Array, eta: numb
     }
     if (sigmaNext > 0) addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
     copyInto(old, uncond);
-    haveOld = true;
     oldSigmaDown = down;
   }
   return x;
@@ -303,11 +293,9 @@ async function gradientEstimation(run: Run, x: Tensor, sigmas: Float64Array, gam
   const oldD = zerosLike(x);
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
+    const denoised = await run.denoiseStep(i, x, sigma);
     const target = cfgPp ? run.uncond() : denoised;
-    run.callback(i, sigma, sigma, x, denoised);
     const dt = sigmaNext - sigma;
     const xd = x.data, dd = denoised.data, td = target.data, od = oldD.data, inv = 1 / sigma;
     for (let j = 0; j < n; j++) {

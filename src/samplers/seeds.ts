@@ -5,7 +5,7 @@
 // the phi_2 combination (deterministic without noise).
 import type { Tensor } from '../tensor/tensor.js';
 import { copyInto, zerosLike } from '../tensor/ops.js';
-import { addNoise, defineSampler, eiPhi1, eiPhi2, type Run } from './common.js';
+import { addNoise, defineSampler, eiPhi1, eiPhi2, landOnPrediction, type Run } from './common.js';
 import * as S from './specs.js';
 import { halfLogSnr, isFlow, modelSamplingOf, offsetFirstSigma } from './flow.js';
 
@@ -18,14 +18,9 @@ async function seeds2(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sN
   const n = x.data.length;
   const noisy = eta > 0 && sNoise > 0;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
-    run.callback(i, sigma, sigma, x, denoised);
-    if (sigmaNext === 0) {
-      copyInto(x, denoised);
-      continue;
-    }
+    const denoised = await run.denoiseStep(i, x, sigma);
+    if (landOnPrediction(x, denoised, sigmaNext)) continue;
     const ls = hl.lambda(sigma), lt = hl.lambda(sigmaNext);
     const h = lt - ls, hEta = h * (eta + 1);
     const ls1 = ls + r * (lt - ls);
@@ -81,14 +76,9 @@ export const sampleSeeds3 = defineSampler(S.seeds3, async (run, x, sigmas) => {
   const n = x.data.length;
   const noisy = eta > 0 && sNoise > 0;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
-    run.callback(i, sigma, sigma, x, denoised);
-    if (sigmaNext === 0) {
-      copyInto(x, denoised);
-      continue;
-    }
+    const denoised = await run.denoiseStep(i, x, sigma);
+    if (landOnPrediction(x, denoised, sigmaNext)) continue;
     const ls = hl.lambda(sigma), lt = hl.lambda(sigmaNext);
     const h = lt - ls, hEta = h * (eta + 1);
     const ls1 = ls + r1 * (lt - ls), ls2 = ls + r2 * (lt - ls);
@@ -149,10 +139,8 @@ export const sampleErSde = defineSampler(S.erSde, async (run, x, sigmas) => {
   const old = zerosLike(x), oldD = zerosLike(x), dCur = zerosLike(x);
   const n = x.data.length;
   for (let i = 0; i < sigmas.length - 1; i++) {
-    run.step = i;
     const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoise(x, sigma);
-    run.callback(i, sigma, sigma, x, denoised);
+    const denoised = await run.denoiseStep(i, x, sigma);
     const stage = Math.min(maxStage, i + 1);
     if (sigmaNext === 0) {
       copyInto(x, denoised);
