@@ -83,6 +83,27 @@ export function checkCallsModel(sampler: string, sigmas: readonly number[]): voi
   }
 }
 
+/** The seeded starting latents of a prepared request (noise, or the noised init image for image-to-image). */
+export function startLatents(setup: SamplingSetup, o: GenerateOptions, sigmas: number[]): Tensor {
+  return initialLatents(setup.modelSampling, o.seed, [...setup.latentShape], sigmas, setup.initLatent ? setup.initLatent.data as Float32Array : null);
+}
+
+/**
+ * sample() from x along sigmas with the request's sampler, seed, abort signal and progress callback, and the
+ * setup's model sampling (which picks the samplers' flow paths); an abort during the run throws.
+ */
+export async function runSampler(setup: SamplingSetup, o: GenerateOptions, x: Tensor, sigmas: number[]): Promise<Tensor> {
+  const totalSteps = sigmas.length - 1;
+  const latents = await sample(o.sampler, setup.denoiser, x, sigmas, {
+    seed: o.seed,
+    modelSampling: setup.modelSampling,
+    ...(o.signal ? { signal: o.signal } : {}),
+    onStep: (info) => o.onStep?.(info.i + 1, totalSteps, info.sigma),
+  });
+  if (o.signal?.aborted) throw abortError();
+  return latents;
+}
+
 /** Prepare, draw the seeded start, sample and decode. */
 export async function sampleImages(pipeline: Pipeline, o: GenerateOptions): Promise<SampledImages> {
   checkGenerateOptions(o);
@@ -92,15 +113,7 @@ export async function sampleImages(pipeline: Pipeline, o: GenerateOptions): Prom
   const t0 = performance.now();
   const setup = await pipeline.prepareSampling({ ...o, sampler: o.sampler });
   const t1 = performance.now();
-  const x = initialLatents(setup.modelSampling, o.seed, [...setup.latentShape], sigmas, setup.initLatent ? setup.initLatent.data as Float32Array : null);
-  const totalSteps = sigmas.length - 1;
-  const latents = await sample(o.sampler, setup.denoiser, x, sigmas, {
-    seed: o.seed,
-    modelSampling: setup.modelSampling,
-    ...(o.signal ? { signal: o.signal } : {}),
-    onStep: (info) => o.onStep?.(info.i + 1, totalSteps, info.sigma),
-  });
-  if (o.signal?.aborted) throw abortError();
+  const latents = await runSampler(setup, o, startLatents(setup, o, sigmas), sigmas);
   if (setup.calls() === 0) fail(`${o.sampler} called the model zero times on the schedule [${sigmas.join(', ')}]; the result would be the starting noise`);
   const t2 = performance.now();
   const images = await setup.decode(latents);

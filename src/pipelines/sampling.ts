@@ -9,6 +9,7 @@ import { samplerSpec, samplerNames } from '../samplers/registry.js';
 import { prepareNoise } from '../noise/sources.js';
 import { initialLatent } from '../denoisers/model.js';
 import { GenerateOptionsError } from './errors.js';
+import type { SamplingRequest } from './types.js';
 
 /** The library's scheduler names only (kept for the flow pipelines; `checkSchedulerKnown` takes a pipeline's own too). */
 export function checkSchedulerName(name: string, explicitSigmas?: readonly number[]): void {
@@ -20,6 +21,32 @@ export function checkSchedulerKnown(name: string, extra: readonly string[] = [])
   if (!schedulerNames.includes(name) && !extra.includes(name)) {
     throw new GenerateOptionsError(`unknown scheduler "${name}"; valid: ${[...schedulerNames, ...extra].join(', ')}`);
   }
+}
+
+/**
+ * A request's batch size and image size, checked before any model work: the init image's own size when there is
+ * one (width/height, if given, must match it), else width/height or `defaultSize`. `from` tags size errors that
+ * come from the init image.
+ */
+export function requestSize(req: SamplingRequest, defaultSize: number): { batch: number; width: number; height: number; from: string } {
+  const fail = (m: string): never => {
+    throw new GenerateOptionsError(m);
+  };
+  const batch = req.batchSize ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) fail(`batch size must be a positive integer, got ${batch}`);
+  let width = req.width;
+  let height = req.height;
+  if (req.init) {
+    const [, c, h, w] = req.init.shape;
+    if (req.init.shape.length !== 4 || c !== 3) fail(`init image must be [1, 3, H, W], got [${req.init.shape.join(', ')}]`);
+    if (width !== undefined && width !== w) fail(`width ${width} differs from the init image's width ${w}; resize the image or leave width out`);
+    if (height !== undefined && height !== h) fail(`height ${height} differs from the init image's height ${h}; resize the image or leave height out`);
+    width = w;
+    height = h;
+  }
+  width ??= defaultSize;
+  height ??= defaultSize;
+  return { batch, width, height, from: req.init ? ' (from the init image)' : '' };
 }
 
 export function checkSamplerName(name: string): void {

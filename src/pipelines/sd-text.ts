@@ -20,8 +20,8 @@ export interface TextEncoderIO {
   width: number | undefined;
 }
 
-/** Highest index N of `hidden_states.N` outputs, or -1. */
-function lastHiddenStateIndex(session: ModelSession): number {
+/** Highest index N of `hidden_states.N` outputs, or -1 (also the flow pipelines' CLIPs). */
+export function lastHiddenStateIndex(session: ModelSession): number {
   let last = -1;
   for (const o of session.outputs) {
     const m = /^hidden_states\.(\d+)$/.exec(o.name);
@@ -30,11 +30,17 @@ function lastHiddenStateIndex(session: ModelSession): number {
   return last;
 }
 
-export function checkTextEncoder(session: ModelSession, tokenizer: ClipTokenizer, role: 'sd' | 'xl1' | 'xl2'): TextEncoderIO {
+/** A text encoder's `input_ids`: present, integer, rank 2 (also the flow pipelines' CLIPs and T5). */
+export function checkInputIds(session: ModelSession): ValueInfo {
   requireInputs(session, ['input_ids'], 'A text encoder exported by optimum takes "input_ids"');
   const ids = session.input('input_ids')!;
   checkType(session, ids, ID_TYPES);
   checkRank(session, ids, [2]);
+  return ids;
+}
+
+export function checkTextEncoder(session: ModelSession, tokenizer: ClipTokenizer, role: 'sd' | 'xl1' | 'xl2'): TextEncoderIO {
+  const ids = checkInputIds(session);
   checkDim(session, ids, 1, CLIP_SEQUENCE_LENGTH, 'tokens');
   let statesOutput: string;
   let pooledOutput: string | undefined;

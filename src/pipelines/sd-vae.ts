@@ -31,8 +31,15 @@ export async function encodeInit(vae: Vae, init: Tensor, latentShape: readonly n
   return { data: latent, shape: [...latentShape] };
 }
 
-/** Decode latents [B, C, h, w] one image at a time (a whole-batch decode at 1024 px needs a lot of memory). */
-export async function decodeLatents(vae: Vae, latents: Tensor): Promise<Tensor> {
+/**
+ * Decode latents [B, C, h, w] one image at a time (a whole-batch decode at 1024 px needs a lot of memory), also for
+ * the flow pipelines; `nanAdvice` ends the error a NaN output raises.
+ */
+export async function decodeLatents(
+  vae: Pick<Vae, 'decoder' | 'scale' | 'shift'>,
+  latents: Tensor,
+  nanAdvice = 'see docs/stable-diffusion.md, "SDXL and float16"',
+): Promise<Tensor> {
   const [batch, C, h, w] = latents.shape as [number, number, number, number];
   const per = C * h * w;
   const type = vae.decoder.input('latent_sample')!.type as string;
@@ -52,7 +59,7 @@ export async function decodeLatents(vae: Vae, latents: Tensor): Promise<Tensor> 
     }
     for (let i = 0; i < imgPer; i++) {
       const v = px[i]! * 0.5 + 0.5;
-      if (Number.isNaN(v)) throw new ModelError('vae_decoder/model.onnx produced NaN (a float16 VAE overflowing? see docs/stable-diffusion.md, "SDXL and float16")');
+      if (Number.isNaN(v)) throw new ModelError(`vae_decoder/model.onnx produced NaN (a float16 VAE overflowing? ${nanAdvice})`);
       images[b * imgPer + i] = Math.min(1, Math.max(0, v));
     }
   }

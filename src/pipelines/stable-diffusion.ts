@@ -15,7 +15,7 @@ import { discreteModelSampling } from '../model-sampling/discrete.js';
 import type { ModelSampling } from '../model-sampling/types.js';
 import { GenerateOptionsError } from './errors.js';
 export { GenerateOptionsError };
-import { samplerNeedsUncond, scheduleSigmas, checkSchedulerKnown } from './sampling.js';
+import { requestSize, samplerNeedsUncond, scheduleSigmas, checkSchedulerKnown } from './sampling.js';
 import { checkTextEncoder, cfgBatch, encodePrompts, FLOAT_TYPES, type TextEncoderIO } from './sd-text.js';
 import { checkStaticShape, unetDenoiser, type AddedConditioning, type UnetTimings } from './sd-unet.js';
 import { decodeLatents, encodeInit, type Vae } from './sd-vae.js';
@@ -175,21 +175,7 @@ function validate(req: SamplingRequest, p: Parts): Size {
   const fail = (m: string): never => {
     throw new GenerateOptionsError(m);
   };
-  const batch = req.batchSize ?? 1;
-  if (!Number.isInteger(batch) || batch < 1) fail(`batch size must be a positive integer, got ${batch}`);
-  let width = req.width;
-  let height = req.height;
-  if (req.init) {
-    const [, c, h, w] = req.init.shape;
-    if (req.init.shape.length !== 4 || c !== 3) fail(`init image must be [1, 3, H, W], got [${req.init.shape.join(', ')}]`);
-    if (width !== undefined && width !== w) fail(`width ${width} differs from the init image's width ${w}; resize the image or leave width out`);
-    if (height !== undefined && height !== h) fail(`height ${height} differs from the init image's height ${h}; resize the image or leave height out`);
-    width = w;
-    height = h;
-  }
-  width ??= p.folder.defaultSize;
-  height ??= p.folder.defaultSize;
-  const from = req.init ? ' (from the init image)' : '';
+  const { batch, width, height, from } = requestSize(req, p.folder.defaultSize);
   const m = p.folder.unet.sizeMultiple;
   for (const [what, v] of [['width', width], ['height', height]] as const) {
     if (!Number.isInteger(v) || v <= 0 || v % 8 !== 0) fail(`${what} must be a positive multiple of 8, got ${v}${from}`);

@@ -11,7 +11,7 @@ import { readFlowFolder, flowFolderModelSampling, type FlowFolder } from './fold
 import { sd3Conditioner, fluxConditioner, loadFlowTokenizers, type FlowTextEmbeddings, type TextConditioner } from './text.js';
 import { checkTransformer, checkTransformerShapes, makeTransformerRun, type TransformerInfo } from './transformer.js';
 import type { GenerateOptions, GenerateResult, Pipeline, PipelineCapabilities, SamplingRequest, SamplingSetup, ScheduleRequest } from '../types.js';
-import { checkGenerateOptions, toResult } from '../generate.js';
+import { abortError, checkGenerateOptions, runSampler, startLatents, toResult } from '../generate.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { samplerNames } from '../../samplers/registry.js';
@@ -34,10 +34,10 @@ import type { FlowModelSampling } from '../../model-sampling/flow.js';
 import type { ModelSampling } from '../../model-sampling/types.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { guidedModelDenoiser, type PairedRawModel } from '../../denoisers/model.js';
-import { sample } from '../../samplers/sample.js';
 import { validateSigmas } from '../../core/validate.js';
 import { availableMemoryBytes, checkMemory, DEVICE_MEMORY_CEILING, type MemoryTerm } from '../../runtime/memory.js';
-import { checkSchedulerName, initialLatents, samplerNeedsUncond, scheduleSigmas } from '../sampling.js';
+import { decodeLatents } from '../sd-vae.js';
+import { checkSchedulerName, requestSize, samplerNeedsUncond, scheduleSigmas } from '../sampling.js';
 
 /** The seam's request plus what flow models add. */
 export interface FlowSamplingRequest extends SamplingRequest {
@@ -108,11 +108,6 @@ export interface FlowPipeline extends Pipeline {
 
 export type FlowLoadOptions = SessionOptions;
 
-function abortError(): Error {
-  const err = new Error('generation cancelled');
-  err.name = 'AbortError';
-  return err;
-}
 
 export async function loadFlowPipeline(dir: string, options: FlowLoadOptions = {}): Promise<FlowPipeline> {
   const folder = readFlowFolder(dir);
@@ -204,22 +199,8 @@ export function checkFlowRequest(folder: FlowFolder, o: FlowSamplingRequest, dev
   const fail = (m: string): never => {
     throw new GenerateOptionsError(m);
   };
-  const batch = o.batchSize ?? 1;
-  if (!Number.isInteger(batch) || batch < 1) fail(`batch size must be a positive integer, got ${batch}`);
-  let width = o.width;
-  let height = o.height;
-  if (o.init) {
-    const [, c, h, w] = o.init.shape;
-    if (o.init.shape.length !== 4 || c !== 3) fail(`init image must be [1, 3, H, W], got [${o.init.shape.join(', ')}]`);
-    if (width !== undefined && width !== w) fail(`width ${width} differs from the init image's width ${w}; resize the image or leave width out`);
-    if (height !== undefined && height !== h) fail(`height ${height} differs from the init image's height ${h}; resize the image or leave height out`);
-    width = w;
-    height = h;
-    if (!folder.paths.vaeEncoder) fail('image-to-image needs vae_encoder/model.onnx, which this model folder does not have');
-  }
-  width ??= folder.defaultSize;
-  height ??= folder.defaultSize;
-  const from = o.init ? ' (from the init image)' : '';
+  const { batch, width, height, from } = requestSize(o, folder.defaultSize);
+  if (o.init && !folder.paths.vaeEncoder) fail('image-to-image needs vae_encoder/model.onnx, which this model folder does not have');
   for (const [name, v] of [['width', width], ['height', height]] as const) {
     if (!Number.isInteger(v) || v <= 0 || v % sizeStep !== 0) fail(`${name} must be a positive multiple of ${sizeStep} for ${modelName} (VAE x${f}, ${flux ? '2x2 packing' : `patch ${folder.patchSize}`}), got ${v}${from}`);
   }
@@ -361,33 +342,8 @@ function makeFlowPipeline(
     return { data: latent, shape: [batch, C, h, w] };
   }
 
-  async function decode(latents: Tensor): Promise<Tensor> {
-    const [batch, , h, w] = latents.shape as [number, number, number, number];
-    const per = C * h * w;
-    const type = vaeDecoder.input('latent_sample')!.type as string;
-    let images: Float32Array | undefined;
-    let imgPer = 0;
-    let outShape: number[] = [];
-    // one image at a time: a 1024x1024 VAE decode of a whole batch needs a lot of memory
-    for (let b = 0; b < batch; b++) {
-      const z = new Float32Array(per);
-      for (let i = 0; i < per; i++) z[i] = latents.data[b * per + i]! / folder.vaeScalingFactor + folder.vaeShiftFactor;
-      const out = await vaeDecoder.run({ latent_sample: floatTensor(type, z, [1, C, h, w]) }, ['sample']);
-      const t = out.sample!;
-      const px = readFloat(t);
-      if (!images) {
-        outShape = t.dims.map(Number);
-        imgPer = px.length;
-        images = new Float32Array(batch * imgPer);
-      }
-      for (let i = 0; i < imgPer; i++) {
-        const v = px[i]! / 2 + 0.5;
-        if (Number.isNaN(v)) throw new ModelError('vae_decoder/model.onnx produced NaN (a float16 VAE overflowing? use a float32 VAE)');
-        images[b * imgPer + i] = Math.min(1, Math.max(0, v));
-      }
-    }
-    return { data: images!, shape: [batch, ...outShape.slice(1)] };
-  }
+  const vae = { decoder: vaeDecoder, scale: folder.vaeScalingFactor, shift: folder.vaeShiftFactor };
+  const decode = (latents: Tensor): Promise<Tensor> => decodeLatents(vae, latents, 'use a float32 VAE');
 
   async function prepareSampling(req: FlowSamplingRequest): Promise<SamplingSetup> {
     const { width, height, batch, maxSequenceLength, guidance, useCfg } = checkFlowRequest(folder, req, device);
@@ -505,16 +461,10 @@ function makeFlowPipeline(
       const tPrep = performance.now();
       const setup = await pipeline.prepareSampling({ ...o, sampler: o.sampler });
       const prepareMs = performance.now() - tPrep;
-      const x = initialLatents(setup.modelSampling, o.seed, [...setup.latentShape], sigmas, setup.initLatent ? (setup.initLatent.data as Float32Array) : null);
+      const x = startLatents(setup, o, sigmas);
       const totalSteps = sigmas.length - 1;
       const tLoop = performance.now();
-      const latents = await sample(o.sampler, setup.denoiser, x, sigmas, {
-        seed: o.seed,
-        modelSampling: setup.modelSampling,
-        ...(o.signal ? { signal: o.signal } : {}),
-        onStep: (info) => o.onStep?.(info.i + 1, totalSteps, info.sigma),
-      });
-      if (o.signal?.aborted) throw abortError();
+      const latents = await runSampler(setup, o, x, sigmas);
       const t = current;
       t.samplingMs = performance.now() - tLoop;
       t.steps = totalSteps;

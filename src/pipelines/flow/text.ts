@@ -20,15 +20,12 @@ import {
   fixedDim,
   ort,
   readFloat,
-  requireInputs,
   requireOutput,
   type ModelSession,
   type ValueInfo,
 } from '../../runtime/session.js';
 import type { FlowFolder } from './folder.js';
-
-const FLOAT_TYPES = ['float32', 'float16'];
-const ID_TYPES = ['int32', 'int64'];
+import { FLOAT_TYPES, checkInputIds, lastHiddenStateIndex } from '../sd-text.js';
 
 /** One prompt's conditioning. */
 export interface FlowTextEmbeddings {
@@ -61,27 +58,9 @@ interface T5IO {
   width: number | undefined;
 }
 
-function checkIds(session: ModelSession): ValueInfo {
-  requireInputs(session, ['input_ids'], 'A text encoder exported by optimum takes "input_ids"');
-  const ids = session.input('input_ids')!;
-  checkType(session, ids, ID_TYPES);
-  checkRank(session, ids, [2]);
-  return ids;
-}
-
-/** Highest N of the `hidden_states.N` outputs, or -1. */
-function lastHiddenStateIndex(session: ModelSession): number {
-  let last = -1;
-  for (const o of session.outputs) {
-    const m = /^hidden_states\.(\d+)$/.exec(o.name);
-    if (m) last = Math.max(last, Number(m[1]));
-  }
-  return last;
-}
-
 /** SD3's CLIPs: penultimate hidden states and projected text_embeds. */
 export function checkSd3Clip(session: ModelSession, tokenizer: ClipTokenizer, role: string): ClipIO {
-  const ids = checkIds(session);
+  const ids = checkInputIds(session);
   checkDim(session, ids, 1, CLIP_SEQUENCE_LENGTH, 'tokens');
   const last = lastHiddenStateIndex(session);
   if (last < 1) {
@@ -100,7 +79,7 @@ export function checkSd3Clip(session: ModelSession, tokenizer: ClipTokenizer, ro
 
 /** Flux's CLIP-L: pooler_output only. */
 export function checkFluxClip(session: ModelSession, tokenizer: ClipTokenizer): ClipIO {
-  const ids = checkIds(session);
+  const ids = checkInputIds(session);
   checkDim(session, ids, 1, CLIP_SEQUENCE_LENGTH, 'tokens');
   const pooled = requireOutput(session, 'pooler_output', 'Flux pools CLIP-L with pooler_output (a CLIPTextModel export)');
   checkType(session, pooled, FLOAT_TYPES);
@@ -109,7 +88,7 @@ export function checkFluxClip(session: ModelSession, tokenizer: ClipTokenizer): 
 }
 
 export function checkT5(session: ModelSession, tokenizer: T5Tokenizer): T5IO {
-  const ids = checkIds(session);
+  const ids = checkInputIds(session);
   const out = requireOutput(session, 'last_hidden_state', 'A T5 encoder exported by optimum gives "last_hidden_state"');
   checkType(session, out, FLOAT_TYPES);
   checkRank(session, out, [3]);

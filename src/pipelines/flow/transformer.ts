@@ -85,19 +85,29 @@ export function checkTransformer(session: ModelSession, folder: FlowFolder): Tra
   return { session, kind, takesGuidance, contextWidth: fixedDim(ehs, 2), pooledWidth: fixedDim(pp, 1) };
 }
 
-/** Flux's _pack_latents: [B,C,h,w] -> [B,(h/2)(w/2),4C], channel order (c, dy, dx). */
-export function packLatents(src: ArrayLike<number>, B: number, C: number, h: number, w: number, dst = new Float32Array(B * C * h * w)): Float32Array {
+/**
+ * Flux's 2x2 latent packing between [B,C,h,w] and [B,(h/2)(w/2),4C] (channel order (c, dy, dx)), in the direction
+ * `pack` says: both directions walk the same (packed, unpacked) index pairs.
+ */
+function repack(src: ArrayLike<number>, dst: Float32Array, B: number, C: number, h: number, w: number, pack: boolean): Float32Array {
   const h2 = h / 2, w2 = w / 2, per = C * h * w;
   let o = 0;
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < h2; i++) {
       for (let j = 0; j < w2; j++) {
-        for (let c = 0; c < C; c++) {
+        for (let c = 0; c < C; c++, o += 4) {
           const base = b * per + c * h * w + 2 * i * w + 2 * j;
-          dst[o++] = src[base]!;
-          dst[o++] = src[base + 1]!;
-          dst[o++] = src[base + w]!;
-          dst[o++] = src[base + w + 1]!;
+          if (pack) {
+            dst[o] = src[base]!;
+            dst[o + 1] = src[base + 1]!;
+            dst[o + 2] = src[base + w]!;
+            dst[o + 3] = src[base + w + 1]!;
+          } else {
+            dst[base] = src[o]!;
+            dst[base + 1] = src[o + 1]!;
+            dst[base + w] = src[o + 2]!;
+            dst[base + w + 1] = src[o + 3]!;
+          }
         }
       }
     }
@@ -105,24 +115,14 @@ export function packLatents(src: ArrayLike<number>, B: number, C: number, h: num
   return dst;
 }
 
+/** Flux's _pack_latents: [B,C,h,w] -> [B,(h/2)(w/2),4C], channel order (c, dy, dx). */
+export function packLatents(src: ArrayLike<number>, B: number, C: number, h: number, w: number, dst = new Float32Array(B * C * h * w)): Float32Array {
+  return repack(src, dst, B, C, h, w, true);
+}
+
 /** Flux's _unpack_latents: [B,(h/2)(w/2),4C] -> [B,C,h,w]. */
 export function unpackLatents(src: ArrayLike<number>, B: number, C: number, h: number, w: number, dst = new Float32Array(B * C * h * w)): Float32Array {
-  const h2 = h / 2, w2 = w / 2, per = C * h * w;
-  let o = 0;
-  for (let b = 0; b < B; b++) {
-    for (let i = 0; i < h2; i++) {
-      for (let j = 0; j < w2; j++) {
-        for (let c = 0; c < C; c++) {
-          const base = b * per + c * h * w + 2 * i * w + 2 * j;
-          dst[base] = src[o++]!;
-          dst[base + 1] = src[o++]!;
-          dst[base + w] = src[o++]!;
-          dst[base + w + 1] = src[o++]!;
-        }
-      }
-    }
-  }
-  return dst;
+  return repack(src, dst, B, C, h, w, false);
 }
 
 /** Flux's image position ids: row i*(w/2)+j = [0, i, j] for the packed latent of an h x w latent. */
