@@ -107,12 +107,7 @@ export const sampleDpmFast = defineSampler(S.dpmFast, async (run, x, sigmas) => 
   for (let i = 0; i < orders.length; i++) {
     run.step = i;
     const t = ts[i]!, tNext = ts[i + 1]!;
-    let tNext_ = tNext, su = 0;
-    if (eta) {
-      const [sd] = ancestralStep(sv.sigma(t), sv.sigma(tNext), eta);
-      tNext_ = Math.min(tEnd, -Math.log(sd));
-      su = Math.sqrt(sv.sigma(tNext) ** 2 - sv.sigma(tNext_) ** 2);
-    }
+    const [tNext_, su] = ancestralT(sv, t, tNext, eta, tEnd);
     const den = await sv.eps(eps, x, t);
     run.callback(i, sv.sigma(t), sv.sigma(t), x, den);
     cache.have1 = false;
@@ -124,6 +119,17 @@ export const sampleDpmFast = defineSampler(S.dpmFast, async (run, x, sigmas) => 
   run.options.onInfo?.({ nfe: run.nfe, steps: orders.length, nAccept: orders.length, nReject: 0 });
   return x;
 });
+
+/**
+ * The ancestral split of a step s -> t in t = -log(sigma): the time the deterministic step reaches (sigma_down,
+ * never past tEnd) and the noise level to add back (0 without eta).
+ */
+function ancestralT(sv: Solver, s: number, t: number, eta: number, tEnd: number): [number, number] {
+  if (!eta) return [t, 0];
+  const [sd] = ancestralStep(sv.sigma(s), sv.sigma(t), eta);
+  const tDown = Math.min(tEnd, -Math.log(sd));
+  return [tDown, Math.sqrt(sv.sigma(t) ** 2 - sv.sigma(tDown) ** 2)];
+}
 
 export const sampleDpmAdaptive = defineSampler(S.dpmAdaptive, async (run, x, sigmas) => {
   const order = run.num('order');
@@ -166,12 +172,7 @@ export const sampleDpmAdaptive = defineSampler(S.dpmAdaptive, async (run, x, sig
   while (forward ? s < tEnd - 1e-5 : s > tEnd + 1e-5) {
     run.step = info.steps;
     const t = forward ? Math.min(tEnd, s + h) : Math.max(tEnd, s + h);
-    let t_ = t, su = 0;
-    if (eta) {
-      const [sd] = ancestralStep(sv.sigma(s), sv.sigma(t), eta);
-      t_ = Math.min(tEnd, -Math.log(sd));
-      su = Math.sqrt(sv.sigma(t) ** 2 - sv.sigma(t_) ** 2);
-    }
+    const [t_, su] = ancestralT(sv, s, t, eta, tEnd);
     const den = await sv.eps(eps, x, s);
     cache.have1 = false;
     if (order === 2) {

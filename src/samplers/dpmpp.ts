@@ -5,7 +5,7 @@ import type { Tensor, TensorData } from '../tensor/tensor.js';
 import { copyInto, zerosLike } from '../tensor/ops.js';
 import { addNoise, ancestralStep, defineSampler, lambdaOf, landOnPrediction, sigmaOfLambda, type Run } from './common.js';
 import * as S from './specs.js';
-import { flowStep, halfLogSnr, isFlow, modelSamplingOf, offsetFirstSigma, rescaleAddNoise, rfAncestralStep } from './flow.js';
+import { flowStep, halfLogSnrOf, isFlow, modelSamplingOf, rescaleAddNoise, rfAncestralStep } from './flow.js';
 
 
 export const sampleDpmpp2sAncestral = defineSampler(S.dpmpp2sAncestral, (run, x, sigmas) => dpmpp2sAncestral(run, x, sigmas, false));
@@ -85,8 +85,7 @@ async function dpmpp2sAncestralRF(run: Run, sigmas: Float64Array, x: Tensor, eta
  */
 async function dpmppSde(run: Run<S.DpmppSdeParams>, x: Tensor, sigmas: Float64Array): Promise<Tensor> {
   const eta = run.num('eta'), sNoise = run.num('s_noise'), r = run.num('r');
-  const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
-  offsetFirstSigma(run, sigmas, ms);
+  const hl = halfLogSnrOf(run, sigmas);
   const noisy = eta > 0 && sNoise > 0;
   const x2 = zerosLike(x);
   const n = x.data.length;
@@ -192,8 +191,7 @@ export const sampleDpmpp2mCfgPp = defineSampler(S.dpmpp2mCfgPp, async (run, x, s
 async function dpmpp2mSde(run: Run<S.Dpmpp2mSdeParams>, x: Tensor, sigmas: Float64Array): Promise<Tensor> {
   const eta = run.num('eta'), sNoise = run.num('s_noise');
   const solver = run.choice('solver_type', ['midpoint', 'heun'] as const);
-  const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
-  offsetFirstSigma(run, sigmas, ms);
+  const hl = halfLogSnrOf(run, sigmas);
   const old = zerosLike(x);
   let hLast = 0;
   const n = x.data.length;
@@ -231,8 +229,7 @@ export const sampleDpmpp2mSdeHeunGpu = defineSampler(S.dpmpp2mSdeHeunGpu, dpmpp2
 
 async function dpmpp3mSde(run: Run<S.AncestralParams>, x: Tensor, sigmas: Float64Array): Promise<Tensor> {
   const eta = run.num('eta'), sNoise = run.num('s_noise');
-  const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
-  offsetFirstSigma(run, sigmas, ms);
+  const hl = halfLogSnrOf(run, sigmas);
   let d1 = zerosLike(x), d2 = zerosLike(x); // previous two predictions
   let h1: number | null = null, h2: number | null = null;
   const n = x.data.length;

@@ -62,6 +62,16 @@ export function offsetFirstSigma(run: Run, sigmas: Float64Array, ms: ModelSampli
 }
 
 /**
+ * The prologue of the half-log-SNR samplers: the run's model sampling's half-log-SNR, after ComfyUI's first-sigma
+ * offset on the sampler's own sigmas (offsetFirstSigma).
+ */
+export function halfLogSnrOf(run: Run, sigmas: Float64Array): HalfLogSnr {
+  const ms = modelSamplingOf(run);
+  offsetFirstSigma(run, sigmas, ms);
+  return halfLogSnr(ms);
+}
+
+/**
  * k-diffusion's get_ancestral_step with Python's min: min(a, NaN) is a. The cfg_pp samplers ask for it with
  * sigma_from = sigma / alpha = Infinity at a flow sigma of 1, where the up-step is sigma_to and the down-step 0.
  */

@@ -7,13 +7,12 @@ import type { Tensor } from '../tensor/tensor.js';
 import { copyInto, zerosLike } from '../tensor/ops.js';
 import { addNoise, defineSampler, eiPhi1, eiPhi2, landOnPrediction, type Run } from './common.js';
 import * as S from './specs.js';
-import { halfLogSnr, isFlow, modelSamplingOf, offsetFirstSigma } from './flow.js';
+import { halfLogSnr, halfLogSnrOf, isFlow, modelSamplingOf, offsetFirstSigma } from './flow.js';
 
 const PHI = ['phi_1', 'phi_2'] as const;
 
 async function seeds2(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sNoise: number, r: number, solver: (typeof PHI)[number]): Promise<Tensor> {
-  const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
-  offsetFirstSigma(run, sigmas, ms);
+  const hl = halfLogSnrOf(run, sigmas);
   const x2 = zerosLike(x);
   const n = x.data.length;
   const noisy = eta > 0 && sNoise > 0;
@@ -70,8 +69,7 @@ export const sampleExpHeun2X0Sde = defineSampler(S.expHeun2X0Sde, (run, x, sigma
 export const sampleSeeds3 = defineSampler(S.seeds3, async (run, x, sigmas) => {
   const eta = run.num('eta'), sNoise = run.num('s_noise');
   const r1 = run.num('r_1'), r2 = run.num('r_2');
-  const ms = modelSamplingOf(run), hl = halfLogSnr(ms);
-  offsetFirstSigma(run, sigmas, ms);
+  const hl = halfLogSnrOf(run, sigmas);
   const x2 = zerosLike(x), x3 = zerosLike(x);
   const n = x.data.length;
   const noisy = eta > 0 && sNoise > 0;
