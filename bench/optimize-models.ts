@@ -95,6 +95,7 @@ for (const sampler of samplers) {
     dpCalls,
     dpRule: opt.dp?.rule ?? null,
     dpTrainCosts: opt.dp?.costs ?? null,
+    dpAllSigmas: opt.dp ? opt.dp.paths.map((path) => path.map((i) => grid[i]!)) : null,
     dpSigmas,
     csSigmas,
     csInfo,
