@@ -220,3 +220,15 @@ test('ays optimize --model: bad input is one line before any work', () => {
   }
   void readFileSync;
 });
+
+import { fractionalTimestep, subdivide as subdivideSchedule } from '../src/optimizer/search.js';
+
+test('discrete subdivision: a table sigma inside the bracket when there is one; between adjacent timesteps a fractional timestep, never a repeat', () => {
+  const grid = { sigmas: [0.1, 0.2, 0.4, 0.8, 1.6] };
+  const sub = subdivideSchedule([0.1, 0.8], grid);
+  assert.equal(sub[1], 0.2 === sub[1] || 0.4 === sub[1] ? sub[1] : NaN, 'snapped to a table sigma strictly inside');
+  const adj = subdivideSchedule([0.1, 0.2], grid);
+  const ts = Array.from(adj, (s) => fractionalTimestep(grid, s));
+  assert.deepEqual(ts.map((t) => Math.round(t * 1000) / 1000), [0, 0.5, 1]);
+  assert.ok(ts[1]! > ts[0]! && ts[1]! < ts[2]!);
+});
