@@ -232,3 +232,19 @@ test('discrete subdivision: a table sigma inside the bracket when there is one; 
   assert.deepEqual(ts.map((t) => Math.round(t * 1000) / 1000), [0, 0.5, 1]);
   assert.ok(ts[1]! > ts[0]! && ts[1]! < ts[2]!);
 });
+
+test('ays eval: bad schedule lists and options are one-line errors before the model opens', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--scheduler', 'karras,nope'], /unknown scheduler "nope"/],
+    [['--scheduler', 'custom:/nonexistent/s.json'], /file not found/],
+    [['--reference-steps', '50'], /at least 100/],
+    [['--sampler', 'nope'], /unknown sampler "nope"/],
+    [['--model', '/nonexistent/model'], /folder not found/],
+  ];
+  for (const [args, re] of cases) {
+    const r = ays('eval', ...args);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});

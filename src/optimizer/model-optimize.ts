@@ -197,7 +197,7 @@ export async function guardSchedule(model: ModelHandle, o: ModelOptimizeOptions,
   const held = modelProblem(model, o.sampler, { seed: o.heldOutSeed, samples: o.heldOutSamples, cfg: o.cfg, ...(o.signal ? { signal: o.signal } : {}) });
   const shipped = shippedSchedules(model, o.sampler, o.steps);
   const name = `${label} (this run)`;
-  const ev = await pairedEvaluation(held, grid, [{ name, sigmas }, ...shipped], (done, total, what) => o.onProgress?.({ stage: `held-out: ${what}`, done, total }));
+  const ev = await pairedEvaluation(held, grid, [{ name, sigmas }, ...shipped], (done, total) => o.onProgress?.({ stage: 'held-out check', done, total }));
   return guardVerdict(ev.rows, name);
 }
 
