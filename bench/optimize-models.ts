@@ -31,6 +31,8 @@ const heldSeed = Number(arg('held-seed', '5000'));
 const jsonOut = arg('json', '/tmp/optimize-models.json');
 const threads = arg('threads', '');
 const maxSteps = Math.max(...stepList);
+// shipped schedules compared (default: all that apply); e.g. --schedulers karras,beta,... to save time
+const only = arg('schedulers', '') ? new Set(arg('schedulers', '').split(',')) : null;
 
 const pipeline = await loadClassConditionalPipeline(arg('model', defaultModelDir()), threads ? { threads: Number(threads) } : {});
 const model = classConditionalHandle(pipeline);
@@ -77,7 +79,7 @@ for (const sampler of samplers) {
   const held = modelProblem(model, sampler, { seed: heldSeed, samples, cfg });
   const schedules: Array<{ name: string; sigmas: number[] }> = [];
   for (const n of stepList) {
-    for (const s of shippedSchedules(model, sampler, n)) schedules.push({ name: `${s.name}@${n}`, sigmas: s.sigmas });
+    for (const s of shippedSchedules(model, sampler, n)) if (!only || only.has(s.name)) schedules.push({ name: `${s.name}@${n}`, sigmas: s.sigmas });
     schedules.push({ name: `teacher-dp@${n}`, sigmas: dpSigmas[n]! });
     if (csSigmas[n]) schedules.push({ name: `teacher-dp+cs@${n}`, sigmas: csSigmas[n]! });
   }
@@ -93,6 +95,7 @@ for (const sampler of samplers) {
     dpCalls,
     dpRule: opt.dp?.rule ?? null,
     dpTrainCosts: opt.dp?.costs ?? null,
+    dpAllSigmas: opt.dp ? opt.dp.paths.map((path) => path.map((i) => grid[i]!)) : null,
     dpSigmas,
     csSigmas,
     csInfo,

@@ -138,16 +138,21 @@ test('ays generate --class sneaker with the bundled model writes a PNG with its 
   assert.deepEqual(PNG.sync.read(png).data, PNG.sync.read(Buffer.from(direct.pngs[0]!)).data, 'the CLI and the library make the same image');
 });
 
-test('ays eval --json prints the metrics of one configuration', async () => {
-  const args = ['eval', '--scheduler', 'karras', '--sampler', 'euler', '--steps', '4', '--samples', '20', '--json'];
+test('ays eval --json ranks schedules by paired RMS to one shared reference, with FID intervals and class accuracy', async () => {
+  const args = ['eval', '--scheduler', 'karras,beta', '--sampler', 'euler', '--steps', '4', '--samples', '20', '--batch', '20', '--json'];
   const r = await runCli(args);
   assert.equal(r.code, 0, r.stderr);
-  const j = JSON.parse(r.stdout) as { fid: number; class_accuracy: number; samples: number; steps: number; scheduler: string; sigmas: number[] };
-  assert.equal(j.samples, 20);
-  assert.equal(j.steps, 4);
-  assert.equal(j.scheduler, 'karras');
-  assert.equal(j.sigmas.length, 5);
-  assert.ok(Number.isFinite(j.fid) && j.class_accuracy >= 0 && j.class_accuracy <= 1);
+  assert.equal(r.stderr, '', 'nothing on stderr with --json');
+  const rows = JSON.parse(r.stdout) as Array<{ scheduler: string; sampler: string; steps: number; rms: number; rmsStdErr: number; fid: number; fidCi: [number, number]; classAccuracy: number }>;
+  assert.deepEqual(rows.map((x) => x.scheduler).sort(), ['beta', 'karras']);
+  assert.ok(rows[0]!.rms <= rows[1]!.rms, 'ranked best first');
+  for (const x of rows) {
+    assert.equal(x.sampler, 'euler');
+    assert.equal(x.steps, 4);
+    assert.ok(x.rms > 0 && x.rmsStdErr > 0 && x.rmsStdErr < x.rms);
+    assert.ok(Number.isFinite(x.fid) && x.fidCi[0] <= x.fidCi[1] && x.fidCi[0] >= 0);
+    assert.ok(x.classAccuracy >= 0 && x.classAccuracy <= 1);
+  }
   const bad = await runCli(['eval', '--scheduler', 'nope', '--steps', '4', '--samples', '20']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^ays: error: .*unknown scheduler "nope"/);

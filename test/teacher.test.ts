@@ -71,7 +71,7 @@ for (const sampler of ['euler', 'dpmpp_2m', 'euler_ancestral', 'dpmpp_2m_sde']) 
   });
 }
 
-test('teacher DP at 3 steps is no worse than every 3-step path of the grid that stays on greedy nodes, and beats karras', async () => {
+test('teacher DP at 3 steps (euler): within 1.5x of the brute-force best 3-step path of the grid, never below it', async () => {
   const p = problem('euler');
   const grid = teacherGrid(p.sigmaMin, p.sigmaMax, 10);
   const teacher = await runTeacher(p, grid);
@@ -126,5 +126,125 @@ test('optimizeTeacher: DP result beats karras on held-out noise (paired evaluati
     ]);
     assert.equal(ev.rows[0]!.name, 'teacher', `${sampler}: ${ev.rows.map((x) => `${x.name} ${x.rms}`).join(', ')}`);
     assert.ok(ev.rows[0]!.rmsStdErr > 0);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// schedule files, guard, CLI errors
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkScheduleRange, loadScheduleFileFor, readScheduleFile, teacherScheduleFile } from '../src/optimizer/schedule-file.js';
+import { guardVerdict } from '../src/optimizer/model-optimize.js';
+
+test('teacher schedule files round-trip (model, sampler, training seeds, held-out table) and refuse another sigma range unless forced', () => {
+  const file = teacherScheduleFile({
+    sigmas: [14.6, 5, 1, 0.1, 0],
+    model: { name: 'm', hash: 'abc', sampling: 'discrete/eps', sigma_min: 0.0292, sigma_max: 14.6 },
+    sampler: 'dpmpp_2m',
+    training: { seed: 1000, samples: 64, cfg: 3 },
+    held_out: { seed: 5000, samples: 64, reference: 'karras 100', rows: [{ scheduler: 'teacher (this run)', rms: 0.02, rmsStdErr: 0.001 }] },
+    made_by: { tool: 'test' },
+  });
+  const back = readScheduleFile(JSON.stringify(file));
+  assert.deepEqual(back.sigmas, [14.6, 5, 1, 0.1, 0]);
+  assert.equal(back.method, 'teacher');
+  assert.deepEqual(back.model, file.model);
+  assert.equal(back.sampler, 'dpmpp_2m');
+  assert.deepEqual(back.training, file.training);
+  assert.equal(back.held_out!.rows[0]!.rms, 0.02);
+  checkScheduleRange(back, { sigmaMin: 0.0292, sigmaMax: 14.6 });
+  assert.throws(
+    () => checkScheduleRange(back, { sigmaMin: 0.0292, sigmaMax: 80 }),
+    (e: Error) => /\[0\.0292, 14\.6\]/.test(e.message) && /\[0\.0292, 80\]/.test(e.message) && /--force/.test(e.message) && !e.message.includes('\n'),
+  );
+  checkScheduleRange(back, { sigmaMin: 0.0292, sigmaMax: 80 }, { force: true });
+  const dir = mkdtempSync(join(tmpdir(), 'ays-teacher-'));
+  const path = join(dir, 's.json');
+  writeFileSync(path, JSON.stringify(file));
+  assert.throws(() => loadScheduleFileFor(path, { sigmaMin: 0.002, sigmaMax: 80 }), /made for m/);
+  assert.deepEqual(loadScheduleFileFor(path, { sigmaMin: 0.0292, sigmaMax: 14.6 }).sigmas, file.sigmas);
+});
+
+function row(name: string, per: number[], sigmas = [1, 0]) {
+  const m = per.reduce((a, b) => a + b, 0) / per.length;
+  return { name, sigmas, rms: Math.sqrt(m), rmsStdErr: 0.001, perImage: Float64Array.from(per), x: new Float64Array(0) };
+}
+
+test('guard: says plainly when a shipped schedule is still better, and when the result equals a shipped one', () => {
+  const mine = row('teacher (this run)', [0.04, 0.05, 0.06], [14.6, 1, 0]);
+  const better = row('beta', [0.01, 0.02, 0.03]);
+  const g = guardVerdict([better, mine], mine.name);
+  assert.equal(g.wins, false);
+  assert.match(g.verdict, /a shipped schedule is still better on held-out noise: beta/);
+  assert.ok(g.rows.find((r) => r.scheduler === 'beta')!.diff! < 0);
+  const win = guardVerdict([mine, row('karras', [0.1, 0.1, 0.1])], mine.name);
+  assert.equal(win.wins, true);
+  assert.match(win.verdict, /lowest held-out RMS/);
+  const same = guardVerdict([mine, row('karras', [0.1, 0.1, 0.1], [14.6, 1, 0])], mine.name);
+  assert.match(same.verdict, /equals the shipped karras/);
+});
+
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
+function ays(...args: string[]) {
+  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: root, timeout: 20_000 });
+}
+
+test('ays optimize --model: bad input is one line before any work', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ays-opt-'));
+  const empty = join(dir, 'empty.txt');
+  writeFileSync(empty, '\n  \n');
+  const out = join(dir, 'o.json');
+  const cases: Array<[string[], RegExp]> = [
+    [['--model', join(dir, 'nope'), '--out', out], /folder not found/],
+    [['--model', dir, '--out', out], /not a model folder/],
+    [['--model', 'models/fashion-mnist', '--solver', 'nope', '--out', out], /unknown solver "nope"/],
+    [['--model', 'models/fashion-mnist', '--steps', '101', '--out', out], /beyond the teacher grid \(100 steps\)/],
+    [['--model', 'models/fashion-mnist', '--out', join(dir, 'missing', 'o.json')], /does not exist/],
+    [['--model', 'models/fashion-mnist', '--out', empty], /exists; pass --overwrite/],
+    [['--model', 'test/fixtures/diffusers/sd15', '--prompts', empty, '--out', out], /has no prompts/],
+    [['--model', 'test/fixtures/diffusers/sd15', '--prompts', join(dir, 'none.txt'), '--out', out], /--prompts: file not found/],
+    [['--model', 'models/fashion-mnist', '--method', 'magic', '--out', out], /--method must be one of teacher, ays, gits/],
+    [['--model', 'models/fashion-mnist', '--seed', '5', '--held-out-seed', '5', '--out', out], /must differ/],
+  ];
+  for (const [args, re] of cases) {
+    const r = ays('optimize', ...args);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.equal(existsSync(out), false);
+  }
+  void readFileSync;
+});
+
+import { fractionalTimestep, subdivide as subdivideSchedule } from '../src/optimizer/search.js';
+
+test('discrete subdivision: a table sigma inside the bracket when there is one; between adjacent timesteps a fractional timestep, never a repeat', () => {
+  const grid = { sigmas: [0.1, 0.2, 0.4, 0.8, 1.6] };
+  const sub = subdivideSchedule([0.1, 0.8], grid);
+  assert.equal(sub[1], 0.2 === sub[1] || 0.4 === sub[1] ? sub[1] : NaN, 'snapped to a table sigma strictly inside');
+  const adj = subdivideSchedule([0.1, 0.2], grid);
+  const ts = Array.from(adj, (s) => fractionalTimestep(grid, s));
+  assert.deepEqual(ts.map((t) => Math.round(t * 1000) / 1000), [0, 0.5, 1]);
+  assert.ok(ts[1]! > ts[0]! && ts[1]! < ts[2]!);
+});
+
+test('ays eval: bad schedule lists and options are one-line errors before the model opens', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--scheduler', 'karras,nope'], /unknown scheduler "nope"/],
+    [['--scheduler', 'custom:/nonexistent/s.json'], /file not found/],
+    [['--reference-steps', '50'], /at least 100/],
+    [['--sampler', 'nope'], /unknown sampler "nope"/],
+    [['--model', '/nonexistent/model'], /folder not found/],
+  ];
+  for (const [args, re] of cases) {
+    const r = ays('eval', ...args);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
 });

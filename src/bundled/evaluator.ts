@@ -17,6 +17,7 @@ import { checkDim, checkRank, checkType, ModelError, openSession, requireInputs,
 import { CLASSIFIER_FILE, TEST_FEATURES_FILE, checkModelFolder } from './model-files.js';
 import { featureStats, frechetDistance, type FeatureStats } from './frechet.js';
 import { readFileSync } from 'node:fs';
+import { createRng } from '../core/rng.js';
 
 export interface ReferenceStats {
   dim: number;
@@ -203,6 +204,33 @@ export class MetricsAccumulator {
 
   stats(): FeatureStats {
     return featureStats(this.features, this.predicted.length, this.evaluator.featureDim);
+  }
+
+  /**
+   * Bootstrap 95% interval of the FID: resample the images with replacement `resamples` times (seeded),
+   * recompute the Fréchet distance, take the 2.5% and 97.5% quantiles.
+   */
+  fidInterval(resamples = 200, seed = 0): [number, number] {
+    const n = this.predicted.length, dim = this.evaluator.featureDim;
+    const rng = createRng(seed + 7919);
+    const values: number[] = [];
+    const picked = new Float64Array(n * dim);
+    for (let b = 0; b < resamples; b++) {
+      for (let r = 0; r < n; r++) {
+        const src = Math.min(n - 1, Math.floor(rng.uniform() * n));
+        for (let j = 0; j < dim; j++) picked[r * dim + j] = this.features[src * dim + j]!;
+      }
+      const st = featureStats(picked, n, dim);
+      values.push(frechetDistance(st.mean, st.cov, this.evaluator.reference.mean, this.evaluator.reference.cov));
+    }
+    values.sort((a, b) => a - b);
+    const q = (p: number) => values[Math.min(values.length - 1, Math.max(0, Math.round(p * (values.length - 1))))]!;
+    // resampling with replacement duplicates images, which biases FID upwards: re-centre the percentile
+    // interval on the estimate (shift by the bootstrap mean's bias), floored at 0
+    const s = this.stats();
+    const fid = frechetDistance(s.mean, s.cov, this.evaluator.reference.mean, this.evaluator.reference.cov);
+    const bias = values.reduce((a, v) => a + v, 0) / values.length - fid;
+    return [Math.max(0, q(0.025) - bias), Math.max(0, q(0.975) - bias)];
   }
 
   result(): ImageMetrics {

@@ -7,6 +7,7 @@ import {
   edmSchedule,
   loglinearInterp,
   nearestTimestep,
+  fractionalTimestep,
   subdivide,
   type CoordinateCost,
   type TimestepGrid,
@@ -351,8 +352,8 @@ export async function optimizeAys(options: AysOptions): Promise<AysResult> {
     seconds: (performance.now() - started) / 1000,
   };
   if (grid) {
-    result.timesteps = sigmas.map((s) => nearestTimestep(grid, s));
-    result.masterTimesteps = master.map((s) => nearestTimestep(grid, s));
+    result.timesteps = sigmas.map((s) => fractionalTimestep(grid, s));
+    result.masterTimesteps = master.map((s) => fractionalTimestep(grid, s));
   }
   return result;
 }

@@ -197,7 +197,7 @@ export async function guardSchedule(model: ModelHandle, o: ModelOptimizeOptions,
   const held = modelProblem(model, o.sampler, { seed: o.heldOutSeed, samples: o.heldOutSamples, cfg: o.cfg, ...(o.signal ? { signal: o.signal } : {}) });
   const shipped = shippedSchedules(model, o.sampler, o.steps);
   const name = `${label} (this run)`;
-  const ev = await pairedEvaluation(held, grid, [{ name, sigmas }, ...shipped], (done, total, what) => o.onProgress?.({ stage: `held-out: ${what}`, done, total }));
+  const ev = await pairedEvaluation(held, grid, [{ name, sigmas }, ...shipped], (done, total) => o.onProgress?.({ stage: 'held-out check', done, total }));
   return guardVerdict(ev.rows, name);
 }
 
@@ -215,9 +215,10 @@ export function guardVerdict(rows: PairedRow[], name: string): GuardResult {
   const best = rows[0]!;
   const f = (v: number) => v.toFixed(4);
   let verdict: string;
-  const sameAsShipped = rows.find((r) => r !== mine && r.sigmas.length === mine.sigmas.length && r.sigmas.every((s, i) => Math.abs(s - mine.sigmas[i]!) <= 1e-9 * s));
-  if (best === mine) {
-    const second = rows[1];
+  const same = (r: PairedRow) => r.sigmas.length === mine.sigmas.length && r.sigmas.every((s, i) => Math.abs(s - mine.sigmas[i]!) <= 1e-9 * s);
+  const sameAsShipped = rows.find((r) => r !== mine && same(r));
+  if (best === mine || same(best)) {
+    const second = rows.find((r) => r !== mine && !same(r));
     verdict = second
       ? `the optimized schedule has the lowest held-out RMS: ${f(mine.rms)} ± ${f(mine.rmsStdErr)}; best shipped ${second.name} ${f(second.rms)} ± ${f(second.rmsStdErr)} (paired difference ${f(pairedDifference(mine.perImage, second.perImage).diff)} ± ${f(pairedDifference(mine.perImage, second.perImage).se)})`
       : `the optimized schedule: held-out RMS ${f(mine.rms)} ± ${f(mine.rmsStdErr)}`;
@@ -228,5 +229,5 @@ export function guardVerdict(rows: PairedRow[], name: string): GuardResult {
       `(paired difference +${f(d.diff)} ± ${f(d.se)}); consider --scheduler ${best.name} instead`;
   }
   if (sameAsShipped) verdict += `; note: the optimized schedule equals the shipped ${sameAsShipped.name}`;
-  return { rows: out, optimized: name, wins: best === mine, verdict };
+  return { rows: out, optimized: name, wins: best === mine || same(best), verdict };
 }

@@ -24,6 +24,20 @@ export function nearestTimestep(grid: TimestepGrid, sigma: number): number {
 }
 
 /**
+ * The timestep of a sigma on the table: its index when it is a table sigma, else the log-linear interpolation
+ * between the two table sigmas around it (an off-table point, as subdivision keeps between adjacent timesteps,
+ * gets a fractional timestep instead of repeating a neighbour's).
+ */
+export function fractionalTimestep(grid: TimestepGrid, sigma: number): number {
+  const s = grid.sigmas;
+  const k = nearestTimestep(grid, sigma);
+  if (s[k] === sigma || sigma <= s[0]! || sigma >= s[s.length - 1]!) return k;
+  const lo = s[k]! < sigma ? k : k - 1;
+  const a = Math.log(s[lo]!), b = Math.log(s[lo + 1]!);
+  return lo + (Math.log(sigma) - a) / (b - a);
+}
+
+/**
  * The candidates for coordinate i: the current value first, then up to `count - 1` values evenly spaced in
  * log sigma over the open bracket (sigma_{i-1}, sigma_{i+1}), shrunk towards the current value by `window`
  * (1 = whole bracket). On a timestep grid the values are snapped to table sigmas strictly inside the bracket.
@@ -94,9 +108,16 @@ export function subdivide(schedule: ArrayLike<number>, grid?: TimestepGrid): Flo
   for (let i = 0; i < n; i++) {
     let mid = Math.sqrt(schedule[i]! * schedule[i + 1]!);
     if (grid) {
-      const snapped = grid.sigmas[nearestTimestep(grid, mid)]!;
-      // keep the geometric mean when no table sigma lies strictly inside the bracket
-      if (snapped > schedule[i]! && snapped < schedule[i + 1]!) mid = snapped;
+      // the table sigma strictly inside the bracket nearest to the geometric mean in log sigma (the nearest table
+      // sigma overall can be a bracket end, which gave repeated timesteps such as 1, 0, 0); the geometric mean
+      // stays only when no table sigma lies strictly inside (adjacent timesteps)
+      const t = grid.sigmas;
+      let best = -1;
+      for (let k = 0; k < t.length; k++) {
+        const v = t[k]!;
+        if (v > schedule[i]! && v < schedule[i + 1]! && (best < 0 || Math.abs(Math.log(v / mid)) < Math.abs(Math.log(t[best]! / mid)))) best = k;
+      }
+      if (best >= 0) mid = t[best]!;
     }
     out[2 * i + 1] = mid;
   }

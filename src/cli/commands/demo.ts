@@ -112,6 +112,11 @@ export function register(program: Command): void {
             )
           : null;
         bar?.start(total, 0, { cell: '' });
+        // not a terminal (a log, CI): one plain line per cell on stderr instead of the bar; nothing with --json
+        const plain = !opts.json && !showBar;
+        const t0 = performance.now();
+        let cellsDone = 0;
+        const cellsTotal = 1 + schedulers.length * stepCounts.length;
         const result = await runDemo(pipeline, evaluator, {
           schedulers,
           stepCounts,
@@ -124,6 +129,10 @@ export function register(program: Command): void {
           batch: samples,
           onSamplerStep: () => bar?.increment(),
           onCellStart: (scheduler, steps) => bar?.update({ cell: `${scheduler}, ${steps} steps` }),
+          onCell: (_r, scheduler, steps) => {
+            cellsDone++;
+            if (plain) process.stderr.write(`ays demo: ${cellsDone}/${cellsTotal} cells (${scheduler}, ${steps} steps) ${Math.round((performance.now() - t0) / 1000)} s\n`);
+          },
         });
         bar?.stop();
 

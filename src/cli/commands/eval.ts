@@ -1,13 +1,20 @@
+/**
+ * `ays eval`: compare schedules for one sampler and step count on one model, paired: every schedule runs from the
+ * same noises (and, for stochastic samplers, the same Brownian path) as one shared reference run (karras,
+ * --reference-steps steps, same sampler); the table ranks them by RMS to the reference with its standard error.
+ * On the bundled model also FID on classifier features (bootstrap 95% interval) and class accuracy.
+ */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { UsageError } from '../errors.js';
-import { defaultThreads } from '../../bundled/threads.js';
-import { configJson, fmtFid, fmtPct } from '../../bundled/report.js';
+import { samplerInfo, samplerNames } from '../../samplers/registry.js';
+import { getSigmas, schedulerNames } from '../../schedules/index.js';
+import { stageProgress } from '../../bundled/progress.js';
 
-function positiveInt(name: string, value: string): number {
+function positiveInt(name: string, value: string, min = 1): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1) throw new UsageError(`${name} must be a positive integer, got "${value}"`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${name} must be an integer >= ${min}, got "${value}"`);
   return n;
 }
 
@@ -20,71 +27,134 @@ interface EvalOpts {
   cfg?: string;
   seed: string;
   batch: string;
+  referenceSteps: string;
+  prompts?: string;
+  width?: string;
+  height?: string;
+  force?: boolean;
   json?: boolean;
   threads?: string;
+}
+
+export interface EvalRow {
+  scheduler: string;
+  sampler: string;
+  steps: number;
+  rms: number;
+  rmsStdErr: number;
+  fid: number | null;
+  fidCi: [number, number] | null;
+  classAccuracy: number | null;
 }
 
 export function register(program: Command): void {
   program
     .command('eval')
-    .description('Score one sampling configuration on the bundled model: FID on classifier features and class accuracy')
-    .option('--model <dir>', 'class-conditional model folder (default: the bundled Fashion-MNIST model)')
-    .option('--scheduler <name>', 'schedule (ays, karras, ..., or optimized for the schedule the model carries)', 'ays')
+    .description('Compare schedules on a model from the same noise: paired RMS to a shared many-step reference (± SE); on the bundled model also FID on classifier features (95% bootstrap interval) and class accuracy')
+    .option('--model <dir>', 'model folder (default: the bundled Fashion-MNIST model; SD1.x/SDXL optimum exports give RMS only)')
+    .option('--scheduler <list>', 'comma list: schedule names, optimized (the model\'s carried schedule), custom:FILE (a schedule file)', 'karras,beta,ays,optimized')
     .option('--sampler <name>', 'sampler', 'dpmpp_2m')
     .option('--steps <n>', 'sampling steps', '10')
-    .option('--samples <n>', 'images to generate (classes balanced)', '1000')
-    .option('--cfg <scale>', "classifier-free guidance scale (default: the model card's recommendation)")
-    .option('--seed <n>', 'seed of the first batch (batch k uses seed + k)', '0')
-    .option('--batch <n>', 'images per batch', '250')
-    .option('--json', 'print JSON (no progress bar)')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores, or 1 when the machine is already busy)')
+    .option('--samples <n>', 'images (classes balanced)', '128')
+    .option('--cfg <scale>', "guidance scale (default: the model's recommendation)")
+    .option('--seed <n>', 'seed of the first batch (batch k uses seed + k)', '5000')
+    .option('--batch <n>', 'images per batch', '64')
+    .option('--reference-steps <n>', 'steps of the shared karras reference run (same sampler)', '100')
+    .option('--prompts <file>', 'text models: prompts, one per line')
+    .option('--width <px>', 'text models: width')
+    .option('--height <px>', 'text models: height')
+    .option('--force', 'use custom:FILE schedules made for another sigma range')
+    .option('--json', 'print a JSON array (no progress)')
+    .option('--threads <n>', 'onnxruntime intra-op threads')
     .action(async (opts: EvalOpts) => {
-      // loaded on use: onnxruntime-node is heavy and other commands do not need it
-      const { loadClassConditionalPipeline } = await import('../../pipelines/class-conditional.js');
-      const { defaultModelDir } = await import('../../bundled/model-files.js');
-      const { loadEvaluator } = await import('../../bundled/evaluator.js');
-      const { evaluateConfig, samplerStepsFor } = await import('../../bundled/run.js');
       const steps = positiveInt('--steps', opts.steps);
-      const samples = positiveInt('--samples', opts.samples);
-      if (samples < 2) throw new UsageError('--samples must be at least 2 (the metrics need a covariance)');
+      const samples = positiveInt('--samples', opts.samples, 2);
       const batch = positiveInt('--batch', opts.batch);
-      const seed = Number(opts.seed);
-      if (!/^\d+$/.test(opts.seed) || !Number.isSafeInteger(seed)) throw new UsageError(`--seed must be a non-negative integer, got "${opts.seed}"`);
-      const threads = opts.threads === undefined ? defaultThreads() : positiveInt('--threads', opts.threads);
-      const dir = opts.model ? resolve(opts.model) : defaultModelDir();
-      const pipeline = await loadClassConditionalPipeline(dir, { threads });
-      const evaluator = await loadEvaluator(dir, { threads });
-      try {
-        const cfg = opts.cfg === undefined ? pipeline.card.recommendedCfg : Number(opts.cfg);
+      const seed = positiveInt('--seed', opts.seed, 0);
+      const referenceSteps = positiveInt('--reference-steps', opts.referenceSteps, 2);
+      if (referenceSteps < 100) throw new UsageError(`--reference-steps must be at least 100 (the reference must be far more accurate than the schedules), got ${referenceSteps}`);
+      if (!samplerNames.includes(opts.sampler)) throw new UsageError(`unknown sampler "${opts.sampler}"; valid samplers: ${samplerNames.join(', ')}`);
+      const threads = opts.threads === undefined ? undefined : positiveInt('--threads', opts.threads);
+      let cfg: number | undefined;
+      if (opts.cfg !== undefined) {
+        cfg = Number(opts.cfg);
         if (!Number.isFinite(cfg) || cfg < 0) throw new UsageError(`--cfg must be a non-negative number, got "${opts.cfg}"`);
-        const config = { scheduler: opts.scheduler, sampler: opts.sampler, steps, cfg };
-        const total = samplerStepsFor(pipeline, config, samples, batch);
-        const bar =
-          !opts.json && process.stderr.isTTY === true
-            ? new cliProgress.SingleBar({ format: 'ays eval |{bar}| {percentage}% | {value}/{total} sampler steps | ETA {eta_formatted}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
-            : null;
-        bar?.start(total, 0);
-        const r = await evaluateConfig(pipeline, evaluator, config, { samples, seed, batch, onSamplerStep: () => bar?.increment() });
-        bar?.stop();
-        const ref = evaluator.reference;
+      }
+      const names = opts.scheduler.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      if (names.length === 0) throw new UsageError('--scheduler: give at least one schedule');
+      for (const n of names) {
+        if (n.startsWith('custom:')) {
+          const file = n.slice('custom:'.length);
+          if (!existsSync(file)) throw new UsageError(`--scheduler ${n}: file not found: ${file}`);
+        } else if (n !== 'optimized' && !schedulerNames.includes(n)) {
+          throw new UsageError(`unknown scheduler "${n}"; valid: ${schedulerNames.filter((s) => s !== 'custom').join(', ')}, optimized, custom:FILE`);
+        }
+      }
+      const { defaultModelDir } = await import('../../bundled/model-files.js');
+      const dir = opts.model ? resolve(opts.model) : defaultModelDir();
+      if (!existsSync(dir)) throw new UsageError(`--model: folder not found: ${dir}`);
+      let prompts: string[] | undefined;
+      if (opts.prompts !== undefined) {
+        const { readFileSync } = await import('node:fs');
+        if (!existsSync(opts.prompts)) throw new UsageError(`--prompts: file not found: ${opts.prompts}`);
+        prompts = readFileSync(opts.prompts, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+        if (prompts.length === 0) throw new UsageError(`--prompts: ${opts.prompts} has no prompts (one per line)`);
+      }
+      const width = opts.width === undefined ? undefined : positiveInt('--width', opts.width, 8);
+      const height = opts.height === undefined ? undefined : positiveInt('--height', opts.height, 8);
+
+      const { openModelHandle } = await import('../../bundled/open-model.js');
+      const { loadScheduleFileFor, sigmasForSteps } = await import('../../optimizer/schedule-file.js');
+      const { runPairedEval } = await import('../../bundled/paired-eval.js');
+      const model = await openModelHandle(dir, { ...(prompts ? { prompts } : {}), ...(width ? { width } : {}), ...(height ? { height } : {}), ...(threads ? { threads } : {}) });
+      const progress = stageProgress('ays eval', { json: opts.json === true });
+      try {
+        const ms = model.handle.modelSampling;
+        const schedules: Array<{ name: string; sigmas: number[] }> = [];
+        for (const n of names) {
+          if (n.startsWith('custom:')) {
+            const file = loadScheduleFileFor(n.slice('custom:'.length), ms, { force: opts.force === true });
+            schedules.push({ name: n, sigmas: sigmasForSteps(file, steps) });
+          } else if (n === 'optimized') {
+            const extra = model.handle.extraSchedules?.(opts.sampler, steps) ?? [];
+            const found = extra.find((e) => e.name === 'optimized');
+            if (!found) throw new UsageError(`--scheduler optimized: the model in ${dir} carries no optimized schedule`);
+            schedules.push(found);
+          } else {
+            schedules.push({ name: n, sigmas: getSigmas({ model: ms, scheduler: n, steps, sampler: opts.sampler }) });
+          }
+        }
+        const rows = await runPairedEval(model, dir, {
+          sampler: opts.sampler,
+          steps,
+          schedules,
+          samples,
+          batch,
+          seed,
+          cfg: cfg ?? model.recommendedCfg,
+          referenceSteps,
+          ...(threads ? { threads } : {}),
+          onProgress: (stage, done, total) => progress.update(stage, done, total),
+        });
+        progress.stop();
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ model: pipeline.modelName, seed, ...configJson(r), real_vs_real: ref.realVsReal ?? null }, null, 1) + '\n');
+          process.stdout.write(JSON.stringify(rows, null, 1) + '\n');
           return;
         }
+        const width2 = Math.max(9, ...rows.map((r) => r.scheduler.length));
         const lines = [
-          `model        ${pipeline.modelName}`,
-          `config       ${r.scheduler} / ${r.sampler}, ${r.steps} steps (${r.nfe} network evaluations per image), cfg ${cfg}, seed ${seed}`,
-          `samples      ${r.count} (classes balanced)`,
-          `FID          ${fmtFid(r.fid)}  (classifier features vs ${ref.count || 'the'} real test images; lower is better` +
-            (ref.realVsReal !== undefined ? `; real vs real ${ref.realVsRealCount ?? '?'}/${ref.realVsRealCount ?? '?'}: ${fmtFid(ref.realVsReal)}` : '') +
-            ')',
-          `class acc.   ${fmtPct(r.classAccuracy)}`,
-          `time         ${r.seconds.toFixed(1)} s`,
+          `${model.handle.name}: ${opts.sampler}, ${steps} steps, cfg ${cfg ?? model.recommendedCfg}, ${samples} images (seed ${seed}${samples > batch ? ` + batch index` : ''})`,
+          `paired RMS of the final ${model.handle.toImage ? 'image ([0, 1] pixels)' : 'latent'} to karras ${referenceSteps} steps of ${opts.sampler} from the same noise${samplerInfo(opts.sampler).stochastic ? ' and the same Brownian path (tree over [0, sigma_max])' : ''}; best first`,
+          `${'rank'.padStart(4)}  ${'schedule'.padEnd(width2)}  rms     ± se  ` + (rows[0]?.fid !== null ? '  FID (95% CI)          class acc.' : ''),
         ];
+        rows.forEach((r, i) => {
+          const fid = r.fid !== null ? `  ${r.fid.toFixed(2).padStart(6)} (${r.fidCi![0].toFixed(2)}-${r.fidCi![1].toFixed(2)})`.padEnd(24) + `  ${(100 * r.classAccuracy!).toFixed(1)}%` : '';
+          lines.push(`${String(i + 1).padStart(4)}  ${r.scheduler.padEnd(width2)}  ${r.rms.toFixed(4)}  ${r.rmsStdErr.toFixed(4)}${fid}`);
+        });
         process.stdout.write(lines.join('\n') + '\n');
       } finally {
-        await pipeline.dispose();
-        await evaluator.release();
+        progress.stop();
+        await model.handle.dispose();
       }
     });
 }

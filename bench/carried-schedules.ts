@@ -1,0 +1,63 @@
+/**
+ * Write models/fashion-mnist/teacher-schedules.json from the JSON of bench/optimize-models.ts: the stage-A
+ * (DP) teacher schedule of every sampler and step count it computed, with the held-out paired RMS of the step
+ * counts it evaluated and the best shipped schedule there.
+ *
+ *   node dist/bench/carried-schedules.js --json /tmp/optimize-models.json [--out models/fashion-mnist/teacher-schedules.json]
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultModelDir } from '../src/bundled/model-files.js';
+import { TEACHER_SCHEDULES_FILE, type CarriedTeacherSchedule } from '../src/bundled/carried.js';
+import { modelSampling } from '../src/model-sampling/index.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+
+interface Row { name: string; rms: number; se: number }
+interface SamplerResult { dpSigmas: Record<string, number[]>; dpAllSigmas?: number[][] | null; rows: Row[]; trainSeed: number; heldSeed: number; samples: number; cfg: number }
+
+const results = JSON.parse(readFileSync(arg('json', '/tmp/optimize-models.json'), 'utf8')) as Record<string, SamplerResult>;
+const out = arg('out', join(defaultModelDir(), TEACHER_SCHEDULES_FILE));
+const ms = modelSampling('sd15');
+const schedules: CarriedTeacherSchedule[] = [];
+for (const [sampler, r] of Object.entries(results)) {
+  const bySteps = new Map<number, number[]>();
+  (r.dpAllSigmas ?? []).forEach((s, n) => {
+    if (n > 0 && s.length === n + 1) bySteps.set(n, s);
+  });
+  for (const [n, s] of Object.entries(r.dpSigmas)) bySteps.set(Number(n), s);
+  // where the DP lost to a shipped schedule on held-out noise at any measured step count, carry only the
+  // measured counts, each the held-out winner (which may be a shipped schedule, said so in `method`)
+  const lostSomewhere = [...bySteps.keys()].some((n) => {
+    const mine = r.rows.find((x) => x.name === `teacher-dp@${n}`);
+    const shipped = r.rows.filter((x) => x.name.endsWith(`@${n}`) && !x.name.startsWith('teacher')).sort((a, b) => a.rms - b.rms)[0];
+    return mine && shipped && shipped.rms < mine.rms;
+  });
+  for (const [n, dpSigmas] of [...bySteps.entries()].sort((a, b) => a[0] - b[0])) {
+    const mine = r.rows.find((x) => x.name === `teacher-dp@${n}`);
+    const shipped = r.rows.filter((x) => x.name.endsWith(`@${n}`) && !x.name.startsWith('teacher') && !x.name.startsWith('optimized')).sort((a, b) => a.rms - b.rms)[0];
+    if (lostSomewhere && !mine) continue;
+    const shippedWins = mine && shipped && shipped.rms < mine.rms;
+    schedules.push({
+      sampler,
+      steps: n,
+      sigmas: shippedWins ? (r.rows.find((x) => x.name === shipped.name) as unknown as { sigmas: number[] }).sigmas : dpSigmas,
+      method: shippedWins ? `shipped ${shipped.name.replace(/@\d+$/, '')} (the teacher DP schedule lost to it on held-out noise)` : 'teacher (stage A: DP over karras-100, no stage B)',
+      ...(mine && shipped ? { heldOut: { rms: shippedWins ? shipped.rms : mine.rms, rmsStdErr: shippedWins ? shipped.se : mine.se, bestShipped: shipped.name.replace(/@\d+$/, ''), bestShippedRms: shipped.rms } } : {}),
+    });
+  }
+}
+const any = Object.values(results)[0]!;
+const file = {
+  description:
+    'Teacher-matching schedules for this model, one per sampler and step count (ays optimize --method teacher, stage A only). ' +
+    '`--scheduler optimized` picks the one for the sampler and step count; others fall back to optimized-schedule.json.',
+  made_by: `npm run bench:optimize (bench/optimize-models.ts): ${any.samples} training noises seed ${any.trainSeed}, cfg ${any.cfg}, held-out seed ${any.heldSeed}; teacher karras 100 steps of the same sampler; stochastic samplers on a Brownian tree over [0, sigma_max] shared by teacher and student`,
+  model: { name: 'ays-fashion-mnist-unet', sampling: 'discrete/eps', sigma_min: ms.sigmaMin, sigma_max: ms.sigmaMax },
+  schedules,
+};
+writeFileSync(out, JSON.stringify(file, null, 1) + '\n');
+console.log(`wrote ${out}: ${schedules.length} schedules (${[...new Set(schedules.map((s) => s.sampler))].join(', ')})`);
