@@ -211,7 +211,7 @@ md.push('Note on `ddim_uniform`: on SD1.5 at 10 steps its list starts at σ = 8.
 md.push('');
 md.push('Optimized schedules (SD1.5 timesteps) and their stage-1 early-stop traces (sweep 0 = the initial schedule):');
 md.push('');
-for (const [name, m] of Object.entries(sd15Files)) md.push(`- ${label(`custom:${m.file}`)}: ${sdTimesteps(m.file)}`);
+for (const [, m] of Object.entries(sd15Files)) md.push(`- ${label(`custom:${m.file}`)}: ${sdTimesteps(m.file)}`);
 md.push(`- GITS here: ${sdTimesteps(gitsOwn.file)}`);
 md.push('- published AYS SD1, for comparison: timesteps 999, 850, 736, 645, 545, 455, 343, 233, 124, 24, 0');
 md.push('');

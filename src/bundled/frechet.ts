@@ -16,8 +16,8 @@ export function featureStats(features: ArrayLike<number>, count: number, dim: nu
   }
   if (count < 2) throw new RangeError(`featureStats: need at least 2 feature vectors, got ${count}`);
   const mean = new Float64Array(dim);
-  for (let r = 0; r < count; r++) for (let j = 0; j < dim; j++) mean[j] += features[r * dim + j]!;
-  for (let j = 0; j < dim; j++) mean[j] /= count;
+  for (let r = 0; r < count; r++) for (let j = 0; j < dim; j++) mean[j] = mean[j]! + (features[r * dim + j]!);
+  for (let j = 0; j < dim; j++) mean[j] = mean[j]! / (count);
   const cov = new Float64Array(dim * dim);
   const centered = new Float64Array(dim);
   for (let r = 0; r < count; r++) {
@@ -29,7 +29,7 @@ export function featureStats(features: ArrayLike<number>, count: number, dim: nu
     for (let i = 0; i < dim; i++) {
       const ci = centered[i]!;
       if (ci === 0) continue;
-      for (let j = i; j < dim; j++) cov[i * dim + j] += ci * centered[j]!;
+      for (let j = i; j < dim; j++) cov[i * dim + j] = cov[i * dim + j]! + (ci * centered[j]!);
     }
   }
   for (let i = 0; i < dim; i++) {

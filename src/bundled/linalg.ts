@@ -86,7 +86,7 @@ export function sqrtmPsd(matrix: ArrayLike<number>, n: number): Float64Array {
     for (let i = 0; i < n; i++) {
       const vik = vectors[i * n + k]! * r;
       if (vik === 0) continue;
-      for (let j = 0; j < n; j++) out[i * n + j] += vik * vectors[j * n + k]!;
+      for (let j = 0; j < n; j++) out[i * n + j] = out[i * n + j]! + (vik * vectors[j * n + k]!);
     }
   }
   return out;
@@ -99,7 +99,7 @@ export function matmul(a: ArrayLike<number>, b: ArrayLike<number>, n: number): F
     for (let k = 0; k < n; k++) {
       const aik = a[i * n + k]!;
       if (aik === 0) continue;
-      for (let j = 0; j < n; j++) c[i * n + j] += aik * b[k * n + j]!;
+      for (let j = 0; j < n; j++) c[i * n + j] = c[i * n + j]! + (aik * b[k * n + j]!);
     }
   }
   return c;

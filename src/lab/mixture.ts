@@ -87,7 +87,7 @@ export function mixtureDenoise(mix: GaussianMixture, x: Tensor, sigmas: number |
       // mu_k + s_k^2 / v_k (x - mu_k) = (1 - a) mu_k + a x with a = s_k^2 / v_k
       const a = v[k]! > 0 ? (stds[k]! * stds[k]!) / v[k]! : 1;
       const mo = k * dim;
-      for (let j = 0; j < dim; j++) acc[j] += rk * ((1 - a) * means[mo + j]! + a * x.data[off + j]!);
+      for (let j = 0; j < dim; j++) acc[j] = acc[j]! + (rk * ((1 - a) * means[mo + j]! + a * x.data[off + j]!));
     }
     for (let j = 0; j < dim; j++) out[off + j] = acc[j]! / norm;
   }

@@ -6,7 +6,6 @@ import {
   coordinateSweep,
   edmSchedule,
   loglinearInterp,
-  nearestTimestep,
   fractionalTimestep,
   subdivide,
   type CoordinateCost,

@@ -37,7 +37,7 @@ export async function outputDistanceEarlyStop(options: OutputDistanceOptions): P
   const rng = createRng((options.seed ?? 0) + 7919);
   const size = options.sampleShape.reduce((a, b) => a * b, 1);
   const noise = rng.normals(count * size);
-  for (let i = 0; i < noise.length; i++) noise[i] *= options.sigmaMax;
+  for (let i = 0; i < noise.length; i++) noise[i] = noise[i]! * (options.sigmaMax);
   const shape = [count, ...options.sampleShape];
   const ref = await solveProbabilityFlow(options.referenceDenoiser ?? options.denoiser, { data: noise, shape }, options.sigmaMax, {
     rtol: options.referenceRtol ?? 1e-7,

@@ -144,7 +144,7 @@ export async function estimateBracketCosts(
   if (!(a > 0 && b > a)) throw new RangeError(`KLUB: bad bracket (${a}, ${b}); need 0 < a < b`);
   const variant = options.variant ?? 'data';
   const c = options.c ?? 0.5;
-  const { M, d, z, sig, xs, xb, shape, dS, dB } = await forwardPathPredictions(pair, draws, a, b, c);
+  const { M, d, z, sig, xs, xb, dS, dB } = await forwardPathPredictions(pair, draws, a, b, c);
   // squared difference of sample k against a partner prediction `p` (row-major, row index pr) at level up
   const diff = (k: number, p: Float64Array, xp: Float64Array, pr: number, up: number): number => {
     const s = sig[k]!;

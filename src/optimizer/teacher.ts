@@ -342,15 +342,15 @@ export async function teacherDp(p: TeacherProblem, teacher: TeacherTrajectory, o
             pp += pj * pj;
             for (let h = h0; h <= M; h++) {
               const t = Tt[base + h]!;
-              ax[h] += xj * t;
-              ad[h] += dj * t;
-              ap[h] += pj * t;
+              ax[h] = ax[h]! + (xj * t);
+              ad[h] = ad[h]! + (dj * t);
+              ap[h] = ap[h]! + (pj * t);
             }
           } else {
             for (let h = h0; h <= M; h++) {
               const t = Tt[base + h]!;
-              ax[h] += xj * t;
-              ad[h] += dj * t;
+              ax[h] = ax[h]! + (xj * t);
+              ad[h] = ad[h]! + (dj * t);
             }
           }
         }
