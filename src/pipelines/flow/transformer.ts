@@ -24,12 +24,20 @@ import {
   requireOutput,
   type ModelSession,
 } from '../../runtime/session.js';
-import { toHalfBits } from '../../runtime/float16.js';
+import { toHalfBits, useHalfBits } from '../../runtime/float16.js';
 import type { FlowFolder, FlowKind } from './folder.js';
 import type { FlowTextEmbeddings } from './text.js';
 import { GenerateOptionsError } from '../errors.js';
 
 const FLOAT_TYPES = ['float32', 'float16'];
+
+/**
+ * A preallocated float32 tensor, or a float16 one over bit patterns (Uint16Array). On Node 24 onnxruntime wraps
+ * float16 data in a Float16Array; useHalfBits hands the binding the bit patterns we fill in place.
+ */
+function halfOrFloatTensor(data: Uint16Array | Float32Array, shape: readonly number[]): ort.Tensor {
+  return data instanceof Uint16Array ? useHalfBits(new ort.Tensor('float16', data, shape), data) : new ort.Tensor('float32', data, shape);
+}
 
 export interface TransformerInfo {
   session: ModelSession;
@@ -217,7 +225,7 @@ export function makeTransformerRun(spec: TransformerRunSpec): TransformerRun {
   const fp16 = hsInfo.type === 'float16';
   const hidden = fp16 ? new Uint16Array(rows * per) : new Float32Array(rows * per);
   const hsShape = flux ? [rows, (h / 2) * (w / 2), 4 * C] : [rows, C, h, w];
-  const feeds: Record<string, ort.Tensor> = { hidden_states: new ort.Tensor(fp16 ? 'float16' : 'float32', hidden, hsShape) };
+  const feeds: Record<string, ort.Tensor> = { hidden_states: halfOrFloatTensor(hidden, hsShape) };
 
   const seq = conds[0]!.seq;
   const width = conds[0]!.width;
@@ -239,7 +247,7 @@ export function makeTransformerRun(spec: TransformerRunSpec): TransformerRun {
   const tShape = tInfo.shape.length === 0 ? [] : [tCount];
   const tFp16 = tInfo.type === 'float16';
   const timestep = tFp16 ? new Uint16Array(tCount) : new Float32Array(tCount);
-  feeds.timestep = new ort.Tensor(tFp16 ? 'float16' : 'float32', timestep, tShape);
+  feeds.timestep = halfOrFloatTensor(timestep, tShape);
 
   if (flux) {
     const img = s.input('img_ids')!;
@@ -255,7 +263,7 @@ export function makeTransformerRun(spec: TransformerRunSpec): TransformerRun {
 
   const outInfo = s.output('out_hidden_states')!;
   const outFp16 = outInfo.type === 'float16';
-  const outTensor = new ort.Tensor(outFp16 ? 'float16' : 'float32', outFp16 ? new Uint16Array(rows * per) : new Float32Array(rows * per), hsShape);
+  const outTensor = halfOrFloatTensor(outFp16 ? new Uint16Array(rows * per) : new Float32Array(rows * per), hsShape);
   const outF32 = outFp16 ? new Float32Array(rows * per) : (outTensor.data as Float32Array);
   const packed = flux ? new Float32Array(n) : null;
   const unpacked = flux ? new Float32Array(rows * per) : null;
