@@ -9,7 +9,16 @@ import { samplerInfo, samplerNames } from '../../samplers/registry.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { stageProgress } from '../../bundled/progress.js';
 import { defaultModelMethod, modelMethods, optimizeModelSchedule, type ModelMethod } from '../../optimizer/model-optimize.js';
-import { optimizeForTestbed, type EarlyStopKind } from '../../lab/optimize-testbed.js';
+import {
+  defaultTestbedMethod,
+  optimizeForTestbed,
+  testbedMethods,
+  type EarlyStopKind,
+  type HeldOutRow,
+  type HeldOutTable,
+  type TestbedMethod,
+} from '../../lab/optimize-testbed.js';
+import { checkOutputFiles, parseInteger, parseNumber, parseSeed, parseSteps, safeSeed, seedJson, writeOutputFile } from '../options.js';
 import type { KlubVariant } from '../../optimizer/types.js';
 
 interface OptimizeCliOptions {
@@ -95,28 +104,27 @@ export function register(program: Command): void {
       if (opts.testbed === undefined) throw new UsageError('give --model DIR (a model folder) or --testbed NAME');
       if (!testbedNames.includes(opts.testbed)) throw new UsageError(`unknown testbed "${opts.testbed}"; valid testbeds: ${testbedNames.join(', ')}`);
       if (!samplerNames.includes(opts.solver)) throw new UsageError(`unknown solver "${opts.solver}"; valid samplers: ${samplerNames.join(', ')}`);
-      opts.method ??= 'ays';
-      opts.seed ??= '0';
-      opts.samples ??= '8192';
-      if (opts.method !== 'ays' && opts.method !== 'gits') throw new UsageError(`--method must be ays or gits for testbeds, got "${opts.method}"`);
+      const method = (opts.method ?? defaultTestbedMethod) as TestbedMethod;
+      if (!testbedMethods.includes(method)) throw new UsageError(`--method must be one of ${testbedMethods.join(', ')} for testbeds, got "${opts.method}"`);
       if (opts.variant !== undefined && !['data', 'eps', '2m'].includes(opts.variant)) throw new UsageError(`--variant must be data, eps or 2m, got "${opts.variant}"`);
       if (!['distance', 'nll', 'sw2', 'none'].includes(opts.earlyStop)) throw new UsageError(`--early-stop must be distance, nll, sw2 or none, got "${opts.earlyStop}"`);
       if (opts.final !== 'zero' && opts.final !== 'sigma-min') throw new UsageError(`--final must be zero or sigma-min, got "${opts.final}"`);
       if (opts.init !== 'paper' && opts.init !== 'edm') throw new UsageError(`--init must be paper or edm, got "${opts.init}"`);
-      const window = Number(opts.window);
-      if (!(window > 0 && window <= 1)) throw new UsageError(`--window must be a number in (0, 1], got "${opts.window}"`);
-      const steps = int(opts.steps, '--steps', 1, 1000);
-      const baseSteps = int(opts.baseSteps, '--base-steps', 2, 250);
-      const seed = int(opts.seed, '--seed', 0);
-      const samples = int(opts.samples, '--samples', 2, 10_000_000);
-      const maxSweeps = opts.maxSweeps === undefined ? undefined : int(opts.maxSweeps, '--max-sweeps', 1, 1000);
-      const patience = opts.patience === undefined ? undefined : int(opts.patience, '--patience', 1, 1000);
-      let coeff: number | undefined;
-      if (opts.coeff !== undefined) {
-        coeff = Number(opts.coeff);
-        if (!Number.isFinite(coeff) || coeff <= 0) throw new UsageError(`--coeff must be a positive number, got "${opts.coeff}"`);
-      }
-      if (existsSync(opts.out) && !opts.overwrite) throw new UsageError(`${opts.out} exists; pass --overwrite to replace it`);
+      const window = parseNumber('--window', opts.window, { above: 0, max: 1 });
+      const steps = parseSteps(opts.steps);
+      const baseSteps = parseInteger('--base-steps', opts.baseSteps, { min: 2, max: 250 });
+      const seed = safeSeed(parseSeed(opts.seed ?? '0'));
+      const samples = parseInteger('--samples', opts.samples ?? (method === 'teacher' ? '512' : '8192'), { min: 2, max: 10_000_000 });
+      const maxSweeps = opts.maxSweeps === undefined ? undefined : parseInteger('--max-sweeps', opts.maxSweeps, { min: 1, max: 1000 });
+      const patience = opts.patience === undefined ? undefined : parseInteger('--patience', opts.patience, { min: 1, max: 1000 });
+      const coeff = opts.coeff === undefined ? undefined : parseNumber('--coeff', opts.coeff, { above: 0 });
+      const sweeps = parseInteger('--sweeps', opts.sweeps ?? '0', { min: 0, max: 100 });
+      const teacherSteps = parseInteger('--teacher-steps', opts.teacherSteps ?? '100', { min: 2, max: 1000 });
+      if (method === 'teacher' && steps > teacherSteps) throw new UsageError(`--steps ${steps} is beyond the teacher grid (${teacherSteps} steps); raise --teacher-steps or lower --steps`);
+      const heldOutSeed = opts.heldOutSeed === undefined ? undefined : safeSeed(parseSeed(opts.heldOutSeed, '--held-out-seed'), '--held-out-seed');
+      if (heldOutSeed === seed) throw new UsageError('--held-out-seed must differ from --seed (the guard needs noise the optimizer never saw)');
+      const heldOutSamples = opts.heldOutSamples === undefined ? undefined : parseInteger('--held-out-samples', opts.heldOutSamples, { min: 2, max: 65536 });
+      checkOutputFiles([opts.out], { overwrite: opts.overwrite === true });
       const showBar = !opts.json && process.stderr.isTTY === true;
       const bar = showBar
         ? new cliProgress.SingleBar(
@@ -129,7 +137,11 @@ export function register(program: Command): void {
       try {
         file = await optimizeForTestbed({
           testbed: opts.testbed,
-          method: opts.method as 'ays' | 'gits',
+          method,
+          sweeps,
+          teacherSteps,
+          ...(heldOutSeed !== undefined ? { heldOutSeed } : {}),
+          ...(heldOutSamples !== undefined ? { heldOutSamples } : {}),
           solver: opts.solver,
           steps,
           baseSteps,
@@ -153,23 +165,42 @@ export function register(program: Command): void {
         bar?.stop();
       }
       const text = `${JSON.stringify(file, null, 2)}\n`;
-      try {
-        writeFileSync(opts.out, text, { flag: opts.overwrite ? 'w' : 'wx' });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') throw new UsageError(`${opts.out} exists; pass --overwrite to replace it`);
-        throw new UsageError(`cannot write ${opts.out}: ${code ?? (err as Error).message}`);
+      writeOutputFile(opts.out, text, opts.overwrite);
+      if (opts.json) {
+        process.stdout.write(text);
+        return;
       }
-      if (opts.json) process.stdout.write(text);
-      else {
-        const made = file.made_by;
-        process.stderr.write(
-          `wrote ${opts.out}: ${file.method} schedule, ${file.steps} steps, ${String(made.seconds ?? '')} s` +
-            (made.stopped_by ? `, stage 1 stopped by ${String(made.stopped_by)}` : '') +
-            `\nsigmas ${file.sigmas.map((s) => Number(s.toPrecision(5))).join(', ')}\n`,
-        );
+      const made = file.made_by;
+      const held = made.held_out as HeldOutTable | undefined;
+      if (held) {
+        const caption =
+          `held-out noises: seed ${seedJson(held.seed)}, ${held.samples} samples (training seed ${seedJson(held.training_seed)}); ` +
+          `paired RMS to ${held.reference}; NLL under the true density (± standard errors)`;
+        process.stdout.write(formatTestbedTable(held.rows, caption) + '\n');
+        process.stdout.write(`${held.improves_on_start ? '' : 'WARNING: '}${held.verdict}\n`);
+      }
+      process.stdout.write(
+        `wrote ${opts.out}: ${file.method} schedule, ${file.steps} steps, ${String(made.seconds ?? '')} s` +
+          (made.stopped_by ? `, stage 1 stopped by ${String(made.stopped_by)}` : '') +
+          `\nsigmas ${file.sigmas.map((s) => Number(s.toPrecision(5))).join(', ')}\n`,
+      );
+      if (made.stopped_by === 'early-stop' && Array.isArray(made.stage1_sigmas) && Array.isArray(made.trace) && made.trace.length <= 1) {
+        process.stdout.write('WARNING: stage 1 kept its start (the first sweep did not improve the early-stop metric); try --method teacher\n');
       }
     });
+}
+
+/** The testbed held-out table: paired RMS ± SE (and the paired difference to the optimized schedule), NLL ± SE. */
+export function formatTestbedTable(rows: readonly HeldOutRow[], caption: string): string {
+  const width = Math.max(11, ...rows.map((r) => r.scheduler.length));
+  const lines = [caption, `${'rank'.padStart(4)}  ${'schedule'.padEnd(width)}  rms ± se              vs optimized (paired)   nll ± se`];
+  rows.forEach((r, i) => {
+    const diff = r.diff === undefined ? '' : `${r.diff >= 0 ? '+' : ''}${r.diff.toPrecision(3)} ± ${r.diffStdErr!.toPrecision(2)}`;
+    lines.push(
+      `${String(i + 1).padStart(4)}  ${r.scheduler.padEnd(width)}  ${`${r.rms.toPrecision(4)} ± ${r.rmsStdErr.toPrecision(2)}`.padEnd(20)}  ${diff.padEnd(22)}  ${r.nll.toFixed(3)} ± ${r.nllStdErr.toFixed(3)}`,
+    );
+  });
+  return lines.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------------------
