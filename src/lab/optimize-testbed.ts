@@ -32,7 +32,7 @@ export interface TestbedOptimizeOptions {
   /** teacher: coordinate-search sweeps after the DP (default 0); teacher grid steps (default 100). */
   sweeps?: number;
   teacherSteps?: number;
-  /** Held-out noises for the guard (seed disjoint from training; default seed + 4000, as many as --samples, capped at 4096). */
+  /** Held-out noises for the table (seed disjoint from training; default seed + 4000; count default max(samples, 1024), at most 4096). */
   heldOutSeed?: number;
   heldOutSamples?: number;
   /** The sampler the schedule is for (any registry name). */

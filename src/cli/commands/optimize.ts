@@ -68,15 +68,15 @@ function fmt(v: number | undefined): string {
 export function register(program: Command): void {
   program
     .command('optimize')
-    .description('optimize a sampling schedule for a model (--model DIR) or a testbed: teacher matching (default), AYS (KLUB 10 -> 20 -> 40) or GITS')
+    .description('optimize a sampling schedule for a model (--model DIR) or a testbed (--testbed NAME): teacher matching (default), AYS (KLUB 10 -> 20 -> 40) or GITS')
     .option('--model <dir>', 'model folder: the bundled model (models/fashion-mnist) or an SD1.x/SDXL optimum export')
     .option('--testbed <name>', `testbed: ${testbedNames.join(', ')}`)
     .option('--prompts <file>', 'text models: prompts, one per line (default: a small built-in list)')
     .option('--width <px>', 'text models: image width')
     .option('--height <px>', 'text models: image height')
     .option('--cfg <scale>', "guidance scale (default: the model card's recommendation, 7 for SD)")
-    .option('--held-out-seed <n>', 'seed of the held-out noises for the guard (default: --seed + 4000)')
-    .option('--held-out-samples <n>', 'held-out noises (default: --samples)')
+    .option('--held-out-seed <n>', 'seed of the held-out noises for the guard and the testbed table (default: --seed + 4000)')
+    .option('--held-out-samples <n>', 'held-out noises (models: default --samples; testbeds: max(--samples, 1024), at most 4096)')
     .option('--sweeps <n>', 'teacher: coordinate-search sweeps after the dynamic program (0 = DP only)', '0')
     .option('--teacher-steps <n>', 'teacher: steps of the karras teacher grid', '100')
     .option('--data <file>', 'ays on a model: data samples (a .json array of images in model space); default the model\'s own 100-step samples')
@@ -86,8 +86,8 @@ export function register(program: Command): void {
     .option('--base-steps <n>', 'AYS stage-1 steps (master = 4x)', '10')
     .requiredOption('-o, --out <file>', 'output JSON file')
     .option('--seed <n>', 'random seed (models: seed of the training noises; default 1000; testbeds: 0)')
-    .option('--samples <n>', 'models: training noises (default 64); testbeds: Monte Carlo data samples for the KLUB estimator (default 8192)')
-    .option('--method <name>', 'teacher (models: default), ays (testbeds: default) or gits')
+    .option('--samples <n>', 'training noises (models: default 64; testbeds, teacher: 512); testbeds, ays: Monte Carlo data samples for the KLUB estimator (default 8192)')
+    .option('--method <name>', 'teacher (default, models and testbeds), ays or gits')
     .option('--variant <name>', 'KLUB variant: data (first-order, paper), eps, 2m (default data)')
     .option('--early-stop <kind>', 'stage-1 early stopping: distance (output MSE to an ODE reference), nll (testbed NLL), sw2 (sliced W2 to true samples), none', 'distance')
     .option('--max-sweeps <n>', 'stage-1 sweep cap (default 8; 25 with --early-stop nll or sw2)')
@@ -184,8 +184,11 @@ export function register(program: Command): void {
           (made.stopped_by ? `, stage 1 stopped by ${String(made.stopped_by)}` : '') +
           `\nsigmas ${file.sigmas.map((s) => Number(s.toPrecision(5))).join(', ')}\n`,
       );
-      if (made.stopped_by === 'early-stop' && Array.isArray(made.stage1_sigmas) && Array.isArray(made.trace) && made.trace.length <= 1) {
-        process.stdout.write('WARNING: stage 1 kept its start (the first sweep did not improve the early-stop metric); try --method teacher\n');
+      const trace = made.trace as Array<{ stage: number; sweep: number; sigmas: number[] }> | undefined;
+      const start = trace?.find((t) => t.stage === 1 && t.sweep === 0)?.sigmas;
+      const stage1 = made.stage1_sigmas as number[] | undefined;
+      if (start && stage1 && start.length === stage1.length && start.every((v, i) => v === stage1[i])) {
+        process.stdout.write('WARNING: AYS stage 1 kept its start schedule (no sweep improved the early-stop metric); stages 2-3 only added points between them. Try --method teacher.\n');
       }
     });
 }
