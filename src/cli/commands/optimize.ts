@@ -166,12 +166,13 @@ export function register(program: Command): void {
       }
       const text = `${JSON.stringify(file, null, 2)}\n`;
       writeOutputFile(opts.out, text, opts.overwrite);
-      if (opts.json) {
-        process.stdout.write(text);
-        return;
-      }
       const made = file.made_by;
       const held = made.held_out as HeldOutTable | undefined;
+      if (opts.json) {
+        process.stdout.write(text);
+        if (held && !held.improves_on_start) process.stderr.write(`ays: warning: ${held.verdict}\n`);
+        return;
+      }
       if (held) {
         const caption =
           `held-out noises: seed ${seedJson(held.seed)}, ${held.samples} samples (training seed ${seedJson(held.training_seed)}); ` +
