@@ -1,7 +1,7 @@
 /** `ays optimize`: compute an AYS (or GITS) schedule for a testbed and write it as JSON. */
 import type { Command } from 'commander';
-import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../errors.js';
 import { testbedNames } from '../../lab/testbeds.js';
@@ -18,7 +18,7 @@ import {
   type HeldOutTable,
   type TestbedMethod,
 } from '../../lab/optimize-testbed.js';
-import { checkOutputFiles, parseInteger, parseNumber, parseSeed, parseSteps, safeSeed, seedJson, writeOutputFile } from '../options.js';
+import { checkOutputFiles, parseCfg, parseInteger, parseNumber, parseSeed, parseSteps, safeSeed, seedJson, writeOutputFile } from '../options.js';
 import type { KlubVariant } from '../../optimizer/types.js';
 
 interface OptimizeCliOptions {
@@ -51,14 +51,6 @@ interface OptimizeCliOptions {
   window: string;
   overwrite?: boolean;
   json?: boolean;
-}
-
-function int(value: string, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`${name} must be an integer in [${min}, ${max}], got "${value}"`);
-  }
-  return n;
 }
 
 function fmt(v: number | undefined): string {
@@ -114,6 +106,7 @@ export function register(program: Command): void {
       const steps = parseSteps(opts.steps);
       const baseSteps = parseInteger('--base-steps', opts.baseSteps, { min: 2, max: 250 });
       const seed = safeSeed(parseSeed(opts.seed ?? '0'));
+  if (opts.heldOutSeed === undefined && seed + 4000 > Number.MAX_SAFE_INTEGER) throw new UsageError(`--seed ${opts.seed}: the default held-out seed (--seed + 4000) passes 2^53-1; give --held-out-seed`);
       const samples = parseInteger('--samples', opts.samples ?? (method === 'teacher' ? '512' : '8192'), { min: 2, max: 10_000_000 });
       const maxSweeps = opts.maxSweeps === undefined ? undefined : parseInteger('--max-sweeps', opts.maxSweeps, { min: 1, max: 1000 });
       const patience = opts.patience === undefined ? undefined : parseInteger('--patience', opts.patience, { min: 1, max: 1000 });
@@ -224,27 +217,6 @@ const DEFAULT_PROMPTS = [
 /** Samplers whose schedule is not a sigma list they follow (adaptive step size). */
 const NOT_SCHEDULED = new Set(['dpm_fast', 'dpm_adaptive']);
 
-function checkWritable(out: string, overwrite: boolean): void {
-  const abs = resolve(out);
-  if (existsSync(abs)) {
-    if (!overwrite) throw new UsageError(`${out} exists; pass --overwrite to replace it`);
-    if (statSync(abs).isDirectory()) throw new UsageError(`--out ${out} is a folder; give a file name`);
-    try {
-      accessSync(abs, constants.W_OK);
-    } catch {
-      throw new UsageError(`cannot write ${out}: permission denied`);
-    }
-    return;
-  }
-  const dir = dirname(abs);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`cannot write ${out}: folder ${dir} does not exist`);
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    throw new UsageError(`cannot write ${out}: folder ${dir} is not writable`);
-  }
-}
-
 function readPrompts(file: string): string[] {
   if (!existsSync(file)) throw new UsageError(`--prompts: file not found: ${file}`);
   if (statSync(file).isDirectory()) throw new UsageError(`--prompts: ${file} is a folder, not a file`);
@@ -287,26 +259,20 @@ async function optimizeModelCommand(opts: OptimizeCliOptions): Promise<void> {
   if (!modelMethods.includes(method)) throw new UsageError(`--method must be one of ${modelMethods.join(', ')}, got "${opts.method}"`);
   if (!samplerNames.includes(opts.solver)) throw new UsageError(`unknown solver "${opts.solver}"; valid samplers: ${samplerNames.join(', ')}`);
   if (NOT_SCHEDULED.has(opts.solver)) throw new UsageError(`--solver ${opts.solver} picks its own steps; a schedule cannot be optimized for it`);
-  const teacherSteps = int(opts.teacherSteps ?? '100', '--teacher-steps', 2, 1000);
-  const steps = int(opts.steps, '--steps', 1, 1000);
+  const teacherSteps = parseInteger('--teacher-steps', opts.teacherSteps ?? '100', { min: 2, max: 1000 });
+  const steps = parseSteps(opts.steps);
   if (steps > teacherSteps) throw new UsageError(`--steps ${steps} is beyond the teacher grid (${teacherSteps} steps); raise --teacher-steps or lower --steps`);
-  const seed = int(opts.seed ?? '1000', '--seed', 0, 2 ** 31);
-  const samples = int(opts.samples ?? '64', '--samples', 2, 4096);
-  const heldOutSeed = opts.heldOutSeed === undefined ? seed + 4000 : int(opts.heldOutSeed, '--held-out-seed', 0, 2 ** 31);
+  const seed = safeSeed(parseSeed(opts.seed ?? '1000'));
+  // the held-out default is seed + 4000, and the model runs keep seeds in 32 bits as before
+  if (seed > 2 ** 31) throw new UsageError(`--seed must be at most 2^31 = ${2 ** 31} for --model, got "${opts.seed}"`);
+  const samples = parseInteger('--samples', opts.samples ?? '64', { min: 2, max: 4096 });
+  const heldOutSeed = opts.heldOutSeed === undefined ? seed + 4000 : safeSeed(parseSeed(opts.heldOutSeed, '--held-out-seed'), '--held-out-seed');
   if (heldOutSeed === seed) throw new UsageError('--held-out-seed must differ from --seed (the guard needs noise the optimizer never saw)');
-  const heldOutSamples = opts.heldOutSamples === undefined ? samples : int(opts.heldOutSamples, '--held-out-samples', 2, 4096);
-  const sweeps = int(opts.sweeps ?? '0', '--sweeps', 0, 100);
-  let cfg: number | undefined;
-  if (opts.cfg !== undefined) {
-    cfg = Number(opts.cfg);
-    if (!Number.isFinite(cfg) || cfg < 0) throw new UsageError(`--cfg must be a non-negative number, got "${opts.cfg}"`);
-  }
-  let coeff: number | undefined;
-  if (opts.coeff !== undefined) {
-    coeff = Number(opts.coeff);
-    if (!Number.isFinite(coeff) || coeff <= 0) throw new UsageError(`--coeff must be a positive number, got "${opts.coeff}"`);
-  }
-  const threads = opts.threads === undefined ? undefined : int(opts.threads, '--threads', 1, 256);
+  const heldOutSamples = opts.heldOutSamples === undefined ? samples : parseInteger('--held-out-samples', opts.heldOutSamples, { min: 2, max: 4096 });
+  const sweeps = parseInteger('--sweeps', opts.sweeps ?? '0', { min: 0, max: 100 });
+  const cfg = opts.cfg === undefined ? undefined : parseCfg(opts.cfg);
+  const coeff = opts.coeff === undefined ? undefined : parseNumber('--coeff', opts.coeff, { above: 0 });
+  const threads = opts.threads === undefined ? undefined : parseInteger('--threads', opts.threads, { min: 1, max: 256 });
   let prompts: string[] | undefined;
   if (kind === 'class') {
     if (opts.prompts !== undefined) throw new UsageError('--prompts is for text-to-image models; this model is class-conditional (classes cycle 0..9)');
@@ -314,11 +280,11 @@ async function optimizeModelCommand(opts: OptimizeCliOptions): Promise<void> {
   } else {
     prompts = opts.prompts === undefined ? DEFAULT_PROMPTS : readPrompts(opts.prompts);
   }
-  const width = opts.width === undefined ? undefined : int(opts.width, '--width', 8, 8192);
-  const height = opts.height === undefined ? undefined : int(opts.height, '--height', 8, 8192);
+  const width = opts.width === undefined ? undefined : parseInteger('--width', opts.width, { min: 8, max: 8192 });
+  const height = opts.height === undefined ? undefined : parseInteger('--height', opts.height, { min: 8, max: 8192 });
   if (opts.data !== undefined && method !== 'ays') throw new UsageError('--data is for --method ays');
   if (opts.data !== undefined && !existsSync(opts.data)) throw new UsageError(`--data: file not found: ${opts.data}`);
-  checkWritable(opts.out, opts.overwrite === true);
+  checkOutputFiles([opts.out], { overwrite: opts.overwrite === true });
 
   const progress = stageProgress('ays optimize', { json: opts.json === true });
   const { openModelHandle } = await import('../../bundled/open-model.js');
@@ -344,13 +310,7 @@ async function optimizeModelCommand(opts: OptimizeCliOptions): Promise<void> {
     });
     progress.stop();
     const text = `${JSON.stringify(result.file, null, 1)}\n`;
-    try {
-      writeFileSync(opts.out, text, { flag: opts.overwrite ? 'w' : 'wx' });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw new UsageError(`${opts.out} exists; pass --overwrite to replace it`);
-      throw new UsageError(`cannot write ${opts.out}: ${code ?? (err as Error).message}`);
-    }
+    writeOutputFile(opts.out, text, opts.overwrite);
     if (opts.json) {
       process.stdout.write(text);
       return;
