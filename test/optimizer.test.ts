@@ -176,7 +176,7 @@ test('ays optimize: writes a schedule JSON, refuses to overwrite, rejects bad in
   const dir = mkdtempSync(join(tmpdir(), 'ays-opt-'));
   const out = join(dir, 's.json');
   const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  const ok = run('optimize', '--testbed', 'gaussian', '--solver', 'euler', '--steps', '6', '--out', out, '--samples', '64', '--max-sweeps', '1');
+  const ok = run('optimize', '--testbed', 'gaussian', '--solver', 'euler', '--steps', '6', '--out', out, '--samples', '64', '--max-sweeps', '1', '--method', 'ays');
   assert.equal(ok.status, 0, ok.stderr);
   const file = JSON.parse(readFileSync(out, 'utf8'));
   assert.equal(file.sigmas.length, 7);
@@ -184,7 +184,7 @@ test('ays optimize: writes a schedule JSON, refuses to overwrite, rejects bad in
   assert.equal(file.made_by.testbed, 'gaussian');
   const again = run('optimize', '--testbed', 'gaussian', '--out', out);
   assert.equal(again.status, 1);
-  assert.match(again.stderr, /exists; pass --overwrite/);
+  assert.match(again.stderr, /already exists; refusing to overwrite it \(pass --overwrite/);
   assert.match(run('optimize', '--testbed', 'nope', '--out', join(dir, 'x.json')).stderr, /unknown testbed "nope"/);
   assert.match(run('optimize', '--testbed', 'gaussian', '--steps', 'ten', '--out', join(dir, 'x.json')).stderr, /--steps must be an integer/);
   writeFileSync(join(dir, 'bad.json'), '[1, 2]');

@@ -9,17 +9,32 @@ import type { KlubVariant } from '../optimizer/types.js';
 import { edmSchedule, nearestTimestep } from '../optimizer/search.js';
 import type { FewStepSolver } from '../optimizer/ode-solvers.js';
 import { createRng } from '../core/rng.js';
+import { optimizeTeacher, pairedEvaluation, pairedDifference, teacherGrid, type TeacherProblem } from '../optimizer/teacher.js';
+import type { Testbed } from './testbeds.js';
+import { scheduleFor } from './quality.js';
 import { labNoise } from './noise.js';
 import { meanNll, slicedWasserstein2 } from './metrics.js';
 import { sampleMixture } from './mixture.js';
 import { testbed as getTestbed } from './testbeds.js';
 import { testbedModelSampling, type FinalStep } from './quality.js';
 
+export type TestbedMethod = 'teacher' | 'ays' | 'gits';
+export const testbedMethods: readonly TestbedMethod[] = ['teacher', 'ays', 'gits'];
+/** The method `ays optimize --testbed` uses when none is given: the one that wins in the measurements. */
+export const defaultTestbedMethod: TestbedMethod = 'teacher';
+
 export type EarlyStopKind = 'distance' | 'nll' | 'sw2' | 'none';
 
 export interface TestbedOptimizeOptions {
   testbed: string;
-  method?: 'ays' | 'gits';
+  /** 'teacher' (default: it wins on the testbeds, bench/optimize-testbeds.md), 'ays' (KLUB search) or 'gits'. */
+  method?: TestbedMethod;
+  /** teacher: coordinate-search sweeps after the DP (default 0); teacher grid steps (default 100). */
+  sweeps?: number;
+  teacherSteps?: number;
+  /** Held-out noises for the table (seed disjoint from training; default seed + 4000; count default max(samples, 1024), at most 4096). */
+  heldOutSeed?: number;
+  heldOutSamples?: number;
   /** The sampler the schedule is for (any registry name). */
   solver: string;
   steps: number;
@@ -73,13 +88,14 @@ export function defaultVariant(): KlubVariant {
 /** Optimise a schedule for a testbed (AYS or GITS) and return the schedule file. */
 export async function optimizeForTestbed(options: TestbedOptimizeOptions): Promise<ScheduleFile> {
   const tb = getTestbed(options.testbed);
-  const method = options.method ?? 'ays';
+  const method = options.method ?? defaultTestbedMethod;
   const seed = options.seed ?? 0;
   samplerInfo(options.solver); // validates the name
   const ms = testbedModelSampling(tb);
   const dim = tb.mixture.dim;
   const timestepSigmas = tb.model?.kind === 'discrete' ? tb.model.sigmas : undefined;
   const started = performance.now();
+  if (method === 'teacher') return teacherForTestbed(tb, options, seed, started);
   if (method === 'gits') {
     const coeff = options.coeff ?? 1.2;
     const r = await optimizeGits({
@@ -169,4 +185,128 @@ export async function optimizeForTestbed(options: TestbedOptimizeOptions): Promi
       trace: res.trace,
     },
   });
+}
+
+/** One row of the held-out table: paired RMS to the teacher (same noise, same Brownian path) and NLL under the true density. */
+export interface HeldOutRow {
+  scheduler: string;
+  sigmas: number[];
+  rms: number;
+  rmsStdErr: number;
+  /** rms minus the optimized schedule's rms, paired over the held-out noises, and its standard error. */
+  diff?: number;
+  diffStdErr?: number;
+  nll: number;
+  nllStdErr: number;
+}
+
+/** The held-out comparison written into the file and printed by the CLI. */
+export interface HeldOutTable {
+  seed: number;
+  samples: number;
+  training_seed: number;
+  reference: string;
+  rows: HeldOutRow[];
+  /** True when the optimized schedule has a lower held-out RMS than its start (karras). */
+  improves_on_start: boolean;
+  verdict: string;
+}
+
+function problemFor(tb: Testbed, solver: string, seed: number, count: number): TeacherProblem {
+  const dim = tb.mixture.dim;
+  return {
+    denoiser: tb.denoiser,
+    noise: { data: createRng(seed).normals(count * dim), shape: [count, dim] },
+    sampler: solver,
+    noiseSeed: seed,
+    sigmaMin: tb.sigmaMin,
+    sigmaMax: tb.sigmaMax,
+  };
+}
+
+/**
+ * Teacher matching on a testbed: the sampler's own many-step run (karras, `teacherSteps`) from the training noises
+ * is the target; the DP over its grid (plus optional coordinate search) picks the schedule. Its start is karras at
+ * `steps`; the result is then scored against that start and the shipped exponential schedule on held-out noise.
+ */
+async function teacherForTestbed(tb: Testbed, o: TestbedOptimizeOptions, seed: number, started: number): Promise<ScheduleFile> {
+  const samples = o.samples ?? 512;
+  const teacherSteps = o.teacherSteps ?? 100;
+  if (o.steps > teacherSteps) throw new RangeError(`steps ${o.steps} is beyond the teacher grid (${teacherSteps} steps)`);
+  const grid = teacherGrid(tb.sigmaMin, tb.sigmaMax, teacherSteps);
+  const train = problemFor(tb, o.solver, seed, samples);
+  const res = await optimizeTeacher(train, {
+    steps: o.steps,
+    grid,
+    sweeps: o.sweeps ?? 0,
+    onProgress: (p) => o.onProgress?.({ phase: p.stage === 'refine' ? 'dp' : p.stage, done: p.done, total: p.total }),
+  });
+  const heldOut = await heldOutTable(tb, o, seed, grid, res.sigmas);
+  return makeScheduleFile({
+    method: 'teacher',
+    table: res.sigmas,
+    master_sigmas: res.sigmas.filter((v) => v > 0),
+    sampler: o.solver,
+    training: { seed, samples },
+    made_by: {
+      testbed: tb.name,
+      model: testbedModelSampling(tb).name,
+      solver: o.solver,
+      samples,
+      seed,
+      teacher: `karras ${teacherSteps} steps of ${o.solver}`,
+      start: 'karras',
+      sweeps: o.sweeps ?? 0,
+      train_loss: res.trainLoss,
+      calls: res.calls,
+      seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
+      held_out: heldOut,
+    },
+  });
+}
+
+/** Score `sigmas`, karras (the start) and exponential on held-out noise: paired RMS to the teacher and NLL. */
+export async function heldOutTable(tb: Testbed, o: TestbedOptimizeOptions, seed: number, grid: number[], sigmas: number[]): Promise<HeldOutTable> {
+  const hoSeed = o.heldOutSeed ?? seed + 4000;
+  if (hoSeed === seed) throw new RangeError('the held-out seed must differ from the training seed');
+  const count = o.heldOutSamples ?? Math.min(4096, Math.max(o.samples ?? 512, 1024));
+  const p = problemFor(tb, o.solver, hoSeed, count);
+  const schedules = [
+    { name: 'optimized', sigmas },
+    { name: 'karras', sigmas: scheduleFor('karras', tb, o.steps, o.solver) },
+    { name: 'exponential', sigmas: scheduleFor('exponential', tb, o.steps, o.solver) },
+  ];
+  const ev = await pairedEvaluation(p, grid, schedules);
+  const opt = ev.rows.find((r) => r.name === 'optimized')!;
+  const dim = tb.mixture.dim;
+  const rows: HeldOutRow[] = ev.rows.map((r) => {
+    const nll = meanNll(tb.mixture, { data: r.x, shape: [count, dim] }, r.sigmas[r.sigmas.length - 1]!);
+    const d = r === opt ? undefined : pairedDifference(r.perImage, opt.perImage);
+    return {
+      scheduler: r.name,
+      sigmas: r.sigmas,
+      rms: r.rms,
+      rmsStdErr: r.rmsStdErr,
+      ...(d ? { diff: d.diff, diffStdErr: d.se } : {}),
+      nll: nll.value,
+      nllStdErr: nll.stderr,
+    };
+  });
+  const start = rows.find((r) => r.scheduler === 'karras')!;
+  const improves = opt.rms < start.rms;
+  const better = rows.filter((r) => r.scheduler !== 'optimized' && r.rms <= opt.rms).map((r) => r.scheduler);
+  const verdict = !improves
+    ? `the optimized schedule does NOT improve on its start (karras): held-out RMS ${opt.rms.toPrecision(4)} vs ${start.rms.toPrecision(4)}`
+    : better.length > 0
+      ? `the optimized schedule improves on its start (karras) but ${better.join(', ')} is still better on held-out noise`
+      : 'the optimized schedule has the lowest held-out RMS of optimized, karras and exponential';
+  return {
+    seed: hoSeed,
+    samples: count,
+    training_seed: seed,
+    reference: `karras ${grid.length - 1} steps of ${o.solver} from the same noise${samplerInfo(o.solver).stochastic ? ' and Brownian path' : ''}`,
+    rows,
+    improves_on_start: improves,
+    verdict,
+  };
 }

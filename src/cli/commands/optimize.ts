@@ -1,7 +1,7 @@
 /** `ays optimize`: compute an AYS (or GITS) schedule for a testbed and write it as JSON. */
 import type { Command } from 'commander';
-import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../errors.js';
 import { testbedNames } from '../../lab/testbeds.js';
@@ -9,7 +9,16 @@ import { samplerInfo, samplerNames } from '../../samplers/registry.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { stageProgress } from '../../bundled/progress.js';
 import { defaultModelMethod, modelMethods, optimizeModelSchedule, type ModelMethod } from '../../optimizer/model-optimize.js';
-import { optimizeForTestbed, type EarlyStopKind } from '../../lab/optimize-testbed.js';
+import {
+  defaultTestbedMethod,
+  optimizeForTestbed,
+  testbedMethods,
+  type EarlyStopKind,
+  type HeldOutRow,
+  type HeldOutTable,
+  type TestbedMethod,
+} from '../../lab/optimize-testbed.js';
+import { checkOutputFiles, parseCfg, parseInteger, parseNumber, parseSeed, parseSteps, safeSeed, seedJson, writeOutputFile } from '../options.js';
 import type { KlubVariant } from '../../optimizer/types.js';
 
 interface OptimizeCliOptions {
@@ -44,14 +53,6 @@ interface OptimizeCliOptions {
   json?: boolean;
 }
 
-function int(value: string, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`${name} must be an integer in [${min}, ${max}], got "${value}"`);
-  }
-  return n;
-}
-
 function fmt(v: number | undefined): string {
   return v === undefined || !Number.isFinite(v) ? '-' : v.toPrecision(4);
 }
@@ -59,15 +60,15 @@ function fmt(v: number | undefined): string {
 export function register(program: Command): void {
   program
     .command('optimize')
-    .description('optimize a sampling schedule for a model (--model DIR) or a testbed: teacher matching (default), AYS (KLUB 10 -> 20 -> 40) or GITS')
+    .description('optimize a sampling schedule for a model (--model DIR) or a testbed (--testbed NAME): teacher matching (default), AYS (KLUB 10 -> 20 -> 40) or GITS')
     .option('--model <dir>', 'model folder: the bundled model (models/fashion-mnist) or an SD1.x/SDXL optimum export')
     .option('--testbed <name>', `testbed: ${testbedNames.join(', ')}`)
     .option('--prompts <file>', 'text models: prompts, one per line (default: a small built-in list)')
     .option('--width <px>', 'text models: image width')
     .option('--height <px>', 'text models: image height')
     .option('--cfg <scale>', "guidance scale (default: the model card's recommendation, 7 for SD)")
-    .option('--held-out-seed <n>', 'seed of the held-out noises for the guard (default: --seed + 4000)')
-    .option('--held-out-samples <n>', 'held-out noises (default: --samples)')
+    .option('--held-out-seed <n>', 'seed of the held-out noises for the guard and the testbed table (default: --seed + 4000)')
+    .option('--held-out-samples <n>', 'held-out noises (models: default --samples; testbeds: max(--samples, 1024), at most 4096)')
     .option('--sweeps <n>', 'teacher: coordinate-search sweeps after the dynamic program (0 = DP only)', '0')
     .option('--teacher-steps <n>', 'teacher: steps of the karras teacher grid', '100')
     .option('--data <file>', 'ays on a model: data samples (a .json array of images in model space); default the model\'s own 100-step samples')
@@ -77,8 +78,8 @@ export function register(program: Command): void {
     .option('--base-steps <n>', 'AYS stage-1 steps (master = 4x)', '10')
     .requiredOption('-o, --out <file>', 'output JSON file')
     .option('--seed <n>', 'random seed (models: seed of the training noises; default 1000; testbeds: 0)')
-    .option('--samples <n>', 'models: training noises (default 64); testbeds: Monte Carlo data samples for the KLUB estimator (default 8192)')
-    .option('--method <name>', 'teacher (models: default), ays (testbeds: default) or gits')
+    .option('--samples <n>', 'training noises (models: default 64; testbeds, teacher: 512); testbeds, ays: Monte Carlo data samples for the KLUB estimator (default 8192)')
+    .option('--method <name>', 'teacher (default, models and testbeds), ays or gits')
     .option('--variant <name>', 'KLUB variant: data (first-order, paper), eps, 2m (default data)')
     .option('--early-stop <kind>', 'stage-1 early stopping: distance (output MSE to an ODE reference), nll (testbed NLL), sw2 (sliced W2 to true samples), none', 'distance')
     .option('--max-sweeps <n>', 'stage-1 sweep cap (default 8; 25 with --early-stop nll or sw2)')
@@ -95,28 +96,28 @@ export function register(program: Command): void {
       if (opts.testbed === undefined) throw new UsageError('give --model DIR (a model folder) or --testbed NAME');
       if (!testbedNames.includes(opts.testbed)) throw new UsageError(`unknown testbed "${opts.testbed}"; valid testbeds: ${testbedNames.join(', ')}`);
       if (!samplerNames.includes(opts.solver)) throw new UsageError(`unknown solver "${opts.solver}"; valid samplers: ${samplerNames.join(', ')}`);
-      opts.method ??= 'ays';
-      opts.seed ??= '0';
-      opts.samples ??= '8192';
-      if (opts.method !== 'ays' && opts.method !== 'gits') throw new UsageError(`--method must be ays or gits for testbeds, got "${opts.method}"`);
+      const method = (opts.method ?? defaultTestbedMethod) as TestbedMethod;
+      if (!testbedMethods.includes(method)) throw new UsageError(`--method must be one of ${testbedMethods.join(', ')} for testbeds, got "${opts.method}"`);
       if (opts.variant !== undefined && !['data', 'eps', '2m'].includes(opts.variant)) throw new UsageError(`--variant must be data, eps or 2m, got "${opts.variant}"`);
       if (!['distance', 'nll', 'sw2', 'none'].includes(opts.earlyStop)) throw new UsageError(`--early-stop must be distance, nll, sw2 or none, got "${opts.earlyStop}"`);
       if (opts.final !== 'zero' && opts.final !== 'sigma-min') throw new UsageError(`--final must be zero or sigma-min, got "${opts.final}"`);
       if (opts.init !== 'paper' && opts.init !== 'edm') throw new UsageError(`--init must be paper or edm, got "${opts.init}"`);
-      const window = Number(opts.window);
-      if (!(window > 0 && window <= 1)) throw new UsageError(`--window must be a number in (0, 1], got "${opts.window}"`);
-      const steps = int(opts.steps, '--steps', 1, 1000);
-      const baseSteps = int(opts.baseSteps, '--base-steps', 2, 250);
-      const seed = int(opts.seed, '--seed', 0);
-      const samples = int(opts.samples, '--samples', 2, 10_000_000);
-      const maxSweeps = opts.maxSweeps === undefined ? undefined : int(opts.maxSweeps, '--max-sweeps', 1, 1000);
-      const patience = opts.patience === undefined ? undefined : int(opts.patience, '--patience', 1, 1000);
-      let coeff: number | undefined;
-      if (opts.coeff !== undefined) {
-        coeff = Number(opts.coeff);
-        if (!Number.isFinite(coeff) || coeff <= 0) throw new UsageError(`--coeff must be a positive number, got "${opts.coeff}"`);
-      }
-      if (existsSync(opts.out) && !opts.overwrite) throw new UsageError(`${opts.out} exists; pass --overwrite to replace it`);
+      const window = parseNumber('--window', opts.window, { above: 0, max: 1 });
+      const steps = parseSteps(opts.steps);
+      const baseSteps = parseInteger('--base-steps', opts.baseSteps, { min: 2, max: 250 });
+      const seed = safeSeed(parseSeed(opts.seed ?? '0'));
+  if (opts.heldOutSeed === undefined && seed + 4000 > Number.MAX_SAFE_INTEGER) throw new UsageError(`--seed ${opts.seed}: the default held-out seed (--seed + 4000) passes 2^53-1; give --held-out-seed`);
+      const samples = parseInteger('--samples', opts.samples ?? (method === 'teacher' ? '512' : '8192'), { min: 2, max: 10_000_000 });
+      const maxSweeps = opts.maxSweeps === undefined ? undefined : parseInteger('--max-sweeps', opts.maxSweeps, { min: 1, max: 1000 });
+      const patience = opts.patience === undefined ? undefined : parseInteger('--patience', opts.patience, { min: 1, max: 1000 });
+      const coeff = opts.coeff === undefined ? undefined : parseNumber('--coeff', opts.coeff, { above: 0 });
+      const sweeps = parseInteger('--sweeps', opts.sweeps ?? '0', { min: 0, max: 100 });
+      const teacherSteps = parseInteger('--teacher-steps', opts.teacherSteps ?? '100', { min: 2, max: 1000 });
+      if (method === 'teacher' && steps > teacherSteps) throw new UsageError(`--steps ${steps} is beyond the teacher grid (${teacherSteps} steps); raise --teacher-steps or lower --steps`);
+      const heldOutSeed = opts.heldOutSeed === undefined ? undefined : safeSeed(parseSeed(opts.heldOutSeed, '--held-out-seed'), '--held-out-seed');
+      if (heldOutSeed === seed) throw new UsageError('--held-out-seed must differ from --seed (the guard needs noise the optimizer never saw)');
+      const heldOutSamples = opts.heldOutSamples === undefined ? undefined : parseInteger('--held-out-samples', opts.heldOutSamples, { min: 2, max: 65536 });
+      checkOutputFiles([opts.out], { overwrite: opts.overwrite === true });
       const showBar = !opts.json && process.stderr.isTTY === true;
       const bar = showBar
         ? new cliProgress.SingleBar(
@@ -129,7 +130,11 @@ export function register(program: Command): void {
       try {
         file = await optimizeForTestbed({
           testbed: opts.testbed,
-          method: opts.method as 'ays' | 'gits',
+          method,
+          sweeps,
+          teacherSteps,
+          ...(heldOutSeed !== undefined ? { heldOutSeed } : {}),
+          ...(heldOutSamples !== undefined ? { heldOutSamples } : {}),
           solver: opts.solver,
           steps,
           baseSteps,
@@ -153,23 +158,46 @@ export function register(program: Command): void {
         bar?.stop();
       }
       const text = `${JSON.stringify(file, null, 2)}\n`;
-      try {
-        writeFileSync(opts.out, text, { flag: opts.overwrite ? 'w' : 'wx' });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') throw new UsageError(`${opts.out} exists; pass --overwrite to replace it`);
-        throw new UsageError(`cannot write ${opts.out}: ${code ?? (err as Error).message}`);
+      writeOutputFile(opts.out, text, opts.overwrite);
+      const made = file.made_by;
+      const held = made.held_out as HeldOutTable | undefined;
+      if (opts.json) {
+        process.stdout.write(text);
+        if (held && !held.improves_on_start) process.stderr.write(`ays: warning: ${held.verdict}\n`);
+        return;
       }
-      if (opts.json) process.stdout.write(text);
-      else {
-        const made = file.made_by;
-        process.stderr.write(
-          `wrote ${opts.out}: ${file.method} schedule, ${file.steps} steps, ${String(made.seconds ?? '')} s` +
-            (made.stopped_by ? `, stage 1 stopped by ${String(made.stopped_by)}` : '') +
-            `\nsigmas ${file.sigmas.map((s) => Number(s.toPrecision(5))).join(', ')}\n`,
-        );
+      if (held) {
+        const caption =
+          `held-out noises: seed ${seedJson(held.seed)}, ${held.samples} samples (training seed ${seedJson(held.training_seed)}); ` +
+          `paired RMS to ${held.reference}; NLL under the true density (± standard errors)`;
+        process.stdout.write(formatTestbedTable(held.rows, caption) + '\n');
+        process.stdout.write(`${held.improves_on_start ? '' : 'WARNING: '}${held.verdict}\n`);
+      }
+      process.stdout.write(
+        `wrote ${opts.out}: ${file.method} schedule, ${file.steps} steps, ${String(made.seconds ?? '')} s` +
+          (made.stopped_by ? `, stage 1 stopped by ${String(made.stopped_by)}` : '') +
+          `\nsigmas ${file.sigmas.map((s) => Number(s.toPrecision(5))).join(', ')}\n`,
+      );
+      const trace = made.trace as Array<{ stage: number; sweep: number; sigmas: number[] }> | undefined;
+      const start = trace?.find((t) => t.stage === 1 && t.sweep === 0)?.sigmas;
+      const stage1 = made.stage1_sigmas as number[] | undefined;
+      if (start && stage1 && start.length === stage1.length && start.every((v, i) => v === stage1[i])) {
+        process.stdout.write('WARNING: AYS stage 1 kept its start schedule (no sweep improved the early-stop metric); stages 2-3 only added points between them. Try --method teacher.\n');
       }
     });
+}
+
+/** The testbed held-out table: paired RMS ± SE (and the paired difference to the optimized schedule), NLL ± SE. */
+export function formatTestbedTable(rows: readonly HeldOutRow[], caption: string): string {
+  const width = Math.max(11, ...rows.map((r) => r.scheduler.length));
+  const lines = [caption, `${'rank'.padStart(4)}  ${'schedule'.padEnd(width)}  rms ± se              vs optimized (paired)   nll ± se`];
+  rows.forEach((r, i) => {
+    const diff = r.diff === undefined ? '' : `${r.diff >= 0 ? '+' : ''}${r.diff.toPrecision(3)} ± ${r.diffStdErr!.toPrecision(2)}`;
+    lines.push(
+      `${String(i + 1).padStart(4)}  ${r.scheduler.padEnd(width)}  ${`${r.rms.toPrecision(4)} ± ${r.rmsStdErr.toPrecision(2)}`.padEnd(20)}  ${diff.padEnd(22)}  ${r.nll.toFixed(3)} ± ${r.nllStdErr.toFixed(3)}`,
+    );
+  });
+  return lines.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -188,27 +216,6 @@ const DEFAULT_PROMPTS = [
 
 /** Samplers whose schedule is not a sigma list they follow (adaptive step size). */
 const NOT_SCHEDULED = new Set(['dpm_fast', 'dpm_adaptive']);
-
-function checkWritable(out: string, overwrite: boolean): void {
-  const abs = resolve(out);
-  if (existsSync(abs)) {
-    if (!overwrite) throw new UsageError(`${out} exists; pass --overwrite to replace it`);
-    if (statSync(abs).isDirectory()) throw new UsageError(`--out ${out} is a folder; give a file name`);
-    try {
-      accessSync(abs, constants.W_OK);
-    } catch {
-      throw new UsageError(`cannot write ${out}: permission denied`);
-    }
-    return;
-  }
-  const dir = dirname(abs);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`cannot write ${out}: folder ${dir} does not exist`);
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    throw new UsageError(`cannot write ${out}: folder ${dir} is not writable`);
-  }
-}
 
 function readPrompts(file: string): string[] {
   if (!existsSync(file)) throw new UsageError(`--prompts: file not found: ${file}`);
@@ -252,26 +259,20 @@ async function optimizeModelCommand(opts: OptimizeCliOptions): Promise<void> {
   if (!modelMethods.includes(method)) throw new UsageError(`--method must be one of ${modelMethods.join(', ')}, got "${opts.method}"`);
   if (!samplerNames.includes(opts.solver)) throw new UsageError(`unknown solver "${opts.solver}"; valid samplers: ${samplerNames.join(', ')}`);
   if (NOT_SCHEDULED.has(opts.solver)) throw new UsageError(`--solver ${opts.solver} picks its own steps; a schedule cannot be optimized for it`);
-  const teacherSteps = int(opts.teacherSteps ?? '100', '--teacher-steps', 2, 1000);
-  const steps = int(opts.steps, '--steps', 1, 1000);
+  const teacherSteps = parseInteger('--teacher-steps', opts.teacherSteps ?? '100', { min: 2, max: 1000 });
+  const steps = parseSteps(opts.steps);
   if (steps > teacherSteps) throw new UsageError(`--steps ${steps} is beyond the teacher grid (${teacherSteps} steps); raise --teacher-steps or lower --steps`);
-  const seed = int(opts.seed ?? '1000', '--seed', 0, 2 ** 31);
-  const samples = int(opts.samples ?? '64', '--samples', 2, 4096);
-  const heldOutSeed = opts.heldOutSeed === undefined ? seed + 4000 : int(opts.heldOutSeed, '--held-out-seed', 0, 2 ** 31);
+  const seed = safeSeed(parseSeed(opts.seed ?? '1000'));
+  // the held-out default is seed + 4000, and the model runs keep seeds in 32 bits as before
+  if (seed > 2 ** 31) throw new UsageError(`--seed must be at most 2^31 = ${2 ** 31} for --model, got "${opts.seed}"`);
+  const samples = parseInteger('--samples', opts.samples ?? '64', { min: 2, max: 4096 });
+  const heldOutSeed = opts.heldOutSeed === undefined ? seed + 4000 : safeSeed(parseSeed(opts.heldOutSeed, '--held-out-seed'), '--held-out-seed');
   if (heldOutSeed === seed) throw new UsageError('--held-out-seed must differ from --seed (the guard needs noise the optimizer never saw)');
-  const heldOutSamples = opts.heldOutSamples === undefined ? samples : int(opts.heldOutSamples, '--held-out-samples', 2, 4096);
-  const sweeps = int(opts.sweeps ?? '0', '--sweeps', 0, 100);
-  let cfg: number | undefined;
-  if (opts.cfg !== undefined) {
-    cfg = Number(opts.cfg);
-    if (!Number.isFinite(cfg) || cfg < 0) throw new UsageError(`--cfg must be a non-negative number, got "${opts.cfg}"`);
-  }
-  let coeff: number | undefined;
-  if (opts.coeff !== undefined) {
-    coeff = Number(opts.coeff);
-    if (!Number.isFinite(coeff) || coeff <= 0) throw new UsageError(`--coeff must be a positive number, got "${opts.coeff}"`);
-  }
-  const threads = opts.threads === undefined ? undefined : int(opts.threads, '--threads', 1, 256);
+  const heldOutSamples = opts.heldOutSamples === undefined ? samples : parseInteger('--held-out-samples', opts.heldOutSamples, { min: 2, max: 4096 });
+  const sweeps = parseInteger('--sweeps', opts.sweeps ?? '0', { min: 0, max: 100 });
+  const cfg = opts.cfg === undefined ? undefined : parseCfg(opts.cfg);
+  const coeff = opts.coeff === undefined ? undefined : parseNumber('--coeff', opts.coeff, { above: 0 });
+  const threads = opts.threads === undefined ? undefined : parseInteger('--threads', opts.threads, { min: 1, max: 256 });
   let prompts: string[] | undefined;
   if (kind === 'class') {
     if (opts.prompts !== undefined) throw new UsageError('--prompts is for text-to-image models; this model is class-conditional (classes cycle 0..9)');
@@ -279,11 +280,11 @@ async function optimizeModelCommand(opts: OptimizeCliOptions): Promise<void> {
   } else {
     prompts = opts.prompts === undefined ? DEFAULT_PROMPTS : readPrompts(opts.prompts);
   }
-  const width = opts.width === undefined ? undefined : int(opts.width, '--width', 8, 8192);
-  const height = opts.height === undefined ? undefined : int(opts.height, '--height', 8, 8192);
+  const width = opts.width === undefined ? undefined : parseInteger('--width', opts.width, { min: 8, max: 8192 });
+  const height = opts.height === undefined ? undefined : parseInteger('--height', opts.height, { min: 8, max: 8192 });
   if (opts.data !== undefined && method !== 'ays') throw new UsageError('--data is for --method ays');
   if (opts.data !== undefined && !existsSync(opts.data)) throw new UsageError(`--data: file not found: ${opts.data}`);
-  checkWritable(opts.out, opts.overwrite === true);
+  checkOutputFiles([opts.out], { overwrite: opts.overwrite === true });
 
   const progress = stageProgress('ays optimize', { json: opts.json === true });
   const { openModelHandle } = await import('../../bundled/open-model.js');
@@ -309,13 +310,7 @@ async function optimizeModelCommand(opts: OptimizeCliOptions): Promise<void> {
     });
     progress.stop();
     const text = `${JSON.stringify(result.file, null, 1)}\n`;
-    try {
-      writeFileSync(opts.out, text, { flag: opts.overwrite ? 'w' : 'wx' });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw new UsageError(`${opts.out} exists; pass --overwrite to replace it`);
-      throw new UsageError(`cannot write ${opts.out}: ${code ?? (err as Error).message}`);
-    }
+    writeOutputFile(opts.out, text, opts.overwrite);
     if (opts.json) {
       process.stdout.write(text);
       return;
