@@ -8,6 +8,7 @@ import type { Denoiser } from '../samplers/types.js';
 import type { ModelSampling } from '../model-sampling/types.js';
 import { prepareNoise } from '../noise/sources.js';
 import { getSigmas, schedulerNames } from '../schedules/index.js';
+import { validateSigmas } from '../core/validate.js';
 import type { TeacherProblem } from './teacher.js';
 import type { RowDenoiser } from './types.js';
 
@@ -66,8 +67,9 @@ export function shippedSchedules(model: ModelHandle, sampler: string, steps: num
   for (const name of schedulerNames) {
     if (NOT_SHIPPED.has(name)) continue;
     try {
-      const sigmas = getSigmas({ model: model.modelSampling, scheduler: name, steps, sampler });
-      if (sigmas.length >= 2 && sigmas.every((s) => Number.isFinite(s))) out.push({ name, sigmas });
+      // validateSigmas drops what the sampler would refuse anyway, e.g. laplace on a flow model (clamped to
+      // sigma 1 and repeated there)
+      out.push({ name, sigmas: validateSigmas(getSigmas({ model: model.modelSampling, scheduler: name, steps, sampler })) });
     } catch {
       // e.g. sd_turbo beyond 10 steps, or a schedule that needs a table this model lacks
     }
