@@ -249,3 +249,21 @@ test('ays eval: bad schedule lists and options are one-line errors before the mo
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
 });
+
+test('ays optimize --model runs on an SD3 flow folder through the pipeline seam: every applicable shipped schedule in the held-out table', async () => {
+  const { writeFlowTinyModel } = await import('../src/fixtures/flow-tiny.js');
+  const dir = mkdtempSync(join(tmpdir(), 'ays-opt-sd3-'));
+  const model = join(dir, 'sd3-tiny');
+  writeFlowTinyModel(model, { kind: 'sd3' });
+  const out = join(dir, 'sd3.json');
+  const r = ays('optimize', '--model', model, '--solver', 'euler', '--steps', '4', '--samples', '4', '--out', out, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const file = JSON.parse(readFileSync(out, 'utf8')) as { sigmas: number[]; model?: { sampling?: string; kind?: string } };
+  assert.equal(file.sigmas.length, 5);
+  assert.equal(file.sigmas[0], 1, 'a flow schedule starts at sigma 1');
+  for (let i = 1; i < file.sigmas.length; i++) assert.ok(file.sigmas[i]! < file.sigmas[i - 1]!);
+  const text = readFileSync(out, 'utf8');
+  // laplace repeats sigma 1 on a flow model: left out, not a failure; the usual schedules are there
+  for (const name of ['karras', 'beta', 'simple', 'sgm_uniform']) assert.match(text, new RegExp(`"${name}"`));
+  assert.doesNotMatch(text, /"laplace"/);
+});
