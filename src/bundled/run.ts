@@ -4,7 +4,6 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import type { ClassConditionalPipeline } from '../pipelines/class-conditional.js';
-import { carriedTeacherSigmas } from './carried.js';
 import { MetricsAccumulator, type Evaluator, type ImageMetrics } from './evaluator.js';
 
 export interface SampleConfig {
@@ -70,7 +69,6 @@ export async function evaluateConfig(
   const all: Float32Array[] = [];
   let nfe = 0;
   let sigmas: number[] = [];
-  const teacherSigmas = config.scheduler === 'optimized' ? carriedTeacherSigmas(pipeline.dir, config.sampler, config.steps) : undefined;
   for (let k = 0, done = 0; done < options.samples; k++) {
     const b = Math.min(options.batch, options.samples - done);
     // Global index -> class, so the class sequence does not depend on the batch size.
@@ -83,8 +81,6 @@ export async function evaluateConfig(
       sampler: config.sampler,
       steps: config.steps,
       cfg: config.cfg,
-      // 'optimized': the model's teacher schedule for this sampler and step count when it carries one
-      ...(teacherSigmas ? { sigmas: teacherSigmas } : {}),
       signal: options.signal,
       onStep: options.onSamplerStep ? () => options.onSamplerStep!() : undefined,
     });
@@ -157,7 +153,7 @@ export async function runDemo(pipeline: ClassConditionalPipeline, evaluator: Eva
   for (const scheduler of options.schedulers) {
     const row: Array<ConfigResult | null> = [];
     try {
-      pipeline.sigmasFor(scheduler, options.stepCounts[0]!);
+      pipeline.sigmasFor(scheduler, options.stepCounts[0]!, { sampler: options.sampler });
     } catch (err) {
       skipped[scheduler] = err instanceof Error ? err.message : String(err);
       cells.push(options.stepCounts.map(() => null));
