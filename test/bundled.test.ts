@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -160,10 +160,12 @@ test('ays eval --json ranks schedules by paired RMS to one shared reference, wit
 
 test('ays demo writes a labelled grid and never overwrites without --overwrite', async () => {
   const out = join(scratch, 'demo.png');
-  const args = ['demo', '--samples', '10', '--steps', '4', '--schedulers', 'ays,karras', '--ref-steps', '8', '--out', out, '--json'];
+  // a full 64-bit seed is taken exactly and written into the JSON as a decimal string, as generate does
+  const args = ['demo', '--samples', '10', '--steps', '4', '--schedulers', 'ays,karras', '--ref-steps', '8', '--seed', '18446744073709551615', '--out', out, '--json'];
   const r = await runCli(args);
   assert.equal(r.code, 0, r.stderr);
-  const j = JSON.parse(r.stdout) as { cells: Array<{ scheduler: string; steps: number; fid: number }>; reference: { steps: number }; grid: string };
+  const j = JSON.parse(r.stdout) as { seed: string; cells: Array<{ scheduler: string; steps: number; fid: number }>; reference: { steps: number }; grid: string };
+  assert.equal(j.seed, '18446744073709551615');
   assert.deepEqual(j.cells.map((c) => `${c.scheduler}/${c.steps}`), ['ays/4', 'karras/4']);
   assert.equal(j.reference.steps, 8);
   assert.equal(j.grid, out);
@@ -171,7 +173,7 @@ test('ays demo writes a labelled grid and never overwrites without --overwrite',
   assert.ok(img.width > 100 && img.height > 100);
   const again = await runCli(args);
   assert.equal(again.code, 1);
-  assert.match(again.stderr, /already exists; pass --overwrite/);
+  assert.match(again.stderr, /already exists; refusing to overwrite it \(pass --overwrite to replace it\)/);
   const forced = await runCli([...args, '--overwrite']);
   assert.equal(forced.code, 0, forced.stderr);
 });
@@ -195,4 +197,36 @@ test('the bundled model carries its optimized schedule, and --scheduler optimize
   const p = readPngParameters(r.pngs[0]!)!;
   assert.equal(p.settings['Schedule type'], 'optimized');
   assert.equal(p.settings.Sigmas!.split(' ').length, 7);
+});
+
+test('ays eval and ays demo parse options as every command does, and check --out before any work', async () => {
+  // one wording for a bad step count, the same as generate's
+  const wording = /^ays: error: --steps must be an integer >= 1, got "?0"?\n$/;
+  const gen = await runCli(['generate', '--class', 'bag', '--steps', '0', '--out', join(scratch, 'never.png')]);
+  const ev = await runCli(['eval', '--steps', '0']);
+  const demo = await runCli(['demo', '--steps', '4,0']);
+  for (const r of [gen, ev, demo]) {
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, wording);
+  }
+  assert.equal(ev.stderr, gen.stderr);
+  assert.equal(demo.stderr, gen.stderr);
+  // an empty entry in a list is an error, not skipped
+  const empty = await runCli(['demo', '--steps', '4,,6']);
+  assert.equal(empty.code, 1);
+  assert.match(empty.stderr, /--steps has an empty entry in "4,,6"/);
+  // seeds: 2^64 is refused quoting what was typed; eval's paired runs take seeds up to 2^53-1 and say so
+  const big = await runCli(['demo', '--seed', '18446744073709551616']);
+  assert.match(big.stderr, /--seed must be a non-negative integer below 2\^64 .*got "18446744073709551616"/);
+  const evBig = await runCli(['eval', '--seed', '18446744073709551615']);
+  assert.equal(evBig.code, 1);
+  assert.match(evBig.stderr, /--seed must be at most 2\^53-1 .* got "18446744073709551615"/);
+  // --out under a file: refused at once by the shared output policy (it used to fail after all the sampling)
+  const file = join(scratch, 'a-file.txt');
+  writeFileSync(file, 'x');
+  const t0 = performance.now();
+  const bad = await runCli(['demo', '--out', join(file, 'grid.png')]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^ays: error: --out .*a-file\.txt is a file, not a folder\n$/);
+  assert.ok(performance.now() - t0 < 15_000, 'refused before any sampling');
 });

@@ -16,8 +16,9 @@ export interface SampleConfig {
 export interface RunOptions {
   /** Images to generate; classes cycle 0..9 so every class gets the same share. */
   samples: number;
-  /** Seed of the first batch; batch k uses seed + k, so every configuration sees the same noise. */
-  seed: number;
+  /** Seed of the first batch (0 .. 2^64-1, exact as a bigint); batch k uses seed + k (mod 2^64), so every
+   * configuration sees the same noise. */
+  seed: number | bigint;
   /** Images per batch (one session call per denoiser evaluation per batch). */
   batch: number;
   /** Called after each sampler step of each batch. */
@@ -52,6 +53,14 @@ export function rmsDifference(a: Tensor, b: Tensor): number {
   return Math.sqrt(sum / a.data.length);
 }
 
+const SEEDS = 2n ** 64n;
+
+/** The seed of batch k: seed + k modulo 2^64, a number while that is exact, else a bigint. */
+export function batchSeed(seed: number | bigint, k: number): number | bigint {
+  const s = (BigInt(seed) + BigInt(k)) % SEEDS;
+  return s <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(s) : s;
+}
+
 /** Generate `samples` images for one configuration and score them. */
 export async function evaluateConfig(
   pipeline: ClassConditionalPipeline,
@@ -76,7 +85,7 @@ export async function evaluateConfig(
     const result = await pipeline.sampleImages({
       classLabel: labels,
       batchSize: b,
-      seed: options.seed + k,
+      seed: batchSeed(options.seed, k),
       scheduler: config.scheduler,
       sampler: config.sampler,
       steps: config.steps,
