@@ -26,6 +26,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Keep every generated image in the result (for paired comparisons against a reference). */
   keepImages?: boolean;
+  /** Bootstrap resamples for the FID's 95% interval (MetricsAccumulator.fidInterval, as `ays eval`); default 200, 0 = none. */
+  bootstrap?: number;
 }
 
 export interface ConfigResult extends ImageMetrics, SampleConfig {
@@ -39,6 +41,8 @@ export interface ConfigResult extends ImageMetrics, SampleConfig {
   images?: Tensor;
   /** RMS pixel difference (images in [0, 1]) to the reference run from the same noise, when one was given. */
   rmseToReference?: number;
+  /** Bootstrap 95% interval of the FID (resampling the images), unless `bootstrap` was 0. */
+  fidCi?: [number, number];
 }
 
 /**
@@ -104,7 +108,9 @@ export async function evaluateConfig(
     }
     done += b;
   }
-  const out: ConfigResult = { ...config, ...metrics.result(), nfe, sigmas, seconds: (performance.now() - start) / 1000, shown: shown! };
+  const resamples = options.bootstrap ?? 200;
+  const fidCi = resamples > 0 ? metrics.fidInterval(resamples, Number(BigInt(options.seed) % 2n ** 31n)) : undefined;
+  const out: ConfigResult = { ...config, ...metrics.result(), ...(fidCi ? { fidCi } : {}), nfe, sigmas, seconds: (performance.now() - start) / 1000, shown: shown! };
   if (options.keepImages) {
     const data = new Float32Array(all.reduce((n, a) => n + a.length, 0));
     let o = 0;

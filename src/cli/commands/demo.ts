@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { defaultThreads } from '../../bundled/threads.js';
-import { configJson, fmtFid, fmtPct, formatDemoTables } from '../../bundled/report.js';
+import { configJson, demoSummary, fmtFidCi, fmtPct, formatDemoTables } from '../../bundled/report.js';
 import { checkOutputFiles, parseCfg, parseInteger, parseList, parseSeed, parseSteps, seedJson, writeOutputFile } from '../options.js';
 
 export const DEMO_SCHEDULERS = ['ays', 'karras', 'normal', 'exponential', 'sgm_uniform', 'simple', 'beta', 'gits', 'optimized'];
@@ -126,14 +126,14 @@ export function register(program: Command): void {
       });
       bar?.stop();
 
-      const refCaption = `FID ${fmtFid(result.reference.fid)} · ${fmtPct(result.reference.classAccuracy)}`;
+      const refCaption = `FID ${fmtFidCi(result.reference)} · ${fmtPct(result.reference.classAccuracy)}`;
       const png = await renderGrid({
         title: `ays demo: ${pipeline.modelName}, sampler ${opts.sampler}, cfg ${cfg}, seed ${seed}; rows = schedules, columns = steps`,
-        subtitle: `under each cell: FID on classifier features (${samples} images, lower is better) · class accuracy · RMS pixel difference to the ${refSteps}-step reference from the same noise; the first 10 images (one per class) are shown`,
+        subtitle: `under each cell: FID on classifier features (${samples} images, lower is better) [bootstrap 95% interval] · class accuracy · RMS pixel difference to the ${refSteps}-step reference from the same noise; the first 10 images (one per class) are shown`,
         rowLabels: schedulers,
         colLabels: [...stepCounts.map((s) => `${s} steps`), `${refSteps} steps (${opts.refScheduler}, ref)`],
         cells: result.cells.map((row, r) => [...row.map((c) => c?.shown ?? null), schedulers[r]! in result.skipped ? null : result.reference.shown]),
-        captions: result.cells.map((row, r) => [...row.map((c) => (c ? `FID ${fmtFid(c.fid)} · ${fmtPct(c.classAccuracy)} · rms ${c.rmseToReference!.toFixed(3)}` : 'n/a')), schedulers[r]! in result.skipped ? 'n/a' : refCaption]),
+        captions: result.cells.map((row, r) => [...row.map((c) => (c ? `FID ${fmtFidCi(c)} · ${fmtPct(c.classAccuracy)} · rms ${c.rmseToReference!.toFixed(3)}` : 'n/a')), schedulers[r]! in result.skipped ? 'n/a' : refCaption]),
         tilesPerRow: 5,
         scale: 2,
       });
@@ -154,6 +154,7 @@ export function register(program: Command): void {
               reference: configJson(result.reference),
               cells: result.cells.flat().filter((c) => c !== null).map((c) => configJson(c!)),
               skipped: result.skipped,
+              summary: demoSummary(result, stepCounts),
             },
             null,
             1,
