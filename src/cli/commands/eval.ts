@@ -72,8 +72,8 @@ export function register(program: Command): void {
     const batch = parseInteger('--batch', opts.batch, { min: 1 });
     // the paired runs take a plain-number seed (batch k: seed + k); the JSON rows carry no seed
     const seed = safeSeed(parseSeed(opts.seed));
-    // the reference must be far more accurate than the schedules
-    const referenceSteps = parseInteger('--reference-steps', opts.referenceSteps, { min: 100 });
+    const referenceSteps = parseSteps(opts.referenceSteps, '--reference-steps');
+    if (referenceSteps < 100) throw new UsageError(`--reference-steps must be at least 100 (the reference must be far more accurate than the schedules), got ${referenceSteps}`);
     if (!samplerNames.includes(opts.sampler)) throw new UsageError(`unknown sampler "${opts.sampler}"; valid samplers: ${samplerNames.join(', ')}`);
     const threads = opts.threads === undefined ? undefined : parseInteger('--threads', opts.threads, { min: 1 });
     const cfg = opts.cfg === undefined ? undefined : parseCfg(opts.cfg);
