@@ -1,13 +1,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { defaultModelDir, packageRoot, readCard } from '../src/bundled/model-files.js';
 import { loadClassConditionalPipeline, type ClassConditionalPipeline } from '../src/pipelines/class-conditional.js';
 import { classAccuracy, loadEvaluator, toClassifierInput, type Evaluator } from '../src/bundled/evaluator.js';
-import { evaluateConfig } from '../src/bundled/run.js';
+import { evaluateConfig, type ConfigResult, type DemoResult } from '../src/bundled/run.js';
+import { demoSummary, fmtFidCi, formatDemoTables } from '../src/bundled/report.js';
+import type { ReferenceStats } from '../src/bundled/evaluator.js';
+import { featureStats, frechetDistance, frechetToReference } from '../src/bundled/frechet.js';
+import { createRng } from '../src/core/rng.js';
+import { symmetricEigen, symmetricEigenvalues } from '../src/bundled/linalg.js';
 import { renderGrid } from '../src/bundled/grid.js';
 import { readPngParameters } from '../src/image/png.js';
 import { execFile } from 'node:child_process';
@@ -92,7 +97,73 @@ test('evaluateConfig: balanced classes, finite metrics, independent of the batch
   assert.equal(a.fid, b.fid, 'same seed, same images, same metric');
   assert.equal(a.nfe, 4);
   assert.deepEqual(a.sigmas, pipeline.sigmasFor('ays', 4));
+  // the FID's bootstrap 95% interval, the same seeded bootstrap as ays eval's: reproducible, non-degenerate
+  assert.ok(a.fidCi && a.fidCi[0] >= 0 && a.fidCi[0] < a.fidCi[1], `interval ${a.fidCi}`);
+  assert.deepEqual(a.fidCi, b.fidCi);
+  const none = await evaluateConfig(pipeline, evaluator, config, { samples: 20, seed: 9, batch: 20, bootstrap: 0 });
+  assert.equal(none.fidCi, undefined);
 });
+
+test('frechetToReference (the bootstrap\'s fast path) equals frechetDistance of featureStats, for count below and above dim', () => {
+  const rng = createRng(3);
+  for (const [count, dim] of [[40, 64], [100, 8], [9, 9]] as const) {
+    const refFeatures = Array.from({ length: 500 * dim }, () => rng.normal() * 0.7 + 0.2);
+    const ref = featureStats(refFeatures, 500, dim);
+    const x = Array.from({ length: count * dim }, (_, i) => rng.normal() + (i % dim) * 0.05);
+    const st = featureStats(x, count, dim);
+    const want = frechetDistance(st.mean, st.cov, ref.mean, ref.cov);
+    const got = frechetToReference(ref, dim)(x, count);
+    // frechetDistance takes the square root of C1, which is singular when count <= dim (its rounding-level
+    // negative eigenvalues are clamped): the two agree to ~1e-9 relative there, to ~1e-12 when C1 has full rank
+    const tol = count <= dim ? 1e-8 : 1e-11;
+    assert.ok(Math.abs(got - want) <= tol * Math.max(1, want), `${count}x${dim}: ${got} vs ${want}`);
+  }
+  assert.throws(() => frechetToReference({ mean: [0], cov: [1, 0, 0, 1] }, 2), /not 2-dimensional/);
+});
+
+test('symmetricEigenvalues (Householder + implicit QL) matches the Jacobi eigenvalues', () => {
+  const rng = createRng(11);
+  for (const n of [1, 2, 3, 7, 40]) {
+    const y = Array.from({ length: n * (n + 2) }, () => rng.normal());
+    const g = new Float64Array(n * n);
+    for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) for (let k = 0; k < n + 2; k++) g[a * n + b] = g[a * n + b]! + y[a * (n + 2) + k]! * y[b * (n + 2) + k]!;
+    g[0] = g[0]! - 3; // one negative eigenvalue possible: not only PSD input
+    const want = [...symmetricEigen(g, n).values].sort((a, b) => a - b);
+    const got = [...symmetricEigenvalues(g, n)].sort((a, b) => a - b);
+    const scale = Math.max(...want.map(Math.abs));
+    want.forEach((w, i) => assert.ok(Math.abs(got[i]! - w) <= 1e-12 * scale, `n=${n} eigenvalue ${i}: ${got[i]} vs ${w}`));
+  }
+  const two = [...symmetricEigenvalues([2, 1, 1, 2], 2)].sort((a, b) => a - b);
+  assert.ok(Math.abs(two[0]! - 1) < 1e-15 && Math.abs(two[1]! - 3) < 1e-15, `${two}`);
+});
+
+function fakeCell(scheduler: string, steps: number, fid: number, fidCi: [number, number], rms: number): ConfigResult {
+  return { scheduler, sampler: 'dpmpp_2m', steps, cfg: 3, count: 40, fid, classAccuracy: 0.9, fidCi, rmseToReference: rms, nfe: steps, sigmas: [], seconds: 0, shown: { data: new Float32Array(0), shape: [0] } };
+}
+
+test('the demo tables show each FID with its interval, and the summary says when a difference is within noise', () => {
+  const reference = fakeCell('karras', 100, 2.1, [1.4, 3.0], 0);
+  const result: DemoResult = {
+    reference,
+    cells: [
+      [fakeCell('normal', 4, 1.9, [1.2, 2.8], 0.05), fakeCell('normal', 8, 2.3, [1.6, 3.1], 0.02)],
+      [fakeCell('simple', 4, 9.5, [7.9, 11.2], 0.09), fakeCell('simple', 8, 2.2, [1.5, 3.0], 0.01)],
+    ],
+    skipped: {},
+    seconds: 1,
+  };
+  const text = formatDemoTables(result, ['normal', 'simple'], [4, 8], { mean: new Float64Array(0), cov: new Float64Array(0) } as unknown as ReferenceStats);
+  assert.match(text, /1\.90 \[1\.20, 2\.80\]/);
+  assert.match(text, /bootstrap 95% interval/);
+  const summary = demoSummary(result, [4, 8]).join('\n');
+  assert.match(summary, /3 of 4 cells have a FID interval that overlaps the 100-step karras reference/);
+  assert.match(summary, /A lower FID than the reference \(normal@4\) is within noise, not a finding/);
+  assert.match(summary, /Clearly worse than the reference by FID: simple@4/);
+  assert.match(summary, /4 steps: best FID normal 1\.90, apart from all others; lowest RMS to the reference \(paired, same noise\): normal 0\.050/);
+  assert.match(summary, /8 steps: FID cannot separate the 2 schedules/);
+  assert.equal(fmtFidCi({ fid: 12.34 }), '12.3');
+});
+
 
 test('renderGrid lays out labelled cells at the requested scale', async () => {
   const cellImages = (v: number) => ({ data: new Float32Array(2 * 784).fill(v), shape: [2, 1, 28, 28] });
@@ -160,10 +231,15 @@ test('ays eval --json ranks schedules by paired RMS to one shared reference, wit
 
 test('ays demo writes a labelled grid and never overwrites without --overwrite', async () => {
   const out = join(scratch, 'demo.png');
-  const args = ['demo', '--samples', '10', '--steps', '4', '--schedulers', 'ays,karras', '--ref-steps', '8', '--out', out, '--json'];
+  // a full 64-bit seed is taken exactly and written into the JSON as a decimal string, as generate does
+  const args = ['demo', '--samples', '10', '--steps', '4', '--schedulers', 'ays,karras', '--ref-steps', '8', '--seed', '18446744073709551615', '--out', out, '--json'];
   const r = await runCli(args);
   assert.equal(r.code, 0, r.stderr);
-  const j = JSON.parse(r.stdout) as { cells: Array<{ scheduler: string; steps: number; fid: number }>; reference: { steps: number }; grid: string };
+  const j = JSON.parse(r.stdout) as { seed: string; cells: Array<{ scheduler: string; steps: number; fid: number }>; reference: { steps: number }; grid: string };
+  assert.equal(j.seed, '18446744073709551615');
+  const withCi = j as unknown as { cells: Array<{ fid: number; fid_ci: [number, number] }>; reference: { fid_ci: [number, number] }; summary: string[] };
+  for (const c of [...withCi.cells, withCi.reference]) assert.ok(c.fid_ci[0] >= 0 && c.fid_ci[0] <= c.fid_ci[1], `fid_ci ${c.fid_ci}`);
+  assert.match(withCi.summary.join('\n'), /^Summary \(10 images per cell; FID intervals are bootstrap 95% intervals/);
   assert.deepEqual(j.cells.map((c) => `${c.scheduler}/${c.steps}`), ['ays/4', 'karras/4']);
   assert.equal(j.reference.steps, 8);
   assert.equal(j.grid, out);
@@ -171,7 +247,7 @@ test('ays demo writes a labelled grid and never overwrites without --overwrite',
   assert.ok(img.width > 100 && img.height > 100);
   const again = await runCli(args);
   assert.equal(again.code, 1);
-  assert.match(again.stderr, /already exists; pass --overwrite/);
+  assert.match(again.stderr, /already exists; refusing to overwrite it \(pass --overwrite to replace it\)/);
   const forced = await runCli([...args, '--overwrite']);
   assert.equal(forced.code, 0, forced.stderr);
 });
@@ -195,4 +271,36 @@ test('the bundled model carries its optimized schedule, and --scheduler optimize
   const p = readPngParameters(r.pngs[0]!)!;
   assert.equal(p.settings['Schedule type'], 'optimized');
   assert.equal(p.settings.Sigmas!.split(' ').length, 7);
+});
+
+test('ays eval and ays demo parse options as every command does, and check --out before any work', async () => {
+  // one wording for a bad step count, the same as generate's
+  const wording = /^ays: error: --steps must be an integer >= 1, got "?0"?\n$/;
+  const gen = await runCli(['generate', '--class', 'bag', '--steps', '0', '--out', join(scratch, 'never.png')]);
+  const ev = await runCli(['eval', '--steps', '0']);
+  const demo = await runCli(['demo', '--steps', '4,0']);
+  for (const r of [gen, ev, demo]) {
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, wording);
+  }
+  assert.equal(ev.stderr, gen.stderr);
+  assert.equal(demo.stderr, gen.stderr);
+  // an empty entry in a list is an error, not skipped
+  const empty = await runCli(['demo', '--steps', '4,,6']);
+  assert.equal(empty.code, 1);
+  assert.match(empty.stderr, /--steps has an empty entry in "4,,6"/);
+  // seeds: 2^64 is refused quoting what was typed; eval's paired runs take seeds up to 2^53-1 and say so
+  const big = await runCli(['demo', '--seed', '18446744073709551616']);
+  assert.match(big.stderr, /--seed must be a non-negative integer below 2\^64 .*got "18446744073709551616"/);
+  const evBig = await runCli(['eval', '--seed', '18446744073709551615']);
+  assert.equal(evBig.code, 1);
+  assert.match(evBig.stderr, /--seed must be at most 2\^53-1 .* got "18446744073709551615"/);
+  // --out under a file: refused at once by the shared output policy (it used to fail after all the sampling)
+  const file = join(scratch, 'a-file.txt');
+  writeFileSync(file, 'x');
+  const t0 = performance.now();
+  const bad = await runCli(['demo', '--out', join(file, 'grid.png')]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^ays: error: --out .*a-file\.txt is a file, not a folder\n$/);
+  assert.ok(performance.now() - t0 < 15_000, 'refused before any sampling');
 });

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { carriedSigmas, loadClassConditionalPipeline, type ClassConditionalPipeline } from '../src/pipelines/class-conditional.js';
@@ -207,8 +207,9 @@ test('bad inputs give clear errors', async () => {
 });
 
 test('--scheduler optimized says clearly when the model carries no optimized schedule', async () => {
-  const bare = await loadClassConditionalPipeline(MODEL_DIR, { carriedSchedule: null });
+  const bare = await loadClassConditionalPipeline(MODEL_DIR, { carriedSchedule: null, teacherSchedules: null });
   try {
+    assert.deepEqual(bare.capabilities.extraSchedulers, []);
     assert.throws(() => bare.sigmasFor('optimized', 10), /carries no optimized schedule/);
     await assert.rejects(bare.generate({ seed: 1, scheduler: 'optimized', sampler: 'euler', steps: 4, cfg: 3 }), /carries no optimized schedule/);
   } finally {
@@ -303,4 +304,53 @@ test('a batch that cannot fit in memory is refused at once with one line', async
   assert.throws(() => pipeline.checkRequest!({ cfg: 3, classLabel: 10 }), /class 10 is out of range/);
   assert.throws(() => pipeline.checkRequest!({ cfg: 3, width: 64 }), /makes 28x28 images/);
   pipeline.checkRequest!({ cfg: 3, classLabel: 'none', batchSize: 64 });
+});
+
+interface TeacherFile {
+  schedules: Array<{ sampler: string; steps: number; sigmas: number[] }>;
+}
+
+test('--scheduler optimized picks the carried teacher schedule for the sampler and step count (generate, schedule(), PNG)', async () => {
+  const file = JSON.parse(readFileSync(join(MODEL_DIR, 'teacher-schedules.json'), 'utf8')) as TeacherFile;
+  const euler10 = file.schedules.find((s) => s.sampler === 'euler' && s.steps === 10)!;
+  const dpm6 = file.schedules.find((s) => s.sampler === 'dpmpp_2m' && s.steps === 6)!;
+  assert.ok(euler10 && dpm6, 'teacher-schedules.json carries euler@10 and dpmpp_2m@6');
+  // schedule() is what generate and the studio's Compare view call
+  assert.deepEqual(pipeline.schedule({ scheduler: 'optimized', steps: 10, sampler: 'euler' }), euler10.sigmas);
+  assert.deepEqual(pipeline.sigmasFor('optimized', 6, { sampler: 'dpmpp_2m' }), dpm6.sigmas);
+  // not the old single schedule, which differs from the teacher one
+  assert.notDeepEqual(euler10.sigmas, carriedSigmas(pipeline.carriedSchedule!, 10));
+  const r = await pipeline.generate({ classLabel: 'bag', seed: 2, scheduler: 'optimized', sampler: 'euler', steps: 10, cfg: 3 });
+  assert.deepEqual(r.sigmas, euler10.sigmas);
+  const p = readPngParameters(r.pngs[0]!)!;
+  assert.equal(p.settings['Schedule type'], 'optimized');
+  assert.deepEqual(p.settings.Sigmas!.split(' ').map(Number), euler10.sigmas.map((v) => +v.toPrecision(6)));
+  // a sampler or step count without a teacher schedule falls back to optimized-schedule.json, interpolated ...
+  assert.ok(!file.schedules.some((s) => s.sampler === 'heun'));
+  assert.deepEqual(pipeline.schedule({ scheduler: 'optimized', steps: 10, sampler: 'heun' }), carriedSigmas(pipeline.carriedSchedule!, 10));
+  assert.deepEqual(pipeline.schedule({ scheduler: 'optimized', steps: 7, sampler: 'euler' }), carriedSigmas(pipeline.carriedSchedule!, 7));
+  // ... and keeps the discard-penultimate rule (dpm_2: the 7-step list without its penultimate sigma)
+  const longer = carriedSigmas(pipeline.carriedSchedule!, 7);
+  assert.deepEqual(pipeline.schedule({ scheduler: 'optimized', steps: 6, sampler: 'dpm_2' }), [...longer.slice(0, -2), 0]);
+});
+
+test('teacher schedules alone make "optimized" available; a missing sampler/steps names what the model carries', async () => {
+  const only = await loadClassConditionalPipeline(MODEL_DIR, { carriedSchedule: null });
+  try {
+    assert.deepEqual(only.capabilities.extraSchedulers, ['optimized']);
+    assert.equal(only.schedule({ scheduler: 'optimized', steps: 4, sampler: 'euler' }).length, 5);
+    assert.throws(() => only.schedule({ scheduler: 'optimized', steps: 4, sampler: 'heun' }), /no optimized schedule for heun at 4 steps \(teacher-schedules\.json has .*euler@4/);
+  } finally {
+    await only.dispose();
+  }
+});
+
+test('the pipelines do not import src/bundled (no pipelines -> bundled cycle)', () => {
+  const root = new URL('../../src/pipelines/', import.meta.url);
+  const files = readdirSync(root, { recursive: true }).map(String).filter((f) => f.endsWith('.ts'));
+  assert.ok(files.includes('class-conditional.ts'));
+  for (const f of files) {
+    const text = readFileSync(new URL(f, root), 'utf8');
+    assert.doesNotMatch(text, /from '(\.\.\/)+bundled\//, `src/pipelines/${f} imports src/bundled`);
+  }
 });

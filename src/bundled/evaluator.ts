@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkDim, checkRank, checkType, ModelError, openSession, requireInputs, requireOutput, type ModelSession, type SessionOptions, ort, readFloat } from '../runtime/session.js';
 import { CLASSIFIER_FILE, TEST_FEATURES_FILE, checkModelFolder } from './model-files.js';
-import { featureStats, frechetDistance, type FeatureStats } from './frechet.js';
+import { featureStats, frechetDistance, frechetToReference, type FeatureStats } from './frechet.js';
 import { readFileSync } from 'node:fs';
 import { createRng } from '../core/rng.js';
 
@@ -215,13 +215,14 @@ export class MetricsAccumulator {
     const rng = createRng(seed + 7919);
     const values: number[] = [];
     const picked = new Float64Array(n * dim);
+    // the reference's square root once, then one small eigen-decomposition per resample
+    const distance = frechetToReference(this.evaluator.reference, dim);
     for (let b = 0; b < resamples; b++) {
       for (let r = 0; r < n; r++) {
         const src = Math.min(n - 1, Math.floor(rng.uniform() * n));
         for (let j = 0; j < dim; j++) picked[r * dim + j] = this.features[src * dim + j]!;
       }
-      const st = featureStats(picked, n, dim);
-      values.push(frechetDistance(st.mean, st.cov, this.evaluator.reference.mean, this.evaluator.reference.cov));
+      values.push(distance(picked, n));
     }
     values.sort((a, b) => a - b);
     const q = (p: number) => values[Math.min(values.length - 1, Math.max(0, Math.round(p * (values.length - 1))))]!;

@@ -1,4 +1,4 @@
-import { matmul, sqrtmPsd, symmetricEigen } from './linalg.js';
+import { matmul, sqrtmPsd, symmetricEigen, symmetricEigenvalues } from './linalg.js';
 
 /** Mean and covariance of a set of feature vectors (the Gaussian that FID fits). */
 export interface FeatureStats {
@@ -90,4 +90,71 @@ export function frechetDistance(
 /** Fréchet distance between two FeatureStats. */
 export function frechetDistanceOfStats(a: FeatureStats, b: { mean: ArrayLike<number>; cov: ArrayLike<number> }): number {
   return frechetDistance(a.mean, a.cov, b.mean, b.cov);
+}
+
+/**
+ * Fréchet distances from many sample sets to one fixed reference Gaussian N(mu2, C2), for bootstraps: the
+ * reference's square root S2 and trace are computed once; for a set X (count x dim rows, centred Xc, C1 =
+ * Xc^T Xc / (count - 1)) tr((C1 C2)^{1/2}) is the sum of square roots of the eigenvalues of S2 C1 S2, whose
+ * non-zero spectrum is that of the count x count matrix (Xc S2)(Xc S2)^T / (count - 1): one eigen-decomposition
+ * of size min(count, dim) per set instead of two of size dim. Same value as frechetDistance(featureStats(X), ...).
+ */
+export function frechetToReference(reference: { mean: ArrayLike<number>; cov: ArrayLike<number> }, dim: number): (features: ArrayLike<number>, count: number) => number {
+  if (reference.mean.length !== dim || reference.cov.length !== dim * dim) throw new RangeError(`frechetToReference: the reference is not ${dim}-dimensional`);
+  const root2 = sqrtmPsd(reference.cov, dim);
+  let tr2 = 0;
+  for (let i = 0; i < dim; i++) tr2 += reference.cov[i * dim + i]!;
+  return (features, count) => {
+    if (features.length !== count * dim) throw new RangeError(`frechetToReference: ${features.length} values is not ${count} vectors of ${dim}`);
+    if (count < 2) throw new RangeError(`frechetToReference: need at least 2 feature vectors, got ${count}`);
+    const mean = new Float64Array(dim);
+    for (let r = 0; r < count; r++) for (let j = 0; j < dim; j++) mean[j] = mean[j]! + features[r * dim + j]!;
+    let meanTerm = 0;
+    for (let j = 0; j < dim; j++) {
+      mean[j] = mean[j]! / count;
+      meanTerm += (mean[j]! - reference.mean[j]!) ** 2;
+    }
+    // y = (x - mean) S2, row by row; tr(C1) from the centred rows
+    const y = new Float64Array(count * dim);
+    const centred = new Float64Array(dim);
+    let tr1 = 0;
+    for (let r = 0; r < count; r++) {
+      for (let j = 0; j < dim; j++) {
+        const v = features[r * dim + j]! - mean[j]!;
+        if (!Number.isFinite(v)) throw new RangeError(`frechetToReference: feature ${j} of vector ${r} is not finite`);
+        centred[j] = v;
+        tr1 += v * v;
+      }
+      for (let k = 0; k < dim; k++) {
+        let acc = 0;
+        for (let j = 0; j < dim; j++) acc += centred[j]! * root2[j * dim + k]!;
+        y[r * dim + k] = acc;
+      }
+    }
+    tr1 /= count - 1;
+    const m = Math.min(count, dim);
+    const gram = new Float64Array(m * m);
+    if (count <= dim) {
+      for (let a = 0; a < count; a++) {
+        for (let b = a; b < count; b++) {
+          let acc = 0;
+          for (let k = 0; k < dim; k++) acc += y[a * dim + k]! * y[b * dim + k]!;
+          gram[a * m + b] = gram[b * m + a] = acc / (count - 1);
+        }
+      }
+    } else {
+      for (let r = 0; r < count; r++) {
+        for (let a = 0; a < dim; a++) {
+          const ya = y[r * dim + a]!;
+          for (let b = a; b < dim; b++) gram[a * m + b] = gram[a * m + b]! + ya * y[r * dim + b]!;
+        }
+      }
+      for (let a = 0; a < dim; a++) {
+        for (let b = a; b < dim; b++) gram[a * m + b] = gram[b * m + a] = gram[a * m + b]! / (count - 1);
+      }
+    }
+    let trRoot = 0;
+    for (const lambda of symmetricEigenvalues(gram, m)) trRoot += Math.sqrt(Math.max(lambda, 0));
+    return Math.max(meanTerm + tr1 + tr2 - 2 * trRoot, 0);
+  };
 }

@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClassConditionalPipeline, ClassDenoiser } from '../pipelines/class-conditional.js';
 import { UNET_FILE } from './model-files.js';
-import { carriedTeacherSigmas } from './carried.js';
 import { pixelsToUnit, type ModelHandle } from '../optimizer/model-problem.js';
 
 export function classConditionalHandle(pipeline: ClassConditionalPipeline, options: { carried?: boolean } = {}): ModelHandle {
@@ -38,9 +37,7 @@ export function classConditionalHandle(pipeline: ClassConditionalPipeline, optio
     calls: () => denoisers.reduce((a, d) => a + d.sessionCalls, 0),
     extraSchedules(sampler: string, steps: number) {
       if (options.carried === false) return [];
-      const teacher = carriedTeacherSigmas(pipeline.dir, sampler, steps);
-      if (teacher) return [{ name: 'optimized', sigmas: teacher }];
-      if (!pipeline.carriedSchedule) return [];
+      // the pipeline's 'optimized': the teacher schedule for this sampler and step count, else optimized-schedule.json
       try {
         return [{ name: 'optimized', sigmas: pipeline.sigmasFor('optimized', steps, { sampler }) }];
       } catch {

@@ -4,7 +4,6 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import type { ClassConditionalPipeline } from '../pipelines/class-conditional.js';
-import { carriedTeacherSigmas } from './carried.js';
 import { MetricsAccumulator, type Evaluator, type ImageMetrics } from './evaluator.js';
 
 export interface SampleConfig {
@@ -17,8 +16,9 @@ export interface SampleConfig {
 export interface RunOptions {
   /** Images to generate; classes cycle 0..9 so every class gets the same share. */
   samples: number;
-  /** Seed of the first batch; batch k uses seed + k, so every configuration sees the same noise. */
-  seed: number;
+  /** Seed of the first batch (0 .. 2^64-1, exact as a bigint); batch k uses seed + k (mod 2^64), so every
+   * configuration sees the same noise. */
+  seed: number | bigint;
   /** Images per batch (one session call per denoiser evaluation per batch). */
   batch: number;
   /** Called after each sampler step of each batch. */
@@ -26,6 +26,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Keep every generated image in the result (for paired comparisons against a reference). */
   keepImages?: boolean;
+  /** Bootstrap resamples for the FID's 95% interval (MetricsAccumulator.fidInterval, as `ays eval`); default 200, 0 = none. */
+  bootstrap?: number;
 }
 
 export interface ConfigResult extends ImageMetrics, SampleConfig {
@@ -39,6 +41,8 @@ export interface ConfigResult extends ImageMetrics, SampleConfig {
   images?: Tensor;
   /** RMS pixel difference (images in [0, 1]) to the reference run from the same noise, when one was given. */
   rmseToReference?: number;
+  /** Bootstrap 95% interval of the FID (resampling the images), unless `bootstrap` was 0. */
+  fidCi?: [number, number];
 }
 
 /**
@@ -51,6 +55,14 @@ export function rmsDifference(a: Tensor, b: Tensor): number {
   let sum = 0;
   for (let i = 0; i < a.data.length; i++) sum += (a.data[i]! - b.data[i]!) ** 2;
   return Math.sqrt(sum / a.data.length);
+}
+
+const SEEDS = 2n ** 64n;
+
+/** The seed of batch k: seed + k modulo 2^64, a number while that is exact, else a bigint. */
+export function batchSeed(seed: number | bigint, k: number): number | bigint {
+  const s = (BigInt(seed) + BigInt(k)) % SEEDS;
+  return s <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(s) : s;
 }
 
 /** Generate `samples` images for one configuration and score them. */
@@ -70,7 +82,6 @@ export async function evaluateConfig(
   const all: Float32Array[] = [];
   let nfe = 0;
   let sigmas: number[] = [];
-  const teacherSigmas = config.scheduler === 'optimized' ? carriedTeacherSigmas(pipeline.dir, config.sampler, config.steps) : undefined;
   for (let k = 0, done = 0; done < options.samples; k++) {
     const b = Math.min(options.batch, options.samples - done);
     // Global index -> class, so the class sequence does not depend on the batch size.
@@ -78,13 +89,11 @@ export async function evaluateConfig(
     const result = await pipeline.sampleImages({
       classLabel: labels,
       batchSize: b,
-      seed: options.seed + k,
+      seed: batchSeed(options.seed, k),
       scheduler: config.scheduler,
       sampler: config.sampler,
       steps: config.steps,
       cfg: config.cfg,
-      // 'optimized': the model's teacher schedule for this sampler and step count when it carries one
-      ...(teacherSigmas ? { sigmas: teacherSigmas } : {}),
       signal: options.signal,
       onStep: options.onSamplerStep ? () => options.onSamplerStep!() : undefined,
     });
@@ -99,7 +108,9 @@ export async function evaluateConfig(
     }
     done += b;
   }
-  const out: ConfigResult = { ...config, ...metrics.result(), nfe, sigmas, seconds: (performance.now() - start) / 1000, shown: shown! };
+  const resamples = options.bootstrap ?? 200;
+  const fidCi = resamples > 0 ? metrics.fidInterval(resamples, Number(BigInt(options.seed) % 2n ** 31n)) : undefined;
+  const out: ConfigResult = { ...config, ...metrics.result(), ...(fidCi ? { fidCi } : {}), nfe, sigmas, seconds: (performance.now() - start) / 1000, shown: shown! };
   if (options.keepImages) {
     const data = new Float32Array(all.reduce((n, a) => n + a.length, 0));
     let o = 0;
@@ -157,7 +168,7 @@ export async function runDemo(pipeline: ClassConditionalPipeline, evaluator: Eva
   for (const scheduler of options.schedulers) {
     const row: Array<ConfigResult | null> = [];
     try {
-      pipeline.sigmasFor(scheduler, options.stepCounts[0]!);
+      pipeline.sigmasFor(scheduler, options.stepCounts[0]!, { sampler: options.sampler });
     } catch (err) {
       skipped[scheduler] = err instanceof Error ? err.message : String(err);
       cells.push(options.stepCounts.map(() => null));

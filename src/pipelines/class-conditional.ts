@@ -20,7 +20,20 @@ import { validateSteps } from '../core/validate.js';
 import { discardsPenultimateSigma } from '../schedules/comfy-schedulers.js';
 import { samplerNeedsUncond } from './sampling.js';
 import { loglinearInterp } from '../schedules/numerics.js';
-import { CARD_FILE, OPTIMIZED_SCHEDULE_FILE, UNET_FILE, checkModelFolder, readCard, readCarriedSchedule, type CarriedSchedule, type ModelCard } from './class-model-folder.js';
+import {
+  CARD_FILE,
+  OPTIMIZED_SCHEDULE_FILE,
+  TEACHER_SCHEDULES_FILE,
+  UNET_FILE,
+  checkModelFolder,
+  readCard,
+  readCarriedSchedule,
+  readTeacherSchedules,
+  teacherSigmasIn,
+  type CarriedSchedule,
+  type ModelCard,
+  type TeacherScheduleSet,
+} from './class-model-folder.js';
 import { classResolver, type ClassLabelRequest } from './class-labels.js';
 import { classDenoiser, type ClassDenoiser, type ClassModel } from './class-denoiser.js';
 import { checkSchedulerKnown, sampleImages as sampleWith, toResult } from './generate.js';
@@ -29,6 +42,9 @@ export type { ClassDenoiser } from './class-denoiser.js';
 export interface ClassConditionalOptions extends SessionOptions {
   /** Use this optimized schedule for `--scheduler optimized` instead of the folder's optimized-schedule.json. */
   carriedSchedule?: CarriedSchedule | null;
+  /** Use these per-sampler schedules for `--scheduler optimized` instead of the folder's teacher-schedules.json
+   * (null: none). */
+  teacherSchedules?: TeacherScheduleSet | null;
 }
 
 /** A batch of class-conditional samples before PNG encoding. */
@@ -49,14 +65,17 @@ export interface ClassConditionalPipeline extends Pipeline {
   readonly dir: string;
   /** Class names as typed on the command line (the card's class_cli_names), index = label. */
   readonly classNames: readonly string[];
-  /** The model's own optimized schedule, when it carries one. */
+  /** The model's own optimized schedule (the fallback for samplers and step counts without a teacher schedule). */
   readonly carriedSchedule: CarriedSchedule | undefined;
+  /** The model's per-sampler, per-step-count optimized schedules (teacher-schedules.json), when it carries them. */
+  readonly teacherSchedules: TeacherScheduleSet | undefined;
   /** A class name (case and punctuation ignored), an index 0..N-1, or "none"/"unconditional" -> label. */
   resolveClass(label: string | number): number;
   /** Labels for a batch: one label for all, a list of B, or (absent) classes 0, 1, 2, ... cycling. */
   resolveLabels(classLabel: ClassLabelRequest, batchSize: number | undefined): number[];
-  /** The sigmas for a scheduler name ("optimized" = the carried schedule) and a step count; `sampler` matters
-   * for the samplers that drop the penultimate sigma (dpm_2, uni_pc, ...), `coeff` for gits. */
+  /** The sigmas for a scheduler name and a step count; `sampler` matters for "optimized" (the carried teacher
+   * schedule for that sampler and step count, else the interpolated optimized-schedule.json), for the samplers
+   * that drop the penultimate sigma (dpm_2, uni_pc, ...), and `coeff` for gits. */
   sigmasFor(scheduler: string, steps: number, options?: { sampler?: string; coeff?: number }): number[];
   /** The guided denoiser for fixed labels: one session call per evaluation. */
   denoiser(labels: readonly number[], cfg: number, options?: { alwaysUncond?: boolean }): ClassDenoiser;
@@ -131,6 +150,7 @@ export async function loadClassConditionalPipeline(dir: string, options: ClassCo
     throw new ModelError(`${CARD_FILE} in ${abs}: null_class ${card.nullClass} is one of the ${card.classes.length} real classes`);
   }
   const carried = options.carriedSchedule === undefined ? readCarriedSchedule(abs) : (options.carriedSchedule ?? undefined);
+  const teacher = (options.teacherSchedules === undefined ? readTeacherSchedules(abs) : options.teacherSchedules) ?? undefined;
   const ms = cardModelSampling(card);
   const session = await openSession(join(abs, UNET_FILE), options, `${UNET_FILE} in ${abs}`);
   try {
@@ -146,17 +166,33 @@ export async function loadClassConditionalPipeline(dir: string, options: ClassCo
     timestepType: session.input(card.inputs.timestep)!.type,
     labelType: session.input(card.inputs.classLabel)!.type,
   };
-  return makeClassPipeline(abs, model, carried, options.device ?? 'cpu');
+  return makeClassPipeline(abs, model, { carried, teacher }, options.device ?? 'cpu');
+}
+
+/** What a model folder carries for `--scheduler optimized`. */
+interface CarriedSchedules {
+  /** optimized-schedule.json: one master list, interpolated to any step count (the fallback). */
+  carried: CarriedSchedule | undefined;
+  /** teacher-schedules.json: one schedule per sampler and step count. */
+  teacher: TeacherScheduleSet | undefined;
+}
+
+function hasOptimized(c: CarriedSchedules): boolean {
+  return c.carried !== undefined || (c.teacher?.schedules.length ?? 0) > 0;
 }
 
 /** The schedules of a class-conditional model: the library's, and 'optimized' when it carries one. */
-function classSchedules(abs: string, ms: ModelSampling, carried: CarriedSchedule | undefined) {
+function classSchedules(abs: string, ms: ModelSampling, { carried, teacher }: CarriedSchedules) {
   function sigmasFor(scheduler: string, steps: number, opts: { sampler?: string; coeff?: number } = {}): number[] {
     validateSteps(steps);
     if (scheduler === 'optimized') {
+      // A teacher schedule was made by running this very sampler on exactly these sigmas: used as is.
+      const own = teacherSigmasIn(teacher, opts.sampler, steps);
+      if (own) return own;
       if (!carried) {
+        const made = teacher ? ` (${TEACHER_SCHEDULES_FILE} has ${[...new Set(teacher.schedules.map((t) => `${t.sampler}@${t.steps}`))].join(', ')})` : '';
         throw new ModelError(
-          `--scheduler optimized: the model in ${abs} carries no optimized schedule (no ${OPTIMIZED_SCHEDULE_FILE}); run the AYS optimizer on it or pick another scheduler`,
+          `--scheduler optimized: the model in ${abs} carries no optimized schedule for ${opts.sampler ?? 'this sampler'} at ${steps} steps${made} and no ${OPTIMIZED_SCHEDULE_FILE}; run ays optimize on it or pick another scheduler`,
         );
       }
       // Like ComfyUI's KSampler: these samplers get one step more and lose the penultimate sigma.
@@ -170,7 +206,7 @@ function classSchedules(abs: string, ms: ModelSampling, carried: CarriedSchedule
   }
 
   function schedule(r: ScheduleRequest): number[] {
-    if (r.scheduler !== 'optimized') checkSchedulerKnown(r.scheduler, carried ? ['optimized'] : []);
+    if (r.scheduler !== 'optimized') checkSchedulerKnown(r.scheduler, hasOptimized({ carried, teacher }) ? ['optimized'] : []);
     if (r.denoise !== undefined && r.denoise !== 1) {
       if (r.scheduler === 'optimized') throw new ModelError('the optimized schedule has no denoise rule; use denoise 1');
       return getSigmas({ model: ms, scheduler: r.scheduler, steps: r.steps, sampler: r.sampler, coeff: r.coeff, denoise: r.denoise });
@@ -180,12 +216,12 @@ function classSchedules(abs: string, ms: ModelSampling, carried: CarriedSchedule
   return { sigmasFor, schedule };
 }
 
-function classCapabilities(card: ModelCard, carried: CarriedSchedule | undefined): PipelineCapabilities {
+function classCapabilities(card: ModelCard, carried: CarriedSchedules): PipelineCapabilities {
   return {
     conditioning: 'class',
     classNames: card.classes,
     classKeys: card.classKeys,
-    extraSchedulers: carried ? ['optimized'] : [],
+    extraSchedulers: hasOptimized(carried) ? ['optimized'] : [],
     recommendedCfg: card.recommendedCfg,
     nativeSize: { width: card.resolution, height: card.resolution },
     sizeMultiple: 0,
@@ -195,7 +231,7 @@ function classCapabilities(card: ModelCard, carried: CarriedSchedule | undefined
   };
 }
 
-function makeClassPipeline(abs: string, m: ClassModel, carried: CarriedSchedule | undefined, device: string): ClassConditionalPipeline {
+function makeClassPipeline(abs: string, m: ClassModel, carried: CarriedSchedules, device: string): ClassConditionalPipeline {
   const { card, ms } = m;
   const size = card.resolution;
   const { resolveClass, resolveLabels } = classResolver(card);
@@ -265,7 +301,8 @@ function makeClassPipeline(abs: string, m: ClassModel, carried: CarriedSchedule 
     card,
     dir: abs,
     classNames: card.classKeys,
-    carriedSchedule: carried,
+    carriedSchedule: carried.carried,
+    teacherSchedules: carried.teacher,
     resolveClass,
     resolveLabels,
     sigmasFor,

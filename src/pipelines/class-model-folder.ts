@@ -6,18 +6,22 @@
  *   unet.onnx                 eps-prediction UNet: sample [B,1,28,28] f32, timestep [B] f32, class_label [B] i64 -> eps
  *   classifier.onnx           evaluator: image [B,1,28,28] in [-1,1] -> logits [B,10], features [B,F]
  *   test-features.json        classifier-feature mean/covariance of the real test set (for FID on features)
- *   optimized-schedule.json   AYS schedule optimized for this model (optional; used by --scheduler optimized)
+ *   teacher-schedules.json    per-sampler, per-step-count optimized schedules (optional; --scheduler optimized
+ *                             picks the one for the sampler and step count)
+ *   optimized-schedule.json   AYS schedule optimized for this model (optional; --scheduler optimized's fallback)
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError } from '../runtime/session.js';
+import { validateSigmas } from '../core/validate.js';
 
 export const CARD_FILE = 'card.json';
 export const UNET_FILE = 'unet.onnx';
 export const CLASSIFIER_FILE = 'classifier.onnx';
 export const TEST_FEATURES_FILE = 'test-features.json';
 export const OPTIMIZED_SCHEDULE_FILE = 'optimized-schedule.json';
+export const TEACHER_SCHEDULES_FILE = 'teacher-schedules.json';
 
 /** The package root: the nearest folder above this module whose package.json is named "ays". */
 export function packageRoot(): string {
@@ -214,4 +218,54 @@ export function checkModelFolder(dir: string, files: readonly string[]): string 
     );
   }
   return abs;
+}
+
+/** One carried teacher-matching schedule: the sigmas `sampler` runs for `steps` steps (steps + 1 values). */
+export interface CarriedTeacherSchedule {
+  sampler: string;
+  steps: number;
+  sigmas: number[];
+  method: string;
+  /** Held-out paired RMS of this schedule and of the best shipped one at the same step count. */
+  heldOut?: { rms: number; rmsStdErr: number; bestShipped: string; bestShippedRms: number };
+}
+
+/** teacher-schedules.json: schedules made by `npm run bench:optimize` for each sampler and step count. */
+export interface TeacherScheduleSet {
+  model: { name: string; sigma_min: number; sigma_max: number };
+  schedules: CarriedTeacherSchedule[];
+}
+
+const teacherCache = new Map<string, TeacherScheduleSet | null>();
+
+/** Read the folder's teacher schedule set (null when the folder has none); errors name the file. */
+export function readTeacherSchedules(dir: string): TeacherScheduleSet | null {
+  const path = join(resolve(dir), TEACHER_SCHEDULES_FILE);
+  if (teacherCache.has(path)) return teacherCache.get(path)!;
+  if (!existsSync(path)) {
+    teacherCache.set(path, null);
+    return null;
+  }
+  const raw = readJson(path, path);
+  const v = raw as Partial<TeacherScheduleSet> | null;
+  if (!isRecord(v) || !Array.isArray(v.schedules) || !isRecord(v.model)) throw new ModelError(`${path}: expected { model, schedules: [...] }`);
+  for (const s of v.schedules) {
+    if (!isRecord(s) || typeof s.sampler !== 'string' || !Number.isInteger(s.steps)) throw new ModelError(`${path}: every schedule needs a sampler and steps`);
+    validateSigmas(s.sigmas as number[], `${path} (${s.sampler}, ${s.steps} steps)`);
+    if ((s.sigmas as number[]).length !== (s.steps as number) + 1) throw new ModelError(`${path}: ${s.sampler} ${s.steps} steps has ${(s.sigmas as number[]).length} sigmas`);
+  }
+  const set = v as TeacherScheduleSet;
+  teacherCache.set(path, set);
+  return set;
+}
+
+/** The carried teacher schedule of a set for this sampler and step count (a copy), if it has one. */
+export function teacherSigmasIn(set: TeacherScheduleSet | null | undefined, sampler: string | undefined, steps: number): number[] | undefined {
+  const s = sampler === undefined ? undefined : set?.schedules.find((e) => e.sampler === sampler && e.steps === steps);
+  return s ? [...s.sigmas] : undefined;
+}
+
+/** The carried teacher schedule for this sampler and step count, if the folder has one. */
+export function carriedTeacherSigmas(dir: string, sampler: string, steps: number): number[] | undefined {
+  return teacherSigmasIn(readTeacherSchedules(dir), sampler, steps);
 }
