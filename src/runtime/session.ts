@@ -68,7 +68,7 @@ export function cudaAvailable(): boolean {
 const CUDA_HELP =
   'the CUDA execution provider is not installed in this onnxruntime-node (its CUDA libraries are downloaded by its ' +
   'install script, which ONNXRUNTIME_NODE_INSTALL=skip turns off). On Linux x64 with an NVIDIA GPU, CUDA 12 and cuDNN 9, ' +
-  'run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (allow its install script if npm asks), or use --device cpu'
+  'run `(cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node ./script/install)` once (npm itself skips that script: package.json denies it in allowScripts to keep installs offline), or use --device cpu'
 
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
