@@ -276,7 +276,8 @@ test('a text-to-image ONNX folder given at start-up (the tiny SD1.5 fixture): pr
 test("the bundled model's carried optimized schedule is offered as 'optimized' for sigmas and grids", async () => {
   const model = await json(studio.base, 'GET', '/api/model');
   assert.deepEqual(model.body.schedulers, ['optimized']);
-  const sig = await json(studio.base, 'POST', '/api/sigmas', { model: 'bundled', schedulers: ['optimized', 'karras'], steps: [6] });
+  // 'optimized' is the schedule the model carries for the sampler (here euler, as in smallGrid) and step count
+  const sig = await json(studio.base, 'POST', '/api/sigmas', { model: 'bundled', schedulers: ['optimized', 'karras'], steps: [6], sampler: 'euler' });
   assert.equal(sig.status, 200, JSON.stringify(sig.body));
   const optimized = sig.body.results[0].sigmas;
   assert.equal(optimized.length, 7);

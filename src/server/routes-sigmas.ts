@@ -19,6 +19,8 @@ interface SigmasBody {
   steps: number[];
   denoise?: number;
   coeff?: number;
+  /** The model's own schedules (the bundled model's 'optimized') can depend on the sampler they were made for. */
+  sampler?: string;
 }
 
 /** Steps a schedule computes before keeping the last ones: ComfyUI's KSampler rule floor(steps / denoise). */
@@ -74,7 +76,7 @@ async function oneSchedule(ctx: StudioContext, body: SigmasBody, model: ModelSam
     return loglinearResample(entry.sigmas, steps);
   }
   if (pipeline && modelSchedulers(pipeline).includes(scheduler)) {
-    return pipeline.schedule({ scheduler, steps });
+    return pipeline.schedule({ scheduler, steps, ...(body.sampler !== undefined ? { sampler: body.sampler } : {}) });
   }
   const request = { scheduler, steps, denoise: body.denoise, coeff: body.coeff };
   // Preset models are computed on the schedule thread; the studio model's own sampling here (same bounds).

@@ -46,6 +46,7 @@ export const sigmasBody = {
     },
     denoise: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
     coeff: { type: 'number', minimum: 0.5, maximum: 2 },
+    sampler: name,
   },
 } as const;
 
