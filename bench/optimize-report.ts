@@ -41,6 +41,8 @@ for (const [sampler, r] of Object.entries(results)) {
   const get = (name: string, n: number) => r.rows.find((x) => x.name === `${name}@${n}`);
   out.push(`## ${sampler}`);
   out.push('');
+  out.push(`![${sampler}: held-out paired RMS against steps](optimize-models-${sampler}.svg)`);
+  out.push('');
   out.push(`Stage A rule: ${r.dpRule ?? 'none'}. Teacher + DP for every n <= 10 in one pass: ${Math.round(r.dpSeconds)} s wall, ${r.dpCalls} model calls (64 images + CFG each) on the shared machine.` +
     (r.csInfo && Object.keys(r.csInfo).length ? ` Stage B (4 sweeps): ${Object.entries(r.csInfo).map(([n, c]) => `${n} steps ${Math.round(c.seconds)} s / ${c.calls} calls`).join(', ')}.` : ''));
   out.push('');
