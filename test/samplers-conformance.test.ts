@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { assertCallbackStream } from './conformance-helpers.js';
 import { readFileSync } from 'node:fs';
 import { SAMPLERS, samplerNames } from '../src/samplers/registry.js';
 import { gaussianMixtureDenoiser } from '../src/denoisers/gaussian-mixture.js';
@@ -87,18 +88,6 @@ for (const run of data.runs) {
     });
     assert.equal(noise.used, draws.length, 'every recorded noise draw is consumed');
     // the callback stream: step index, sigma, sigma_hat, x and denoised of every ComfyUI callback
-    assert.equal(steps.length, run.callbacks.length, 'number of callbacks');
-    run.callbacks.forEach((c, k) => {
-      const m = steps[k]!;
-      assert.equal(m.i, c.i, `callback ${k}: i`);
-      if (c.sigma !== undefined) assert.ok(Math.abs(m.sigma - c.sigma) <= 1e-12 * c.sigma, `callback ${k}: sigma ${m.sigma} vs ${c.sigma}`);
-      if (c.sigma_hat !== undefined) assert.ok(Math.abs(m.sigmaHat - c.sigma_hat) <= 1e-12 * c.sigma_hat, `callback ${k}: sigma_hat`);
-      const rx = c.x.flat(), rd = c.denoised.flat();
-      const scale = Math.max(...rx.map(Math.abs));
-      for (let j = 0; j < rx.length; j++) {
-        assert.ok(Math.abs(m.x[j]! - rx[j]!) <= tol * scale, `callback ${k}: x[${j}]`);
-        assert.ok(Math.abs(m.denoised[j]! - rd[j]!) <= tol * scale, `callback ${k}: denoised[${j}]`);
-      }
-    });
+    assertCallbackStream(steps, run.callbacks, tol);
   });
 }

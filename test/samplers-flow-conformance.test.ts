@@ -4,6 +4,7 @@
 // callback stream as ComfyUI.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { assertCallbackStream } from './conformance-helpers.js';
 import { readFileSync } from 'node:fs';
 import { SAMPLERS, samplerNames } from '../src/samplers/registry.js';
 import { sample } from '../src/samplers/sample.js';
@@ -155,19 +156,7 @@ for (const run of data.runs) {
     });
     if (run.first_sigma_offset_to !== undefined) assert.equal(r.calls[0], run.first_sigma_offset_to, 'first sigma offset');
     assert.equal(r.used, r.draws, 'every recorded noise draw is consumed');
-    assert.equal(r.steps.length, run.callbacks.length, 'number of callbacks');
-    run.callbacks.forEach((c, k) => {
-      const m = r.steps[k]!;
-      assert.equal(m.i, c.i, `callback ${k}: i`);
-      if (c.sigma !== undefined) assert.ok(Math.abs(m.sigma - c.sigma) <= 1e-12 * c.sigma, `callback ${k}: sigma ${m.sigma} vs ${c.sigma}`);
-      if (c.sigma_hat !== undefined) assert.ok(Math.abs(m.sigmaHat - c.sigma_hat) <= 1e-12 * c.sigma_hat, `callback ${k}: sigma_hat`);
-      const rx = c.x.flat(), rd = c.denoised.flat();
-      const scale = Math.max(...rx.map(Math.abs));
-      for (let j = 0; j < rx.length; j++) {
-        assert.ok(Math.abs(m.x[j]! - rx[j]!) <= tol * scale, `callback ${k}: x[${j}]`);
-        assert.ok(Math.abs(m.denoised[j]! - rd[j]!) <= tol * scale, `callback ${k}: denoised[${j}]`);
-      }
-    });
+    assertCallbackStream(r.steps, run.callbacks, tol);
   });
 
   // The flow path is taken exactly where ComfyUI takes one: without the model sampling the sampler runs its
