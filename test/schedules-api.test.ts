@@ -10,6 +10,8 @@ import {
   registerScheduler,
   roundHalfEven,
   betaPpf,
+  karrasSigmas,
+  exponentialSigmas,
   sigmasFromScheduleJson,
   schedulerRegistry,
 } from '../src/schedules/index.js';
@@ -161,4 +163,24 @@ test('lineChartSvg draws labelled series, a legend, axis titles and log ticks', 
   assert.match(svg, /1 point\(s\) at y &lt;= 0/);
   assert.equal((svg.match(/<path /g) ?? []).length, 2);
   assert.throws(() => lineChartSvg({ series: [] }), /at least one series/);
+});
+
+test('karras and exponential in float64: the same formula as ComfyUI float32 values, exact ends', () => {
+  for (const [lo, hi] of [[0.0291671582, 14.6146412293], [0.002, 80]] as const) {
+    for (const n of [1, 2, 10, 101]) {
+      for (const [name, f32, f64] of [
+        ['karras', karrasSigmas(n, lo, hi), karrasSigmas(n, lo, hi, 7, { precision: 'float64' })],
+        ['exponential', exponentialSigmas(n, lo, hi), exponentialSigmas(n, lo, hi, { precision: 'float64' })],
+      ] as const) {
+        assert.equal(f64.length, n + 1, `${name} ${n}: n sigmas and a final 0`);
+        assert.equal(f64[0], hi, `${name} ${n}: starts at sigma_max exactly`);
+        assert.equal(f64[n], 0);
+        if (n > 1) assert.equal(f64[n - 1], lo, `${name} ${n}: ends at sigma_min exactly`);
+        assert.ok(isDescending(f64.slice(0, n)), `${name} ${n} descending`);
+        // float32 arithmetic differs from float64 by a few float32 ulps (2^-24 relative each)
+        f64.forEach((v, i) => assert.ok(Math.abs(v - f32[i]!) <= 8 * 2 ** -24 * v, `${name} ${n} value ${i}: ${v} vs ${f32[i]}`));
+      }
+    }
+  }
+  assert.deepEqual(karrasSigmas(3, 0.1, 10, 7, { precision: 'float32' }), karrasSigmas(3, 0.1, 10), 'float32 is the default');
 });

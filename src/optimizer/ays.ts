@@ -1,11 +1,11 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { Denoiser } from '../samplers/types.js';
 import { createRng } from '../core/rng.js';
+import { loglinearInterp } from '../core/numerics.js';
 import { estimateBracketCosts, estimateKlubInterval, makeKlubDraws, type KlubDraws } from './klub.js';
 import {
   coordinateSweep,
   edmSchedule,
-  loglinearInterp,
   fractionalTimestep,
   subdivide,
   type CoordinateCost,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { loglinearInterp } from './search.js';
+import { loglinearInterp } from '../core/numerics.js';
 
 /**
  * The JSON an optimizer writes (`ays optimize --out`). `sigmas` is ready to run: descending, steps + 1 values,

@@ -4,6 +4,7 @@
  * Schedules are ascending here (sigma_0 = sigma_min < ... < sigma_n = sigma_max); endpoints never move.
  */
 
+import { exponentialSigmas, karrasSigmas } from '../schedules/k-diffusion.js';
 /** A table of admissible sigmas indexed by integer timestep (discrete models), increasing with t. */
 export interface TimestepGrid {
   readonly sigmas: ArrayLike<number>;
@@ -125,43 +126,14 @@ export function subdivide(schedule: ArrayLike<number>, grid?: TimestepGrid): Flo
 }
 
 /**
- * Log-linear interpolation of a descending schedule to K values (the AYS howto's loglinear_interp, spec §5):
- * positions linspace(0, 1, L) -> linspace(0, 1, K) over log sigma. Endpoints are preserved.
+ * The schedules' Karras formula (src/schedules/k-diffusion.ts, float64 with exact ends) as the optimizer's
+ * ascending grid: n + 1 values from sigmaMin to sigmaMax.
  */
-export function loglinearInterp(descending: ArrayLike<number>, K: number): Float64Array {
-  const L = descending.length;
-  if (L < 2 || K < 2) throw new RangeError('loglinearInterp: need at least two values in and out');
-  const ys = Array.from({ length: L }, (_, i) => Math.log(descending[L - 1 - i]!));
-  const out = new Float64Array(K);
-  for (let k = 0; k < K; k++) {
-    const x = (k / (K - 1)) * (L - 1);
-    const j = Math.min(L - 2, Math.floor(x));
-    const f = x - j;
-    // a new point that lands on an old one keeps its exact value (no exp(log) round trip)
-    out[K - 1 - k] = f === 0 ? descending[L - 1 - j]! : Math.exp(ys[j]! + f * (ys[j + 1]! - ys[j]!));
-  }
-  out[0] = descending[0]!;
-  out[K - 1] = descending[L - 1]!;
-  return out;
-}
-
-/** EDM (Karras) rho schedule, ascending, n+1 values from sigmaMin to sigmaMax. */
 export function edmSchedule(sigmaMin: number, sigmaMax: number, n: number, rho = 7): Float64Array {
-  const out = new Float64Array(n + 1);
-  const a = Math.pow(sigmaMin, 1 / rho);
-  const b = Math.pow(sigmaMax, 1 / rho);
-  for (let i = 0; i <= n; i++) out[i] = Math.pow(a + (i / n) * (b - a), rho);
-  out[0] = sigmaMin;
-  out[n] = sigmaMax;
-  return out;
+  return Float64Array.from(karrasSigmas(n + 1, sigmaMin, sigmaMax, rho, { precision: 'float64' }).slice(0, -1).reverse());
 }
 
-/** Uniform in log sigma (log-SNR) schedule, ascending, n+1 values. */
+/** The schedules' exponential (log-sigma uniform) formula, float64 with exact ends, ascending, n + 1 values. */
 export function logSnrSchedule(sigmaMin: number, sigmaMax: number, n: number): Float64Array {
-  const a = Math.log(sigmaMin);
-  const b = Math.log(sigmaMax);
-  const out = Float64Array.from({ length: n + 1 }, (_, i) => Math.exp(a + ((b - a) * i) / n));
-  out[0] = sigmaMin;
-  out[n] = sigmaMax;
-  return out;
+  return Float64Array.from(exponentialSigmas(n + 1, sigmaMin, sigmaMax, { precision: 'float64' }).slice(0, -1).reverse());
 }

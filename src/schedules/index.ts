@@ -16,7 +16,7 @@ export {
   betaSigmas,
   linearQuadraticSigmas,
 } from './comfy-schedulers.js';
-export { karrasSigmas, exponentialSigmas, polyexponentialSigmas, vpSigmas, laplaceSigmas, klOptimalSigmas } from './k-diffusion.js';
+export { karrasSigmas, exponentialSigmas, polyexponentialSigmas, vpSigmas, laplaceSigmas, klOptimalSigmas, type ClosedFormOptions } from './k-diffusion.js';
 export {
   betaSamplingSigmas,
   sdTurboSigmas,

@@ -11,13 +11,41 @@ function checkRange(sigmaMin: number, sigmaMax: number): void {
   }
 }
 
-/** Karras et al. (2022) eq. 5: sigma_i^(1/rho) linear in i. */
-export function karrasSigmas(n: number, sigmaMin: number, sigmaMax: number, rho = 7): number[] {
+/**
+ * Arithmetic of a closed-form schedule. `float32` (the default) is ComfyUI's tensor arithmetic, exact to its
+ * outputs; `float64` is the same formula in double precision with both ends exactly sigma_max and sigma_min,
+ * which is what the optimizer searches over (its fine grids and DP paths must contain the exact ends).
+ */
+export interface ClosedFormOptions {
+  precision?: 'float32' | 'float64';
+}
+
+/**
+ * n values of a schedule, descending, in float64 with exact ends: `at(i, m)` is the value at position i of m
+ * intervals counted from the sigma_min end (the order the optimizer's ascending grids have always used).
+ */
+function float64Ramp(n: number, at: (i: number, m: number) => number, sigmaMin: number, sigmaMax: number): number[] {
+  const out = Array.from({ length: n }, (_, k) => (n === 1 ? sigmaMax : at(n - 1 - k, n - 1)));
+  out[0] = sigmaMax;
+  if (n > 1) out[n - 1] = sigmaMin;
+  return out;
+}
+
+/**
+ * Karras et al. (2022) eq. 5: sigma_i^(1/rho) linear in i.
+ *
+ * @example
+ * karrasSigmas(4, 0.0292, 14.6146); // [14.6146, 4.0842, 0.7678, 0.0292, 0] (float32 values)
+ */
+export function karrasSigmas(n: number, sigmaMin: number, sigmaMax: number, rho = 7, options: ClosedFormOptions = {}): number[] {
   validateSteps(n);
   checkRange(sigmaMin, sigmaMax);
   if (!(rho > 0)) throw new RangeError(`rho must be positive, got ${rho}`);
   const minInv = sigmaMin ** (1 / rho);
   const maxInv = sigmaMax ** (1 / rho);
+  if (options.precision === 'float64') {
+    return [...float64Ramp(n, (i, m) => Math.pow(minInv + (i / m) * (maxInv - minInv), rho), sigmaMin, sigmaMax), 0];
+  }
   const span = f32(minInv - maxInv);
   const base = f32(maxInv);
   const out = torchPowScalarF32(torchLinspaceF32(0, 1, n).map((r) => f32(base + f32(r * span))), rho);
@@ -26,9 +54,14 @@ export function karrasSigmas(n: number, sigmaMin: number, sigmaMax: number, rho 
 }
 
 /** Log-sigma uniform between sigma_max and sigma_min. */
-export function exponentialSigmas(n: number, sigmaMin: number, sigmaMax: number): number[] {
+export function exponentialSigmas(n: number, sigmaMin: number, sigmaMax: number, options: ClosedFormOptions = {}): number[] {
   validateSteps(n);
   checkRange(sigmaMin, sigmaMax);
+  if (options.precision === 'float64') {
+    const a = Math.log(sigmaMin);
+    const b = Math.log(sigmaMax);
+    return [...float64Ramp(n, (i, m) => Math.exp(a + ((b - a) * i) / m), sigmaMin, sigmaMax), 0];
+  }
   const out = torchLinspaceF32(Math.log(sigmaMax), Math.log(sigmaMin), n).map((l) => expf32(l));
   out.push(0);
   return out;
