@@ -17,7 +17,7 @@ export type {
 export { defaultSamplerNoise } from './samplers/default-noise.js';
 export { validateSeed } from './noise/seed.js';
 export { torchRandn, TorchGenerator } from './noise/torch-randn.js';
-export { replayNoise, comfyDefaultNoise, torchGeneratorNoise, prepareNoise, brownianTreeNoise } from './noise/sources.js';
+export { replayNoise, comfyDefaultNoise, torchGeneratorNoise, prepareNoise, brownianTreeNoise, extendedBrownianTreeNoise } from './noise/sources.js';
 export type { BrownianNoiseOptions } from './noise/sources.js';
 export { cfg } from './denoisers/cfg.js';
 export { gaussianMixtureDenoiser } from './denoisers/gaussian-mixture.js';

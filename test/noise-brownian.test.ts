@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { brownianTreeNoise } from '../src/noise/sources.js';
+import { brownianTreeNoise, extendedBrownianTreeNoise } from '../src/noise/sources.js';
 import { keyedNormals } from '../src/noise/ziggurat.js';
 import { sample } from '../src/samplers/sample.js';
 import { SAMPLERS } from '../src/samplers/registry.js';
@@ -173,5 +173,47 @@ test('every stochastic sampler runs NaN-free with Brownian-tree noise on schedul
       const out = await sample(info.name, info.needsUncond ? guided() : cond, x, sigmas, { noise });
       assert.ok(out.data.every(Number.isFinite), `${info.name} on [${sigmas.join(', ')}]`);
     }
+  }
+});
+
+test('extendedBrownianTreeNoise: the same path below sigma_max, one consistent path above it', () => {
+  const like = { data: new Float64Array(20000), shape: [20000] };
+  const T = 14.6146;
+  const plain = brownianTreeNoise({ seed: 11, sigmaMin: 0, sigmaMax: T });
+  const ext = extendedBrownianTreeNoise({ seed: 11, sigmaMin: 0, sigmaMax: T });
+  for (const [a, b] of [[T, 2.5], [6, 0.03], [0.5, 0]] as const) {
+    assert.deepEqual(ext.next(like, a, b).data, plain.next(like, a, b).data, `${a} -> ${b}: unchanged inside the range`);
+  }
+  // increments add up along the path: W(s2) - W(s0) = (W(s1) - W(s0)) + (W(s2) - W(s1)), across sigma_max too
+  const scaled = (a: number, b: number) => Float64Array.from(ext.next(like, a, b).data, (v) => v * Math.sqrt(Math.abs(a - b)));
+  for (const [s0, s1, s2] of [[14.615, 10, 2.4], [20, 14.615, 3], [30, 20, 15]] as const) {
+    const whole = scaled(s0, s2), first = scaled(s0, s1), second = scaled(s1, s2);
+    for (let i = 0; i < like.data.length; i += 997) assert.ok(Math.abs(whole[i]! - first[i]! - second[i]!) < 1e-9, `${s0} -> ${s1} -> ${s2} at ${i}`);
+  }
+  // a step across sigma_max is standard normal (20000 draws: the variance's standard error is 0.01)
+  const z = Array.from(ext.next(like, 14.615, 2.39).data);
+  const variance = z.reduce((s, v) => s + v * v, 0) / z.length;
+  assert.ok(Math.abs(variance - 1) < 0.04, `variance ${variance}`);
+  // and independent of the part below sigma_max alone
+  const below = Array.from(plain.next(like, T, 2.39).data);
+  const corr = z.reduce((s, v, i) => s + v * below[i]!, 0) / z.length;
+  const expected = Math.sqrt((T - 2.39) / (14.615 - 2.39));
+  assert.ok(Math.abs(corr - expected) < 0.03, `correlation ${corr} with the part below, expected ${expected}`);
+  assert.throws(() => ext.next(like, 16 * T + 1, 1), /outside the tree's range/);
+});
+
+test('regression: the paired noise of stochastic samplers covers schedules that start above the model sigma_max (AYS A1111 14.615)', async () => {
+  const { pairedNoise } = await import('../src/optimizer/teacher.js');
+  const { getSigmas } = await import('../src/schedules/get-sigmas.js');
+  const { modelSampling } = await import('../src/model-sampling/presets.js');
+  const ms = modelSampling('sd15');
+  const sigmas = getSigmas({ model: ms, scheduler: 'ays_a1111', steps: 10 });
+  assert.ok(sigmas[0]! > ms.sigmaMax, 'the published table starts above the model sigma_max');
+  const denoiser = gaussianMixtureDenoiser({ means: [[0], [2]], weights: [0.5, 0.5], stds: [0.5, 0.5] });
+  for (const sampler of ['dpmpp_2m_sde', 'euler_ancestral']) {
+    const noise = pairedNoise(sampler, 5, ms.sigmaMin, ms.sigmaMax);
+    const x = { data: Float64Array.from([0.3, -1.2], (v) => v * sigmas[0]!), shape: [2, 1] };
+    const out = await sample(sampler, denoiser, x, sigmas, { noise });
+    assert.ok(Array.from(out.data).every(Number.isFinite), sampler);
   }
 });

@@ -84,7 +84,7 @@ export function prepareNoise(seed: number | bigint, shape: readonly number[], ba
 }
 
 // Brownian-tree noise lives in its own file; re-exported here with the other noise sources.
-export { brownianTreeNoise } from './brownian-tree.js';
+export { brownianTreeNoise, extendedBrownianTreeNoise } from './brownian-tree.js';
 export type { BrownianNoiseOptions } from './brownian-tree.js';
 
 /** Whether a shape matches (re-exported for noise users). */

@@ -29,7 +29,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Denoiser, NoiseSource } from '../samplers/types.js';
 import { sample } from '../samplers/sample.js';
 import { samplerInfo } from '../samplers/registry.js';
-import { brownianTreeNoise, comfyDefaultNoise } from '../noise/sources.js';
+import { comfyDefaultNoise, extendedBrownianTreeNoise } from '../noise/sources.js';
 import { edmSchedule } from './search.js';
 
 /** Samplers whose stage-A update is exact. */
@@ -53,8 +53,9 @@ export function dpRuleFor(sampler: string): string | undefined {
  * model's fixed range for stochastic samplers, ComfyUI's default stream otherwise (unused by deterministic ones).
  */
 export function pairedNoise(sampler: string, seed: number, sigmaMin: number, sigmaMax: number): NoiseSource {
-  // the tree starts at 0 so that every schedule of the model fits in it (sigmaMin only sets the tree's resolution)
-  if (samplerInfo(sampler).stochastic) return brownianTreeNoise({ seed, sigmaMin: Math.min(0, sigmaMin), sigmaMax });
+  // the tree starts at 0 so that every schedule of the model fits in it (sigmaMin only sets the tree's resolution);
+  // it goes on above sigmaMax because published tables may start a little above the model's (AYS A1111: 14.615)
+  if (samplerInfo(sampler).stochastic) return extendedBrownianTreeNoise({ seed, sigmaMin: Math.min(0, sigmaMin), sigmaMax });
   return comfyDefaultNoise(seed);
 }
 
