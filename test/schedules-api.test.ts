@@ -85,6 +85,12 @@ test('AYS: published tables, interpolation, A1111 convention, timesteps', () => 
   assert.deepEqual(alignYourStepsSigmas({ table: 'SD1', steps: 5 }).map((v) => Number(v.toFixed(4))), [14.6146, 3.8637, 1.8842, 0.9643, 0.3977, 0]);
   const interp = loglinearInterp([100, 10, 1], 5);
   assert.ok(Math.abs(interp[1]! - Math.sqrt(1000)) < 1e-9);
+  // numpy's exp(log(80)) is 79.99999999999997; the optimizer asks for its ends exactly
+  const ends = [80, 7, 0.002];
+  assert.notEqual(loglinearInterp(ends, 7)[0], 80, 'numpy arithmetic moves this end by an ulp (ComfyUI keeps that)');
+  const exact = loglinearInterp(ends, 7, { exactEnds: true });
+  assert.deepEqual([exact[0], exact[6]], [80, 0.002]);
+  assert.deepEqual(exact.slice(1, 6), loglinearInterp(ends, 7).slice(1, 6), 'only the ends differ');
   assert.deepEqual(aysTimesteps('SD1'), [999, 850, 736, 645, 545, 455, 343, 233, 124, 24, 0]);
   assert.throws(() => aysTimesteps('SVD'), /no integer timesteps/);
   assert.throws(() => getSigmas({ model: 'sd3', scheduler: 'ays', steps: 10 }), /no Align Your Steps table for model "sd3"; AYS tables exist for sd15, sdxl, svd, deepfloyd-if/);

@@ -36,15 +36,31 @@ export function npInterp(x: number, xp: readonly number[], fp: readonly number[]
   return slope * (x - xp[lo]!) + fp[lo]!;
 }
 
+export interface LoglinearInterpOptions {
+  /**
+   * Return the input's first and last values exactly. Off by default: numpy's exp(log(sigma)) round trip can
+   * move an end by an ulp, and ComfyUI's AYS tables carry that; the optimizer's schedules keep their ends.
+   */
+  exactEnds?: boolean;
+}
+
 /**
  * Log-linear interpolation of a descending schedule to `count` points (NVIDIA's AYS howto): log sigma is
- * linear in the position on a uniform [0, 1] grid; both ends are kept.
+ * linear in the position on a uniform [0, 1] grid, with numpy's arithmetic.
+ *
+ * @example
+ * loglinearInterp([100, 10, 1], 5); // [100, 31.62..., 10, 3.16..., 1] (ends up to numpy's rounding)
  */
-export function loglinearInterp(descending: readonly number[], count: number): number[] {
+export function loglinearInterp(descending: readonly number[], count: number, options: LoglinearInterpOptions = {}): number[] {
   const ascendingLogs = [...descending].reverse().map((s) => Math.log(s));
   const xs = npLinspace(0, 1, ascendingLogs.length);
   const newXs = npLinspace(0, 1, count);
-  return newXs.map((x) => Math.exp(npInterp(x, xs, ascendingLogs))).reverse();
+  const out = newXs.map((x) => Math.exp(npInterp(x, xs, ascendingLogs))).reverse();
+  if (options.exactEnds && count >= 2 && descending.length >= 1) {
+    out[0] = descending[0]!;
+    out[count - 1] = descending[descending.length - 1]!;
+  }
+  return out;
 }
 
 /** lambda = -log(sigma): the half log-SNR of a noise level in the VE (k-diffusion) convention. */

@@ -74,7 +74,7 @@ export function scheduleFor(spec: string, tb: Testbed, steps: number, sampler: s
     }
     const parsed = readScheduleFile(text, file);
     if (finalStep === 'zero') return sigmasForSteps(parsed, steps);
-    return steps === parsed.steps && parsed.table[steps]! > 0 ? [...parsed.table] : Array.from(loglinearInterp(parsed.master_sigmas, steps + 1));
+    return steps === parsed.steps && parsed.table[steps]! > 0 ? [...parsed.table] : Array.from(loglinearInterp(parsed.master_sigmas, steps + 1, { exactEnds: true }));
   }
   if (finalStep === 'sigma-min') {
     if (spec === 'karras') return Array.from(edmSchedule(tb.sigmaMin, tb.sigmaMax, steps, 7)).reverse();

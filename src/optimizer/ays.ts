@@ -340,7 +340,7 @@ export async function optimizeAys(options: AysOptions): Promise<AysResult> {
     report({ stage: stage as 2 | 3, sweep: 1, klub: lastKlub });
   }
   const master = descending(schedule);
-  const sigmas = Array.from(loglinearInterp(master, steps + 1));
+  const sigmas = Array.from(loglinearInterp(master, steps + 1, { exactEnds: true }));
   const result: AysResult = {
     sigmas,
     stage1: descending(one.schedule),

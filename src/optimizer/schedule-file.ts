@@ -54,7 +54,7 @@ export interface ScheduleFile {
 
 export function makeScheduleFile(fields: Omit<ScheduleFile, 'format' | 'version' | 'sigmas' | 'steps'> & { steps?: number }): ScheduleFile {
   const steps = fields.steps ?? fields.table.length - 1;
-  const table = fields.table.length === steps + 1 ? fields.table : Array.from(loglinearInterp(fields.master_sigmas, steps + 1));
+  const table = fields.table.length === steps + 1 ? fields.table : Array.from(loglinearInterp(fields.master_sigmas, steps + 1, { exactEnds: true }));
   const sigmas = [...table];
   sigmas[sigmas.length - 1] = 0;
   return {
@@ -209,7 +209,7 @@ export function readScheduleFile(text: string, where = 'schedule file'): Schedul
 export function sigmasForSteps(file: ScheduleFile, steps: number): number[] {
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
   if (steps === file.steps) return [...file.sigmas];
-  const out = Array.from(loglinearInterp(file.master_sigmas, steps + 1));
+  const out = Array.from(loglinearInterp(file.master_sigmas, steps + 1, { exactEnds: true }));
   out[out.length - 1] = 0;
   return out;
 }
