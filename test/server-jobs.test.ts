@@ -193,7 +193,30 @@ test('optimize: GITS on a testbed reports the EDM start and its path, and its pa
   assert.equal(result.sigmas[6], 0);
   const bad = await json(studio.base, 'POST', '/api/optimize', { method: 'ays', target: 'bundled', steps: 6 });
   assert.equal(bad.status, 400);
-  assert.match(bad.body.message, /supports gits, not ays/);
+  assert.match(bad.body.message, /supports teacher, gits, not ays/);
+});
+
+test('optimize: teacher matching on a testbed reports karras and the result on held-out noise, for the chosen sampler', async () => {
+  const res = await json(studio.base, 'POST', '/api/optimize', { method: 'teacher', target: 'gmm2d-8x8', steps: 6, sampler: 'dpmpp_2m', seed: 3 });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const events = await readEvents(studio.base, res.body.job.id);
+  assert.equal(events[events.length - 1]!.event, 'done', JSON.stringify(events[events.length - 1]));
+  assert.ok(events.some((e) => e.event === 'progress' && /^(teacher|dp|held-out check) /.test(e.data.where)), 'progress names the stage');
+  const sweeps = events.filter((e) => e.event === 'sweep').map((e) => e.data);
+  assert.equal(sweeps.length, 2);
+  assert.match(sweeps[0].note, /^karras \(start\), held-out RMS/);
+  assert.match(sweeps[1].note, /^teacher DP for dpmpp_2m, held-out RMS/);
+  assert.ok(sweeps[1].metric < sweeps[0].metric, `teacher ${sweeps[1].metric} vs karras ${sweeps[0].metric}`);
+  const result = events[events.length - 1]!.data.result;
+  assert.equal(result.method, 'teacher');
+  assert.equal(result.sampler, 'dpmpp_2m');
+  assert.deepEqual(result.sigmas, sweeps[1].sigmas);
+  assert.equal(result.sigmas.length, 7);
+  assert.equal(result.sigmas[6], 0);
+  assert.match(result.note, /held-out RMS|still better/, 'the held-out verdict is passed on');
+  const bad = await json(studio.base, 'POST', '/api/optimize', { method: 'teacher', target: 'gmm2d-8x8', steps: 6, sampler: 'eulr' });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.message, /unknown sampler "eulr"; valid samplers: euler, /);
 });
 
 test('optimize: cancel stops the worker', async () => {

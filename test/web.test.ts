@@ -176,6 +176,26 @@ test('Compare view: cancel a running job', async () => {
   await shot('compare-cancelled.png');
 });
 
+test('Optimize view: teacher matching is the default method and asks for the sampler; its result is judged on held-out noise', async () => {
+  await open('optimize');
+  assert.equal(await page.inputValue('#method'), 'teacher');
+  assert.equal(await page.isVisible('#opt-sampler'), true);
+  await page.selectOption('#opt-sampler', 'dpmpp_2m');
+  const targets = await page.$$eval('#target option', (options) => (options as Array<{ value: string }>).map((o) => o.value));
+  assert.ok(targets.includes('bundled') && targets.includes('gmm2d-8x8'), targets.join(','));
+  await page.selectOption('#target', 'gmm2d-8x8');
+  await page.fill('#opt-steps', '6');
+  await page.click('#start-opt');
+  await page.waitForFunction(() => /^done/.test(document.querySelector('#opt-status')?.textContent ?? ''));
+  assert.equal(await page.locator('#sweep-table tbody tr').count(), 2);
+  assert.match((await page.textContent('#sweep-table tbody')) ?? '', /karras \(start\).*teacher DP for dpmpp_2m/s);
+  assert.equal(await page.isVisible('#opt-warning'), false, 'the teacher schedule beats its karras start on gmm2d-8x8');
+  assert.equal(await page.inputValue('#save-name'), 'teacher-dpmpp_2m-gmm2d-8x8-6');
+  await page.selectOption('#method', 'ays');
+  assert.equal(await page.isVisible('#opt-sampler'), false, 'AYS and GITS do not take a sampler');
+  assert.deepEqual(pageErrors, []);
+});
+
 test('Optimize view: AYS on a testbed, live KLUB/metric chart, save under a name the other views list', async () => {
   await open('optimize');
   await page.selectOption('#method', 'ays');

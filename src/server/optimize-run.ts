@@ -2,9 +2,12 @@
  * What an optimization run does, target by target. Runs inside the optimize worker (see
  * optimize-worker.ts); kept free of server code so it can be called directly too.
  *
- * - testbeds (the lab's mixtures with exact denoisers): AYS (KLUB coordinate search with early stopping) or GITS;
- * - `bundled`, the studio's class-conditional model: GITS only. AYS needs data samples x0, and the training set
- *   is not shipped; GITS needs only noise and the model.
+ * - testbeds (the lab's mixtures with exact denoisers): teacher matching, AYS (KLUB coordinate search with early
+ *   stopping) or GITS;
+ * - `bundled`, the studio's class-conditional model: teacher matching or GITS. AYS needs data samples x0, and
+ *   the training set is not shipped; the other two need only noise and the model.
+ * Teacher matching is the same code as `ays optimize --testbed|--model --method teacher` (with smaller batches),
+ * including its held-out check against the shipped schedules.
  */
 import type { Denoiser } from '../samplers/types.js';
 import { optimizeAys } from '../optimizer/ays.js';
@@ -16,7 +19,7 @@ import { testbed, testbedNames, testbedDescription } from '../lab/testbeds.js';
 import { createRng } from '../core/rng.js';
 import { sample } from '../samplers/sample.js';
 import { getSigmas } from '../schedules/index.js';
-import type { OptimizeOutcome, OptimizeRequest, OptimizeTarget, SweepReport } from './optimize.js';
+import type { OptimizeMethod, OptimizeOutcome, OptimizeRequest, OptimizeTarget, SweepReport } from './optimize.js';
 
 /** Monte Carlo samples per KLUB estimate in the studio: fewer than the paper's 8192, so a run takes seconds. */
 export const STUDIO_SAMPLES = 2048;
@@ -31,6 +34,12 @@ export const BUNDLED_TARGET = 'bundled';
  */
 const BUNDLED_GITS = { warmup: 8, teacherSteps: 24, teacherRtol: 1e-2, metricCount: 4, referenceSteps: 40 };
 
+/**
+ * Teacher matching in the studio: the CLI's method with smaller batches, so a run takes a minute or two on a
+ * laptop CPU (the CLI's defaults are 64 noises on a model and 512 on a testbed).
+ */
+const STUDIO_TEACHER = { modelSamples: 16, testbedSamples: 256, testbedHeldOut: 1024 };
+
 /** Testbed metric reference tolerance: the few-step errors it ranks are ~1e-2, so 1e-5 is ample (1e-7 costs ~40 s on gmm16). */
 const TESTBED_REFERENCE_RTOL = 1e-5;
 
@@ -40,13 +49,15 @@ export function optimizeTargets(): OptimizeTarget[] {
       name,
       description: testbedDescription(name) ?? name,
       model: testbed(name).model?.name ?? 'edm',
-      methods: ['ays', 'gits'] as Array<'ays' | 'gits'>,
+      methods: ['teacher', 'ays', 'gits'] as OptimizeMethod[],
     })),
     {
       name: BUNDLED_TARGET,
-      description: `the studio model, GITS with ${BUNDLED_GITS.warmup} teacher trajectories on ${BUNDLED_GITS.teacherSteps + 1} points (AYS needs training data, which is not shipped)`,
+      description:
+        `the studio model: teacher matching (${STUDIO_TEACHER.modelSamples} training noises, held-out check on ${STUDIO_TEACHER.modelSamples} others) ` +
+        `or GITS with ${BUNDLED_GITS.warmup} teacher trajectories on ${BUNDLED_GITS.teacherSteps + 1} points (AYS needs training data, which is not shipped)`,
       model: BUNDLED_TARGET,
-      methods: ['gits'],
+      methods: ['teacher', 'gits'],
     },
   ];
 }
@@ -202,10 +213,85 @@ async function runGits(problem: Problem, request: RunOptions, callbacks: RunCall
   return { sigmas: finalZero(result.sigmas), sweeps: 1, note: `GITS over ${result.grid.length} teacher points; ${result.seconds.toFixed(1)} s` };
 }
 
+/** Where each stage of a teacher run sits in the progress bar (fractions of the whole). */
+const TEACHER_STAGES: Record<string, [number, number]> = { teacher: [0, 0.25], dp: [0.25, 0.75], refine: [0.25, 0.75], 'held-out check': [0.75, 1] };
+
+/**
+ * Teacher matching (the CLI's `--method teacher`): sweep 0 reports the start (karras) and sweep 1 the result,
+ * each with its held-out output MSE to the teacher; the note carries the held-out verdict against the shipped
+ * schedules, so a shipped schedule that is still better is said, not hidden.
+ */
+async function runTeacherMatching(request: RunOptions, callbacks: RunCallbacks): Promise<OptimizeOutcome> {
+  const sampler = request.sampler ?? 'euler';
+  const seed = request.seed ?? 0;
+  const onProgress = (stage: string, done: number, total: number) => {
+    const [a, b] = TEACHER_STAGES[stage] ?? [0, 1];
+    callbacks.onProgress?.(a + (b - a) * (total > 0 ? done / total : 0), `${stage} ${done}/${total}`);
+  };
+  let rows: Array<{ name: string; sigmas: number[]; rms: number; rmsStdErr: number }>;
+  let sigmas: number[];
+  let verdict: string;
+  if (request.target === BUNDLED_TARGET) {
+    const { openModelHandle } = await import('../bundled/open-model.js');
+    const { defaultModelDir } = await import('../bundled/model-files.js');
+    const { optimizeModelSchedule } = await import('../optimizer/model-optimize.js');
+    const model = await openModelHandle(request.modelDir ?? defaultModelDir(), {});
+    try {
+      const r = await optimizeModelSchedule(model.handle, {
+        sampler,
+        steps: request.steps,
+        method: 'teacher',
+        samples: STUDIO_TEACHER.modelSamples,
+        seed,
+        heldOutSeed: seed + 4000,
+        heldOutSamples: STUDIO_TEACHER.modelSamples,
+        cfg: model.recommendedCfg,
+        ...(callbacks.signal ? { signal: callbacks.signal } : {}),
+        onProgress: (p) => onProgress(p.stage, p.done, p.total),
+      });
+      rows = r.guard.rows.map((row) => ({ name: row.scheduler === r.guard.optimized ? 'result' : row.scheduler, sigmas: row.sigmas, rms: row.rms, rmsStdErr: row.rmsStdErr }));
+      sigmas = r.file.sigmas;
+      verdict = r.guard.verdict;
+    } finally {
+      await model.handle.dispose();
+    }
+  } else {
+    const { optimizeForTestbed } = await import('../lab/optimize-testbed.js');
+    const file = await optimizeForTestbed({
+      testbed: request.target,
+      method: 'teacher',
+      solver: sampler,
+      steps: request.steps,
+      seed,
+      samples: STUDIO_TEACHER.testbedSamples,
+      heldOutSamples: STUDIO_TEACHER.testbedHeldOut,
+      ...(callbacks.signal ? { signal: callbacks.signal } : {}),
+      onProgress: (p) => {
+        if ('phase' in p) onProgress(p.phase, p.done, p.total);
+      },
+    });
+    const held = file.made_by.held_out as { rows: Array<{ scheduler: string; sigmas: number[]; rms: number; rmsStdErr: number }>; verdict: string };
+    rows = held.rows.map((row) => ({ name: row.scheduler === 'optimized' ? 'result' : row.scheduler, sigmas: row.sigmas, rms: row.rms, rmsStdErr: row.rmsStdErr }));
+    sigmas = file.sigmas;
+    verdict = held.verdict;
+  }
+  const start = rows.find((row) => row.name === 'karras');
+  const result = rows.find((row) => row.name === 'result');
+  const mse = (row: { rms: number } | undefined) => (row ? row.rms ** 2 : null);
+  const describe = (row: { rms: number; rmsStdErr: number } | undefined) => (row ? `held-out RMS ${row.rms.toPrecision(4)} ± ${row.rmsStdErr.toPrecision(2)}` : '');
+  callbacks.onSweep({ sweep: 0, klub: null, metric: mse(start), sigmas: start?.sigmas ?? [], note: `karras (start), ${describe(start)}` });
+  callbacks.onSweep({ sweep: 1, klub: null, metric: mse(result), sigmas, note: `teacher DP for ${sampler}, ${describe(result)}` });
+  return { sigmas, sweeps: 1, note: verdict };
+}
+
 export async function runOptimization(request: RunOptions, callbacks: RunCallbacks): Promise<OptimizeOutcome> {
   const seed = request.seed ?? 0;
+  if (request.method === 'teacher') {
+    if (request.target !== BUNDLED_TARGET && !testbedNames.includes(request.target)) throw new RangeError(`unknown target "${request.target}"`);
+    return runTeacherMatching(request, callbacks);
+  }
   if (request.target === BUNDLED_TARGET) {
-    if (request.method !== 'gits') throw new RangeError('the bundled model supports GITS only (AYS needs training data, which is not shipped)');
+    if (request.method !== 'gits') throw new RangeError('the bundled model supports teacher matching and GITS (AYS needs training data, which is not shipped)');
     const problem = await bundledProblem(request.modelDir, seed, BUNDLED_GITS.warmup, callbacks.signal);
     try {
       return await runGits(problem, request, callbacks, BUNDLED_GITS);

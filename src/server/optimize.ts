@@ -1,14 +1,15 @@
 /**
- * Optimize view routes: list what can be optimized, start an AYS or GITS run as a job whose `sweep`
- * events carry the KLUB and the early-stopping metric, and return the schedule when it finishes.
+ * Optimize view routes: list what can be optimized, start a teacher-matching, AYS or GITS run as a job whose
+ * `sweep` events carry the KLUB (AYS) and the metric, and return the schedule when it finishes.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Job, JobContext, JobQueue } from './jobs.js';
 import type { OutputFolder } from './output.js';
 import type { SavedSchedules } from './saved-schedules.js';
 import { optimizeBody, limits } from './schemas.js';
+import { samplerNames } from '../samplers/registry.js';
 
-export type OptimizeMethod = 'ays' | 'gits';
+export type OptimizeMethod = 'teacher' | 'ays' | 'gits';
 
 export interface OptimizeTarget {
   name: string;
@@ -22,6 +23,8 @@ export interface OptimizeRequest {
   method: OptimizeMethod;
   target: string;
   steps: number;
+  /** teacher: the sampler the schedule is for (default euler); the other methods ignore it. */
+  sampler?: string;
   maxSweeps?: number;
   seed?: number;
 }
@@ -78,6 +81,9 @@ export function registerOptimizeRoutes(app: FastifyInstance, deps: OptimizeRoute
     if (!target.methods.includes(body.method)) {
       throw new BadOptimizeRequest(`target "${target.name}" supports ${target.methods.join(', ')}, not ${body.method}`);
     }
+    if (body.sampler !== undefined && !samplerNames.includes(body.sampler)) {
+      throw new BadOptimizeRequest(`unknown sampler "${body.sampler}"; valid samplers: ${samplerNames.join(', ')}`);
+    }
     const job = submit('optimize', { ...body, model: target.model }, async (ctx) => {
       ctx.progress(0, 1000);
       const outcome = await support.run(body, {
@@ -86,7 +92,7 @@ export function registerOptimizeRoutes(app: FastifyInstance, deps: OptimizeRoute
         // progress in thousandths of the planned work
         onProgress: (fraction, where) => ctx.progress(Math.round(fraction * 1000), 1000, { where }),
       });
-      return { ...outcome, model: target.model, method: body.method, target: target.name };
+      return { ...outcome, model: target.model, method: body.method, target: target.name, ...(body.method === 'teacher' ? { sampler: body.sampler ?? 'euler' } : {}) };
     });
     return reply.status(202).send({ job: queue.snapshot(job), events: `/api/jobs/${job.id}/events` });
   });

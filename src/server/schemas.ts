@@ -83,8 +83,10 @@ export const optimizeBody = {
   additionalProperties: false,
   required: ['method', 'target', 'steps'],
   properties: {
-    method: { type: 'string', enum: ['ays', 'gits'] },
+    method: { type: 'string', enum: ['teacher', 'ays', 'gits'] },
     target: name,
+    /** teacher: the sampler the schedule is for (checked against the registry in the handler). */
+    sampler: name,
     steps: { type: 'integer', minimum: 2, maximum: limits.optimizeMaxSteps },
     maxSweeps: { type: 'integer', minimum: 1, maximum: limits.optimizeMaxSweeps },
     seed: { type: 'integer', minimum: 0, maximum: 4294967295 },

@@ -2,6 +2,7 @@ import { del, followJob, get, post, type JobSnapshot } from './api.js';
 import { LineChart } from './charts.js';
 import { clear, field, fmt, h, toast } from './dom.js';
 import { countProgressEvent, exposeChart, exposeJob } from './testing.js';
+import { loadRegistries } from './state.js';
 
 interface Target {
   name: string;
@@ -29,16 +30,27 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
   let targets: Target[] = [];
   let maxSteps = 40;
   let maxSweeps = 12;
+  let samplers: string[] = [];
   try {
-    const res = await get<{ targets: Target[]; maxSteps: number; maxSweeps: number }>('/api/optimize/targets');
+    const [res, reg] = await Promise.all([get<{ targets: Target[]; maxSteps: number; maxSweeps: number }>('/api/optimize/targets'), loadRegistries()]);
     targets = res.targets;
     maxSteps = res.maxSteps;
     maxSweeps = res.maxSweeps;
+    samplers = reg.samplers;
   } catch (err) {
     root.append(h('section', { class: 'view' }, h('div', { class: 'card empty' }, `The optimizer is not available: ${(err as Error).message}`)));
     return;
   }
-  const methodSelect = h('select', { id: 'method' }, h('option', { value: 'ays' }, 'AYS (KLUB coordinate descent)'), h('option', { value: 'gits' }, 'GITS (trajectory DP)'));
+  const methodSelect = h(
+    'select',
+    { id: 'method' },
+    h('option', { value: 'teacher' }, 'Teacher matching (DP on the sampler\'s own error)'),
+    h('option', { value: 'ays' }, 'AYS (KLUB coordinate descent)'),
+    h('option', { value: 'gits' }, 'GITS (trajectory DP)'),
+  );
+  // teacher matching optimizes for one sampler (its own many-step run is the teacher)
+  const samplerSelect = h('select', { id: 'opt-sampler' }, ...samplers.map((s) => h('option', { value: s, selected: s === 'euler' }, s)));
+  const samplerField = field('Sampler', samplerSelect, 'teacher matching: the schedule is for this sampler');
   const targetSelect = h('select', { id: 'target' }, ...targets.map((t) => h('option', { value: t.name }, t.name)));
   const targetInfo = h('div', { class: 'hint', id: 'target-info' });
   const stepsInput = h('input', { id: 'opt-steps', type: 'number', value: '10', min: 2, max: maxSteps, step: 1 });
@@ -63,6 +75,7 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
       h('aside', { class: 'panel controls' },
         h('h2', {}, 'Optimize'),
         field('Method', methodSelect),
+        samplerField,
         field('Target', targetSelect),
         targetInfo,
         h('div', { class: 'row2' }, field('Steps', stepsInput), field('Max sweeps', sweepsInput)),
@@ -107,6 +120,7 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
     for (const t of targets.filter((x) => x.methods.includes(methodSelect.value))) targetSelect.append(h('option', { value: t.name, selected: t.name === keep }, t.name));
     describe();
     sweepsInput.disabled = methodSelect.value !== 'ays';
+    samplerField.hidden = methodSelect.value !== 'teacher';
   };
   targetSelect.addEventListener('change', describe);
   methodSelect.addEventListener('change', offerTargets);
@@ -115,16 +129,23 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
   let jobId: string | null = null;
   let sweeps: Sweep[] = [];
   let initial: number[] | null = null;
-  let final: { sigmas: number[]; model: string; method: string; target: string; sweeps: number; stoppedEarly?: boolean } | null = null;
+  let final: { sigmas: number[]; model: string; method: string; target: string; sweeps: number; stoppedEarly?: boolean; sampler?: string } | null = null;
 
-  let runMethod = 'ays';
+  let runMethod = 'teacher';
   /** The name field holds our suggestion (replace it on the next result) until the user types in it. */
   let suggestedName = true;
   nameInput.addEventListener('input', () => (suggestedName = nameInput.value === ''));
 
   function drawSweeps() {
     const title = metricsBox.querySelector('.u-title');
-    if (title) title.textContent = runMethod === 'gits' ? 'GITS: metric of the EDM start and of the GITS path' : 'KLUB and early-stopping metric per sweep';
+    if (title) {
+      title.textContent =
+        runMethod === 'gits'
+          ? 'GITS: metric of the EDM start and of the GITS path'
+          : runMethod === 'teacher'
+            ? 'Teacher matching: held-out MSE to the teacher, start (karras) and result'
+            : 'KLUB and early-stopping metric per sweep';
+    }
     const x = sweeps.map((s) => s.sweep);
     metricsChart.set(
       [{ label: 'KLUB', color: '#4361ee' }, { label: 'metric', color: '#e63946', scale: 'y2', dash: [6, 4] }],
@@ -176,7 +197,7 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
   function judgeResult() {
     const start = sweeps.find((s) => s.sweep === 0)?.metric ?? null;
     const scored = sweeps.filter((s) => s.metric !== null && s.sweep > 0);
-    const end = final?.method === 'gits' || !final?.stoppedEarly ? (scored[scored.length - 1]?.metric ?? null) : Math.min(...scored.map((s) => s.metric!));
+    const end = final?.method !== 'ays' || !final?.stoppedEarly ? (scored[scored.length - 1]?.metric ?? null) : Math.min(...scored.map((s) => s.metric!));
     const worse = start !== null && end !== null && end > start;
     warning.hidden = !worse;
     resultTitle.textContent = worse ? 'Result (worse than its start)' : 'Result';
@@ -192,6 +213,7 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
       steps: Number(stepsInput.value),
       maxSweeps: Number(sweepsInput.value),
       seed: Number(seedInput.value),
+      ...(methodSelect.value === 'teacher' ? { sampler: samplerSelect.value } : {}),
     };
     statusText.textContent = 'starting…';
     let id: string;
@@ -239,14 +261,14 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
       } else if (event === 'done') {
         final = data.result;
         setRunning(false);
-        const how = final!.method === 'gits' ? 'done' : `done after ${final!.sweeps} sweeps`;
+        const how = final!.method === 'ays' ? `done after ${final!.sweeps} sweeps` : 'done';
         statusText.textContent = `${how}${data.result.note ? ` · ${data.result.note}` : ''}`;
         resultText.value = JSON.stringify(final!.sigmas.map((s) => Number(s.toPrecision(8))));
         drawSweeps();
         judgeResult();
         setProgress(1, 'done');
         saveButton.disabled = false;
-        if (suggestedName) nameInput.value = `${final!.method}-${final!.target}-${final!.sigmas.length - 1}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '-');
+        if (suggestedName) nameInput.value = `${final!.method}-${final!.sampler ? `${final!.sampler}-` : ''}${final!.target}-${final!.sigmas.length - 1}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '-');
       } else if (event === 'cancelled') {
         setRunning(false);
         setProgress(0, 'cancelled');
@@ -277,7 +299,7 @@ export async function renderOptimizeView(root: HTMLElement): Promise<void> {
         name: nameInput.value.trim(),
         sigmas: final.sigmas,
         model: final.model,
-        source: `${final.method} on ${final.target}, ${final.sweeps} sweeps`,
+        source: final.sampler ? `${final.method} for ${final.sampler} on ${final.target}` : `${final.method} on ${final.target}, ${final.sweeps} sweeps`,
       });
       toast(`saved as ${res.scheduler}: pick it in Schedules or Compare`);
       saveButton.disabled = true;
