@@ -16,10 +16,8 @@ async function seeds2(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sN
   const x2 = zerosLike(x);
   const n = x.data.length;
   const noisy = eta > 0 && sNoise > 0;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
-    if (landOnPrediction(x, denoised, sigmaNext)) continue;
+  return run.eachStep(x, sigmas, async ({ sigma, sigmaNext, denoised }) => {
+    if (landOnPrediction(x, denoised, sigmaNext)) return;
     const ls = hl.lambda(sigma), lt = hl.lambda(sigmaNext);
     const h = lt - ls, hEta = h * (eta + 1);
     const ls1 = ls + r * (lt - ls);
@@ -53,8 +51,7 @@ async function seeds2(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sN
       addNoise(x, sigmaNext * Math.exp(-eta * (1 - r) * h) * Math.sqrt(-Math.expm1(-2 * eta * r * h)) * sNoise, n1);
       addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * eta * (1 - r) * h)) * sNoise, n2);
     }
-  }
-  return x;
+  });
 }
 
 export const sampleSeeds2 = defineSampler(S.seeds2, (run, x, sigmas) =>
@@ -73,10 +70,8 @@ export const sampleSeeds3 = defineSampler(S.seeds3, async (run, x, sigmas) => {
   const x2 = zerosLike(x), x3 = zerosLike(x);
   const n = x.data.length;
   const noisy = eta > 0 && sNoise > 0;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
-    if (landOnPrediction(x, denoised, sigmaNext)) continue;
+  return run.eachStep(x, sigmas, async ({ sigma, sigmaNext, denoised }) => {
+    if (landOnPrediction(x, denoised, sigmaNext)) return;
     const ls = hl.lambda(sigma), lt = hl.lambda(sigmaNext);
     const h = lt - ls, hEta = h * (eta + 1);
     const ls1 = ls + r1 * (lt - ls), ls2 = ls + r2 * (lt - ls);
@@ -112,8 +107,7 @@ export const sampleSeeds3 = defineSampler(S.seeds3, async (run, x, sigmas) => {
       addNoise(x, sigmaNext * Math.exp(-eta * (1 - r2) * h) * w2 * sNoise, n2);
       addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * eta * (1 - r2) * h)) * sNoise, n3);
     }
-  }
-  return x;
+  });
 });
 
 /** ER-SDE's default noise scaler (the paper's "ER-SDE 5" choice): lambda * (exp(lambda^0.3) + 10). */
@@ -136,9 +130,7 @@ export const sampleErSde = defineSampler(S.erSde, async (run, x, sigmas) => {
   const lambdas = isFlow(ms) ? sigmas.map((s) => Math.exp(-hl.lambda(s))) : sigmas;
   const old = zerosLike(x), oldD = zerosLike(x), dCur = zerosLike(x);
   const n = x.data.length;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, ({ i, sigma, sigmaNext, denoised }) => {
     const stage = Math.min(maxStage, i + 1);
     if (sigmaNext === 0) {
       copyInto(x, denoised);
@@ -186,6 +178,5 @@ export const sampleErSde = defineSampler(S.erSde, async (run, x, sigmas) => {
       }
     }
     copyInto(old, denoised);
-  }
-  return x;
+  });
 });
