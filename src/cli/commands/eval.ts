@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js';
 import { samplerSpec, samplerNames } from '../../samplers/registry.js';
 import { getSigmas, schedulerNames } from '../../schedules/index.js';
 import { stageProgress } from '../../bundled/progress.js';
-import { parseCfg, parseInteger, parseList, parseSeed, parseSteps, safeSeed } from '../options.js';
+import { commandWithOptions, type OptionRow, parseCfg, parseInteger, parseList, parseSeed, parseSteps, safeSeed } from '../options.js';
 
 interface EvalOpts {
   model?: string;
@@ -43,7 +43,7 @@ export interface EvalRow {
 }
 
 /** The options of `ays eval`: flags, help, default. */
-const EVAL_OPTIONS: ReadonlyArray<readonly [string, string, string?]> = [
+const EVAL_OPTIONS: readonly OptionRow[] = [
   ['--model <dir>', 'model folder (default: the bundled Fashion-MNIST model; SD1.x/SDXL optimum exports give RMS only)'],
   ['--scheduler <list>', 'comma list: schedule names, optimized (the model\'s carried schedule), custom:FILE (a schedule file)', 'karras,beta,ays,optimized'],
   ['--sampler <name>', 'sampler', 'dpmpp_2m'],
@@ -62,10 +62,7 @@ const EVAL_OPTIONS: ReadonlyArray<readonly [string, string, string?]> = [
 ];
 
 export function register(program: Command): void {
-  const command = program
-    .command('eval')
-    .description('Compare schedules on a model from the same noise: paired RMS to a shared many-step reference (± SE); on the bundled model also FID on classifier features (95% bootstrap interval) and class accuracy');
-  for (const [flags, help, fallback] of EVAL_OPTIONS) command.option(flags, help, fallback);
+  const command = commandWithOptions(program, 'eval', 'Compare schedules on a model from the same noise: paired RMS to a shared many-step reference (± SE); on the bundled model also FID on classifier features (95% bootstrap interval) and class accuracy', EVAL_OPTIONS);
   command.action(async (opts: EvalOpts) => {
     const steps = parseSteps(opts.steps);
     const samples = parseInteger('--samples', opts.samples, { min: 2 });
