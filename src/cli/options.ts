@@ -9,10 +9,21 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
 import { UsageError } from './errors.js';
 import { validateSigmas, validateSteps } from '../core/validate.js';
 
 const INTEGER = /^\s*[+-]?\d+\s*$/;
+
+/** One option of a command's table: flags, help text, and the default when it has one. */
+export type OptionRow = readonly [flags: string, help: string, fallback?: string];
+
+/** Adds the command `name` to program with its description and the options of its table, in order. */
+export function commandWithOptions(program: Command, name: string, description: string, options: readonly OptionRow[]): Command {
+  const command = program.command(name).description(description);
+  for (const [flags, help, fallback] of options) command.option(flags, help, fallback);
+  return command;
+}
 
 /** Runs library code, turning its RangeError/TypeError (bad input) into a UsageError for the CLI. */
 export function asUsage<T>(fn: () => T): T {

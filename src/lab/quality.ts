@@ -3,7 +3,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { ModelSampling } from '../model-sampling/types.js';
 import { edmModelSampling } from '../model-sampling/edm.js';
 import { getSigmas } from '../schedules/get-sigmas.js';
-import { samplerInfo } from '../samplers/registry.js';
+import { samplerSpec } from '../samplers/registry.js';
 import { sample } from '../samplers/sample.js';
 import { readScheduleFile, sigmasForSteps } from '../optimizer/schedule-file.js';
 import { edmSchedule, logSnrSchedule } from '../optimizer/search.js';
@@ -126,7 +126,7 @@ export async function runQuality(options: QualityOptions): Promise<QualityRow[]>
     options.onRow?.(row);
   };
   for (const samplerName of options.samplers) {
-    const info = samplerInfo(samplerName);
+    const info = samplerSpec(samplerName);
     for (const spec of options.schedulers) {
       for (const steps of options.steps) {
         options.signal?.throwIfAborted();

@@ -6,6 +6,7 @@ import type { RowDenoiser } from '../optimizer/types.js';
 import { gaussianMixture, mixtureDenoise, sampleMixture, type GaussianMixture } from './mixture.js';
 import { presentAsModel } from './present.js';
 import type { Rng } from '../core/rng.js';
+import { builtOnUse } from '../core/built-on-use.js';
 
 /**
  * A testbed: data whose exact denoiser we know, with the sigma range it is sampled over and, optionally,
@@ -122,21 +123,9 @@ const builders: Record<string, { description: string; build: () => Testbed }> = 
   },
 };
 
-export const testbedNames: readonly string[] = Object.keys(builders);
+const testbeds = builtOnUse('testbed', builders);
 
-export function testbedDescription(name: string): string | undefined {
-  return builders[name]?.description;
-}
-
-const cache = new Map<string, Testbed>();
-
-export function testbed(name: string): Testbed {
-  const b = Object.prototype.hasOwnProperty.call(builders, name) ? builders[name] : undefined;
-  if (!b) throw new RangeError(`unknown testbed "${name}"; valid testbeds: ${testbedNames.join(', ')}`);
-  let t = cache.get(name);
-  if (!t) {
-    t = b.build();
-    cache.set(name, t);
-  }
-  return t;
-}
+export const testbedNames: readonly string[] = testbeds.names;
+export const testbedDescription: (name: string) => string | undefined = testbeds.description;
+/** The testbed called `name` (see testbedNames), built on first use. */
+export const testbed: (name: string) => Testbed = testbeds.get;

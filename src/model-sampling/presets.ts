@@ -3,6 +3,7 @@ import type { ModelSampling } from './types.js';
 import { discreteModelSampling } from './discrete.js';
 import { edmModelSampling } from './edm.js';
 import { flowModelSampling, fluxModelSampling } from './flow.js';
+import { builtOnUse } from '../core/built-on-use.js';
 
 const builders: Record<string, { description: string; build: () => ModelSampling }> = {
   sd15: {
@@ -31,24 +32,9 @@ const builders: Record<string, { description: string; build: () => ModelSampling
   },
 };
 
-export const modelSamplingNames: readonly string[] = Object.keys(builders);
+const presets = builtOnUse('model', builders);
 
-export function modelSamplingDescription(name: string): string | undefined {
-  return builders[name]?.description;
-}
-
-const cache = new Map<string, ModelSampling>();
-
-/** The preset model sampling called `name` (sd15, sdxl, svd, sd3, flux, deepfloyd-if). */
-export function modelSampling(name: string): ModelSampling {
-  const builder = Object.prototype.hasOwnProperty.call(builders, name) ? builders[name] : undefined;
-  if (!builder) {
-    throw new RangeError(`unknown model "${name}"; valid models: ${modelSamplingNames.join(', ')}`);
-  }
-  let ms = cache.get(name);
-  if (!ms) {
-    ms = builder.build();
-    cache.set(name, ms);
-  }
-  return ms;
-}
+export const modelSamplingNames: readonly string[] = presets.names;
+export const modelSamplingDescription: (name: string) => string | undefined = presets.description;
+/** The preset model sampling called `name` (sd15, sdxl, svd, sd3, flux, deepfloyd-if), built on first use. */
+export const modelSampling: (name: string) => ModelSampling = presets.get;

@@ -104,21 +104,28 @@ export function gaussianKl(vTrue: number, vOut: number, d: number): number {
 }
 
 /**
+ * The output KL of a sampler that keeps N(0, c^2 I) data Gaussian: the variance of x starts at sigma_max^2 + c^2,
+ * `step(v, a, b, c^2)` maps it over each step b -> a of the ascending schedule (walked from the top), and the
+ * result is compared with the true marginal at sigma_min, N(0, sigma_min^2 + c^2).
+ */
+function gaussianOutputKl(ascending: ArrayLike<number>, c: number, d: number, step: (v: number, a: number, b: number, c2: number) => number): number {
+  const n = ascending.length - 1;
+  const c2 = c * c;
+  let v = ascending[n]! ** 2 + c2;
+  for (let i = n; i >= 1; i--) v = step(v, ascending[i - 1]!, ascending[i]!, c2);
+  return gaussianKl(ascending[0]! ** 2 + c2, v, d);
+}
+
+/**
  * Exact output KL of Euler (DDIM, ODE) on N(0, c^2 I) data for an ascending schedule that ends at sigma_min:
  * start x ~ N(0, sigma_max^2 + c^2); each step b -> a multiplies x by (ab + c^2)/(b^2 + c^2) (spec §7.1).
  * Compared against the true marginal at sigma_min, N(0, sigma_min^2 + c^2).
  */
 export function gaussianEulerKl(ascending: ArrayLike<number>, c: number, d = 1): number {
-  const n = ascending.length - 1;
-  const c2 = c * c;
-  let v = ascending[n]! ** 2 + c2;
-  for (let i = n; i >= 1; i--) {
-    const b = ascending[i]!;
-    const a = ascending[i - 1]!;
+  return gaussianOutputKl(ascending, c, d, (v, a, b, c2) => {
     const k = (a * b + c2) / (b * b + c2);
-    v *= k * k;
-  }
-  return gaussianKl(ascending[0]! ** 2 + c2, v, d);
+    return v * (k * k);
+  });
 }
 
 /**
@@ -126,15 +133,9 @@ export function gaussianEulerKl(ascending: ArrayLike<number>, c: number, d = 1):
  * v <- k^2 v + a^2 (1 - a^2/b^2), k = r + (1 - r) c^2/(b^2 + c^2), r = a^2/b^2 (spec §7.3).
  */
 export function gaussianStochasticDdimKl(ascending: ArrayLike<number>, c: number, d = 1): number {
-  const n = ascending.length - 1;
-  const c2 = c * c;
-  let v = ascending[n]! ** 2 + c2;
-  for (let i = n; i >= 1; i--) {
-    const b = ascending[i]!;
-    const a = ascending[i - 1]!;
+  return gaussianOutputKl(ascending, c, d, (v, a, b, c2) => {
     const r = (a * a) / (b * b);
     const k = r + ((1 - r) * c2) / (b * b + c2);
-    v = k * k * v + a * a * (1 - r);
-  }
-  return gaussianKl(ascending[0]! ** 2 + c2, v, d);
+    return k * k * v + a * a * (1 - r);
+  });
 }

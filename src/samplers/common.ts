@@ -23,6 +23,14 @@ function checkSigmas(name: string, sigmas: ArrayLike<number>): Float64Array {
 /** Keys of P whose values can be T (all string keys for an untyped run). */
 type KeysWhere<P, T> = 0 extends 1 & P ? string : { [K in keyof P]-?: P[K] extends T ? K : never }[keyof P] & string;
 
+/** One step of Run.eachStep: its index, its sigma and the next, and the model's prediction at sigma. */
+export interface SamplingStep {
+  readonly i: number;
+  readonly sigma: number;
+  readonly sigmaNext: number;
+  readonly denoised: Tensor;
+}
+
 /**
  * Per-run state shared by a sampler's helpers: the spec (name, hyperparameter defaults), the denoiser call
  * counter, options and abort handling.
@@ -84,6 +92,19 @@ export class Run<P extends object = any> {
     const denoised = await this.denoise(x, sigmaHat);
     this.callback(i, sigma, sigmaHat, shown, denoised);
     return denoised;
+  }
+
+  /**
+   * The loop most samplers share: for each step i, denoise x at sigmas[i] (denoiseStep) and let `step` move x
+   * (in place) to sigmas[i + 1]. Returns x.
+   */
+  async eachStep(x: Tensor, sigmas: Float64Array, step: (s: SamplingStep) => void | Promise<void>): Promise<Tensor> {
+    for (let i = 0; i < sigmas.length - 1; i++) {
+      const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
+      const denoised = await this.denoiseStep(i, x, sigma);
+      await step({ i, sigma, sigmaNext, denoised });
+    }
+    return x;
   }
 
   /** The unconditional prediction of the last denoiser call (cfg_pp samplers). */

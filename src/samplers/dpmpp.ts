@@ -17,9 +17,7 @@ async function dpmpp2sAncestral(run: Run<S.AncestralParams>, x: Tensor, sigmas: 
   if (!cfgPp && isFlow(modelSamplingOf(run))) return dpmpp2sAncestralRF(run, sigmas, x, eta, sNoise);
   const x2 = zerosLike(x);
   const n = x.data.length;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, async ({ sigma, sigmaNext, denoised }) => {
     const uncond = cfgPp ? run.uncond() : denoised;
     const [down, up] = ancestralStep(sigma, sigmaNext, eta);
     const xd = x.data, dd = denoised.data, ud = uncond.data;
@@ -44,8 +42,7 @@ async function dpmpp2sAncestral(run: Run<S.AncestralParams>, x: Tensor, sigmas: 
       }
     }
     if (sigmaNext > 0) addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
-  }
-  return x;
+  });
 }
 
 /**
@@ -56,9 +53,7 @@ async function dpmpp2sAncestral(run: Run<S.AncestralParams>, x: Tensor, sigmas: 
 async function dpmpp2sAncestralRF(run: Run, sigmas: Float64Array, x: Tensor, eta: number, sNoise: number): Promise<Tensor> {
   const x2 = zerosLike(x);
   const flowLambda = (s: number): number => Math.log((1 - s) / s);
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, async ({ sigma, sigmaNext, denoised }) => {
     const st = rfAncestralStep(sigma, sigmaNext, eta);
     if (sigmaNext === 0) {
       const xd = x.data, dd = denoised.data, k = (st.down - sigma) / sigma;
@@ -75,8 +70,7 @@ async function dpmpp2sAncestralRF(run: Run, sigmas: Float64Array, x: Tensor, eta
       flowStep(x, denoised2, sigma, st.down);
     }
     if (sigmaNext > 0 && eta > 0) rescaleAddNoise(x, st.rescale, sNoise * st.renoise, run.draw(x, sigma, sigmaNext));
-  }
-  return x;
+  });
 }
 
 /**
@@ -89,10 +83,8 @@ async function dpmppSde(run: Run<S.DpmppSdeParams>, x: Tensor, sigmas: Float64Ar
   const noisy = eta > 0 && sNoise > 0;
   const x2 = zerosLike(x);
   const n = x.data.length;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
-    if (landOnPrediction(x, denoised, sigmaNext)) continue;
+  return run.eachStep(x, sigmas, async ({ sigma, sigmaNext, denoised }) => {
+    if (landOnPrediction(x, denoised, sigmaNext)) return;
     const ls = hl.lambda(sigma), lt = hl.lambda(sigmaNext), h = lt - ls, ls1 = ls + r * h, fac = 1 / (2 * r);
     const sigmaS1 = hl.sigma(ls1);
     const alphaS = hl.alpha(sigma, ls), alphaS1 = hl.alpha(sigmaS1, ls1), alphaT = hl.alpha(sigmaNext, lt);
@@ -115,8 +107,7 @@ async function dpmppSde(run: Run<S.DpmppSdeParams>, x: Tensor, sigmas: Float64Ar
       for (let j = 0; j < n; j++) xd[j] = a * xd[j]! + b * ((1 - fac) * dd[j]! + fac * d2[j]!);
     }
     if (noisy) addNoise(x, alphaT * sNoise * su, run.draw(x, sigma, sigmaNext));
-  }
-  return x;
+  });
 }
 
 export const sampleDpmppSde = defineSampler(S.dpmppSde, dpmppSde);
@@ -126,9 +117,7 @@ export const sampleDpmppSdeGpu = defineSampler(S.dpmppSdeGpu, dpmppSde);
 export const sampleDpmpp2m = defineSampler(S.dpmpp2m, async (run, x, sigmas) => {
   const old = zerosLike(x);
   const n = x.data.length;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, ({ i, sigma, sigmaNext, denoised }) => {
     const xd = x.data, dd = denoised.data, od = old.data;
     if (sigmaNext === 0) {
       // sigma_next / sigma = 0 and -expm1(-inf) = 1: the step lands on the prediction
@@ -155,16 +144,13 @@ export const sampleDpmpp2m = defineSampler(S.dpmpp2m, async (run, x, sigmas) => 
         }
       }
     }
-  }
-  return x;
+  });
 });
 
 export const sampleDpmpp2mCfgPp = defineSampler(S.dpmpp2mCfgPp, async (run, x, sigmas) => {
   const oldUncond = zerosLike(x);
   const n = x.data.length;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, ({ i, sigma, sigmaNext, denoised }) => {
     const uncond = run.uncond();
     const t = lambdaOf(sigma), tNext = lambdaOf(sigmaNext), h = tNext - t;
     const eh = Math.exp(-h), em1 = Math.expm1(-h);
@@ -183,8 +169,7 @@ export const sampleDpmpp2mCfgPp = defineSampler(S.dpmpp2mCfgPp, async (run, x, s
         od[j] = ud[j]!;
       }
     }
-  }
-  return x;
+  });
 });
 
 /** DPM-Solver++(2M) SDE in the model sampling's half-log-SNR (k-diffusion sample_dpmpp_2m_sde). */
@@ -195,9 +180,7 @@ async function dpmpp2mSde(run: Run<S.Dpmpp2mSdeParams>, x: Tensor, sigmas: Float
   const old = zerosLike(x);
   let hLast = 0;
   const n = x.data.length;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, ({ i, sigma, sigmaNext, denoised }) => {
     const xd = x.data, dd = denoised.data, od = old.data;
     if (sigmaNext === 0) {
       copyInto(x, denoised);
@@ -217,8 +200,7 @@ async function dpmpp2mSde(run: Run<S.Dpmpp2mSdeParams>, x: Tensor, sigmas: Float
       hLast = h;
     }
     copyInto(old, denoised);
-  }
-  return x;
+  });
 }
 
 /** The _heun variants differ from the plain ones only in their default solver_type (the spec's). */
@@ -233,9 +215,7 @@ async function dpmpp3mSde(run: Run<S.AncestralParams>, x: Tensor, sigmas: Float6
   let d1 = zerosLike(x), d2 = zerosLike(x); // previous two predictions
   let h1: number | null = null, h2: number | null = null;
   const n = x.data.length;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, ({ sigma, sigmaNext, denoised }) => {
     const xd = x.data, dd = denoised.data, p1 = d1.data, p2 = d2.data;
     let h: number | null = null;
     if (sigmaNext === 0) {
@@ -273,8 +253,7 @@ async function dpmpp3mSde(run: Run<S.AncestralParams>, x: Tensor, sigmas: Float6
     copyInto(d1, denoised);
     h2 = h1;
     h1 = h;
-  }
-  return x;
+  });
 }
 
 export const sampleDpmpp3mSde = defineSampler(S.dpmpp3mSde, dpmpp3mSde);

@@ -49,9 +49,7 @@ export const sampleDdim = defineSampler(S.ddim, euler);
 export const sampleEulerAncestral = defineSampler(S.eulerAncestral, async (run, x, sigmas) => {
   const eta = run.num('eta'), sNoise = run.num('s_noise');
   if (isFlow(modelSamplingOf(run))) return eulerAncestralRF(run, sigmas, x, eta, sNoise);
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, ({ sigma, sigmaNext, denoised }) => {
     const [down, up] = ancestralStep(sigma, sigmaNext, eta);
     if (sigmaNext === 0) {
       copyInto(x, denoised);
@@ -59,21 +57,17 @@ export const sampleEulerAncestral = defineSampler(S.eulerAncestral, async (run, 
       eulerStep(x, denoised, sigma, down - sigma);
       addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
     }
-  }
-  return x;
+  });
 });
 
 /** Rectified-flow euler_ancestral (ComfyUI's sample_euler_ancestral_RF): flow step to sigma_down, then renoise. */
 async function eulerAncestralRF(run: Run, sigmas: Float64Array, x: Tensor, eta: number, sNoise: number): Promise<Tensor> {
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
-    if (landOnPrediction(x, denoised, sigmaNext)) continue;
+  return run.eachStep(x, sigmas, ({ sigma, sigmaNext, denoised }) => {
+    if (landOnPrediction(x, denoised, sigmaNext)) return;
     const st = rfAncestralStep(sigma, sigmaNext, eta);
     flowStep(x, denoised, sigma, st.down);
     if (eta > 0) rescaleAddNoise(x, st.rescale, sNoise * st.renoise, run.draw(x, sigma, sigmaNext));
-  }
-  return x;
+  });
 }
 
 /** euler_cfg_pp is euler_ancestral_cfg_pp without noise (eta = 0, s_noise = 0), as in ComfyUI. */
@@ -89,19 +83,16 @@ export const sampleEulerAncestralCfgPp = defineSampler(S.eulerAncestralCfgPp, (r
  */
 async function eulerAncestralCfgPp(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sNoise: number): Promise<Tensor> {
   const hl = halfLogSnr(modelSamplingOf(run));
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, ({ sigma, sigmaNext, denoised }) => {
     const uncond = run.uncond();
-    if (landOnPrediction(x, denoised, sigmaNext)) continue;
+    if (landOnPrediction(x, denoised, sigmaNext)) return;
     const alphaS = hl.alpha(sigma, hl.lambda(sigma)), alphaT = hl.alpha(sigmaNext, hl.lambda(sigmaNext));
     const [down, up] = ancestralStepPy(sigma / alphaS, sigmaNext / alphaT, eta);
     // renoise the guided x0 with the unconditional noise estimate
     const xd = x.data, dd = denoised.data, ud = uncond.data, k = (alphaT * down) / sigma;
     for (let j = 0; j < xd.length; j++) xd[j] = alphaT * dd[j]! + (xd[j]! - alphaS * ud[j]!) * k;
     if (eta > 0 && sNoise > 0) addNoise(x, alphaT * sNoise * up, run.draw(x, sigma, sigmaNext));
-  }
-  return x;
+  });
 }
 
 export const sampleHeun = defineSampler(S.heun, async (run, x, sigmas) => {
@@ -216,9 +207,7 @@ export const sampleDpm2Ancestral = defineSampler(S.dpm2Ancestral, async (run, x,
 /** DDPM ancestral step (Ho et al. 2020) done in the VP space x / sqrt(1 + sigma^2). */
 export const sampleDdpm = defineSampler(S.ddpm, async (run, x, sigmas) => {
   const n = x.data.length;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, ({ sigma, sigmaNext, denoised }) => {
     const acBar = 1 / (sigma * sigma + 1), acBarPrev = 1 / (sigmaNext * sigmaNext + 1);
     const alpha = acBar / acBarPrev;
     const vpScale = 1 / Math.sqrt(1 + sigma * sigma);
@@ -233,8 +222,7 @@ export const sampleDdpm = defineSampler(S.ddpm, async (run, x, sigmas) => {
       addNoise(x, Math.sqrt(((1 - alpha) * (1 - acBarPrev)) / (1 - acBar)), run.draw(x, sigma, sigmaNext));
     }
     if (out !== 1) for (let j = 0; j < n; j++) xd[j] = xd[j]! * out;
-  }
-  return x;
+  });
 });
 
 /**

@@ -244,9 +244,7 @@ async function resMultistep(run: Run, x: Tensor, sigmas: Float64Array, eta: numb
   const old = zerosLike(x);
   let oldSigmaDown = 0;
   const n = x.data.length;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, ({ i, sigma, sigmaNext, denoised }) => {
     const uncond = cfgPp ? run.uncond() : denoised;
     const [down, up] = ancestralStep(sigma, sigmaNext, eta);
     const xd = x.data, dd = denoised.data, ud = uncond.data, od = old.data;
@@ -276,8 +274,7 @@ async function resMultistep(run: Run, x: Tensor, sigmas: Float64Array, eta: numb
     if (sigmaNext > 0) addNoise(x, sNoise * up, run.draw(x, sigma, sigmaNext));
     copyInto(old, uncond);
     oldSigmaDown = down;
-  }
-  return x;
+  });
 }
 
 export const sampleResMultistep = defineSampler(S.resMultistep, (run, x, sigmas) => resMultistep(run, x, sigmas, 0, run.num('s_noise'), false));
@@ -292,9 +289,7 @@ export const sampleResMultistepAncestralCfgPp = defineSampler(S.resMultistepAnce
 async function gradientEstimation(run: Run, x: Tensor, sigmas: Float64Array, gamma: number, cfgPp: boolean): Promise<Tensor> {
   const oldD = zerosLike(x);
   const n = x.data.length;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, ({ i, sigma, sigmaNext, denoised }) => {
     const target = cfgPp ? run.uncond() : denoised;
     const dt = sigmaNext - sigma;
     const xd = x.data, dd = denoised.data, td = target.data, od = oldD.data, inv = 1 / sigma;
@@ -308,8 +303,7 @@ async function gradientEstimation(run: Run, x: Tensor, sigmas: Float64Array, gam
       xd[j] = v;
       od[j] = d;
     }
-  }
-  return x;
+  });
 }
 
 export const sampleGradientEstimation = defineSampler(S.gradientEstimation, (run, x, sigmas) =>

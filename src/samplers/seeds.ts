@@ -7,29 +7,50 @@ import type { Tensor } from '../tensor/tensor.js';
 import { copyInto, zerosLike } from '../tensor/ops.js';
 import { addNoise, defineSampler, eiPhi1, eiPhi2, landOnPrediction, type Run } from './common.js';
 import * as S from './specs.js';
-import { halfLogSnr, halfLogSnrOf, isFlow, modelSamplingOf, offsetFirstSigma } from './flow.js';
+import { halfLogSnr, halfLogSnrOf, isFlow, modelSamplingOf, offsetFirstSigma, type HalfLogSnr } from './flow.js';
 
 const PHI = ['phi_1', 'phi_2'] as const;
+
+/** A step sigma -> sigmaNext in half-log-SNR: its ends ls and lt, its length h, and h (eta + 1). */
+function halfLogSnrStep(hl: HalfLogSnr, sigma: number, sigmaNext: number, eta: number): { ls: number; lt: number; h: number; hEta: number } {
+  const ls = hl.lambda(sigma), lt = hl.lambda(sigmaNext);
+  const h = lt - ls;
+  return { ls, lt, h, hEta: h * (eta + 1) };
+}
+
+/** A stage point of a step ls -> lt: the half-log-SNR a fraction r of the way, with its sigma and alpha. */
+interface StagePoint {
+  sigma: number;
+  alpha: number;
+}
+
+function stagePoint(hl: HalfLogSnr, ls: number, lt: number, r: number): StagePoint {
+  const lambda = ls + r * (lt - ls);
+  const sigma = hl.sigma(lambda);
+  return { sigma, alpha: hl.alpha(sigma, lambda) };
+}
+
+/**
+ * The first stage of SEEDS-2 and SEEDS-3, without its noise: the first-order exponential step of x (at sigma,
+ * prediction `denoised`) to the stage point s1 at fraction r of a step of length h (hEta = h (eta + 1)), written to out.
+ */
+function firstStage(out: Tensor, x: Tensor, denoised: Tensor, sigma: number, s1: StagePoint, r: number, h: number, hEta: number, eta: number): void {
+  const a = (s1.sigma / sigma) * Math.exp(-r * h * eta), b = s1.alpha * eiPhi1(-r * hEta);
+  const xd = x.data, dd = denoised.data, od = out.data, n = xd.length;
+  for (let j = 0; j < n; j++) od[j] = a * xd[j]! - b * dd[j]!;
+}
 
 async function seeds2(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sNoise: number, r: number, solver: (typeof PHI)[number]): Promise<Tensor> {
   const hl = halfLogSnrOf(run, sigmas);
   const x2 = zerosLike(x);
   const n = x.data.length;
   const noisy = eta > 0 && sNoise > 0;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
-    if (landOnPrediction(x, denoised, sigmaNext)) continue;
-    const ls = hl.lambda(sigma), lt = hl.lambda(sigmaNext);
-    const h = lt - ls, hEta = h * (eta + 1);
-    const ls1 = ls + r * (lt - ls);
-    const sigmaS1 = hl.sigma(ls1);
-    const alphaS1 = hl.alpha(sigmaS1, ls1), alphaT = hl.alpha(sigmaNext, lt);
-    {
-      const a = (sigmaS1 / sigma) * Math.exp(-r * h * eta), b = alphaS1 * eiPhi1(-r * hEta);
-      const xd = x.data, dd = denoised.data, x2d = x2.data;
-      for (let j = 0; j < n; j++) x2d[j] = a * xd[j]! - b * dd[j]!;
-    }
+  return run.eachStep(x, sigmas, async ({ sigma, sigmaNext, denoised }) => {
+    if (landOnPrediction(x, denoised, sigmaNext)) return;
+    const { ls, lt, h, hEta } = halfLogSnrStep(hl, sigma, sigmaNext, eta);
+    const s1 = stagePoint(hl, ls, lt, r), sigmaS1 = s1.sigma;
+    const alphaT = hl.alpha(sigmaNext, lt);
+    firstStage(x2, x, denoised, sigma, s1, r, h, hEta, eta);
     // The two draws are the Brownian increments over [sigma, s1] and [s1, sigma_next]; the final noise is
     // the exact combination of both, so the stage-1 noise is reused with its decayed weight.
     const n1 = noisy ? run.draw(x, sigma, sigmaS1) : null;
@@ -53,8 +74,7 @@ async function seeds2(run: Run, x: Tensor, sigmas: Float64Array, eta: number, sN
       addNoise(x, sigmaNext * Math.exp(-eta * (1 - r) * h) * Math.sqrt(-Math.expm1(-2 * eta * r * h)) * sNoise, n1);
       addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * eta * (1 - r) * h)) * sNoise, n2);
     }
-  }
-  return x;
+  });
 }
 
 export const sampleSeeds2 = defineSampler(S.seeds2, (run, x, sigmas) =>
@@ -73,20 +93,13 @@ export const sampleSeeds3 = defineSampler(S.seeds3, async (run, x, sigmas) => {
   const x2 = zerosLike(x), x3 = zerosLike(x);
   const n = x.data.length;
   const noisy = eta > 0 && sNoise > 0;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
-    if (landOnPrediction(x, denoised, sigmaNext)) continue;
-    const ls = hl.lambda(sigma), lt = hl.lambda(sigmaNext);
-    const h = lt - ls, hEta = h * (eta + 1);
-    const ls1 = ls + r1 * (lt - ls), ls2 = ls + r2 * (lt - ls);
-    const s1 = hl.sigma(ls1), s2 = hl.sigma(ls2);
-    const alphaS1 = hl.alpha(s1, ls1), alphaS2 = hl.alpha(s2, ls2), alphaT = hl.alpha(sigmaNext, lt);
-    const xd = x.data, dd = denoised.data, x2d = x2.data, x3d = x3.data;
-    {
-      const a = (s1 / sigma) * Math.exp(-r1 * h * eta), b = alphaS1 * eiPhi1(-r1 * hEta);
-      for (let j = 0; j < n; j++) x2d[j] = a * xd[j]! - b * dd[j]!;
-    }
+  return run.eachStep(x, sigmas, async ({ sigma, sigmaNext, denoised }) => {
+    if (landOnPrediction(x, denoised, sigmaNext)) return;
+    const { ls, lt, h, hEta } = halfLogSnrStep(hl, sigma, sigmaNext, eta);
+    const stage1 = stagePoint(hl, ls, lt, r1), stage2 = stagePoint(hl, ls, lt, r2);
+    const s1 = stage1.sigma, s2 = stage2.sigma, alphaS2 = stage2.alpha, alphaT = hl.alpha(sigmaNext, lt);
+    const xd = x.data, dd = denoised.data, x3d = x3.data;
+    firstStage(x2, x, denoised, sigma, stage1, r1, h, hEta, eta);
     // Brownian increments over [sigma, s1], [s1, s2], [s2, sigma_next], combined exactly at each stage
     const w1 = Math.sqrt(-Math.expm1(-2 * eta * r1 * h)), w2 = Math.sqrt(-Math.expm1(-2 * eta * (r2 - r1) * h));
     const n1 = noisy ? run.draw(x, sigma, s1) : null;
@@ -112,8 +125,7 @@ export const sampleSeeds3 = defineSampler(S.seeds3, async (run, x, sigmas) => {
       addNoise(x, sigmaNext * Math.exp(-eta * (1 - r2) * h) * w2 * sNoise, n2);
       addNoise(x, sigmaNext * Math.sqrt(-Math.expm1(-2 * eta * (1 - r2) * h)) * sNoise, n3);
     }
-  }
-  return x;
+  });
 });
 
 /** ER-SDE's default noise scaler (the paper's "ER-SDE 5" choice): lambda * (exp(lambda^0.3) + 10). */
@@ -136,9 +148,7 @@ export const sampleErSde = defineSampler(S.erSde, async (run, x, sigmas) => {
   const lambdas = isFlow(ms) ? sigmas.map((s) => Math.exp(-hl.lambda(s))) : sigmas;
   const old = zerosLike(x), oldD = zerosLike(x), dCur = zerosLike(x);
   const n = x.data.length;
-  for (let i = 0; i < sigmas.length - 1; i++) {
-    const sigma = sigmas[i]!, sigmaNext = sigmas[i + 1]!;
-    const denoised = await run.denoiseStep(i, x, sigma);
+  return run.eachStep(x, sigmas, ({ i, sigma, sigmaNext, denoised }) => {
     const stage = Math.min(maxStage, i + 1);
     if (sigmaNext === 0) {
       copyInto(x, denoised);
@@ -186,6 +196,5 @@ export const sampleErSde = defineSampler(S.erSde, async (run, x, sigmas) => {
       }
     }
     copyInto(old, denoised);
-  }
-  return x;
+  });
 });

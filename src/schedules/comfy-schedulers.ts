@@ -6,7 +6,7 @@
  */
 import { validateDenoise, validateSteps } from '../core/validate.js';
 import type { ModelSampling } from '../model-sampling/types.js';
-import { findSamplerSpec, SAMPLER_SPECS } from '../samplers/specs.js';
+import { findSamplerSpec } from '../samplers/specs.js';
 import { f32, torchLinspaceF32 } from '../model-sampling/float32.js';
 import { exponentialSigmas, karrasSigmas, klOptimalSigmas } from './k-diffusion.js';
 import { betaPpf, npLinspace, rint } from './numerics.js';
@@ -165,12 +165,6 @@ export function calculateSigmas(ms: ModelSampling, scheduler: string, steps: num
 export function discardsPenultimateSigma(sampler: string | undefined): boolean {
   return sampler !== undefined && findSamplerSpec(sampler)?.discardsPenultimateSigma === true;
 }
-
-/**
- * @deprecated read `samplerSpec(name).discardsPenultimateSigma` (or discardsPenultimateSigma(name)); this list is
- * derived from the sampler specs.
- */
-export const discardPenultimateSigmaSamplers: readonly string[] = SAMPLER_SPECS.filter((s) => s.discardsPenultimateSigma).map((s) => s.name);
 
 /**
  * The KSampler rule: with a sampler whose spec discards the penultimate sigma, build steps+1 and drop the

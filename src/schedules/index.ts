@@ -7,7 +7,6 @@ export {
   comfySchedulers,
   comfySchedulerNames,
   ksamplerSigmas,
-  discardPenultimateSigmaSamplers,
   discardsPenultimateSigma,
   simpleSigmas,
   sgmUniformSigmas,

@@ -7,7 +7,7 @@ import type { ModelSampling } from '../model-sampling/types.js';
 import type { Pipeline } from '../pipelines/types.js';
 import { modelSampling, modelSamplingNames, modelSamplingDescription } from '../model-sampling/index.js';
 import { getSigmas, schedulerNames, schedulerRegistry } from '../schedules/index.js';
-import { samplerInfo, samplerNames } from '../samplers/registry.js';
+import { samplerSpec, samplerNames } from '../samplers/registry.js';
 import { defaultModelDir } from '../bundled/model-files.js';
 
 /** The name the studio gives to the model it renders with (the bundled one or the --model folder). */
@@ -50,7 +50,7 @@ export function createBackend(options: BackendOptions = {}): StudioBackend {
     samplerNames: () => samplerNames,
     schedulerDescription: (name) => schedulerRegistry.get(name)?.description,
     samplerDescription: (name) => {
-      const info = samplerInfo(name);
+      const info = samplerSpec(name);
       return `order ${info.order}, ${info.stochastic ? 'stochastic' : 'deterministic'}, model calls per step: ${info.nfePerStep}`;
     },
     modelSamplingNames: () => modelSamplingNames,

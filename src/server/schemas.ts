@@ -31,19 +31,22 @@ export const limits = {
 
 const name = { type: 'string', minLength: 1, maxLength: 80 } as const;
 
+/** A non-empty list of at most `maxItems` items (the grid and schedule axes of /api/sigmas and /api/generate). */
+function listOf<T>(maxItems: number, items: T) {
+  return { type: 'array', minItems: 1, maxItems, items } as const;
+}
+
+/** Step counts: a non-empty list of at most `maxItems` counts of 1 to `maxSteps` steps each. */
+const stepCounts = (maxItems: number, maxSteps: number) => listOf(maxItems, { type: 'integer', minimum: 1, maximum: maxSteps } as const);
+
 export const sigmasBody = {
   type: 'object',
   additionalProperties: false,
   required: ['model', 'schedulers', 'steps'],
   properties: {
     model: name,
-    schedulers: { type: 'array', minItems: 1, maxItems: limits.sigmaSchedulers, items: name },
-    steps: {
-      type: 'array',
-      minItems: 1,
-      maxItems: limits.sigmaStepCounts,
-      items: { type: 'integer', minimum: 1, maximum: limits.sigmaMaxSteps },
-    },
+    schedulers: listOf(limits.sigmaSchedulers, name),
+    steps: stepCounts(limits.sigmaStepCounts, limits.sigmaMaxSteps),
     denoise: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
     coeff: { type: 'number', minimum: 0.5, maximum: 2 },
     sampler: name,
@@ -55,20 +58,11 @@ export const generateBody = {
   additionalProperties: false,
   required: ['schedulers', 'samplers', 'steps', 'seed', 'cfg'],
   properties: {
-    schedulers: { type: 'array', minItems: 1, maxItems: limits.gridSchedulers, items: name },
-    samplers: { type: 'array', minItems: 1, maxItems: limits.gridSamplers, items: name },
-    steps: {
-      type: 'array',
-      minItems: 1,
-      maxItems: limits.gridStepCounts,
-      items: { type: 'integer', minimum: 1, maximum: limits.gridMaxSteps },
-    },
-    classes: {
-      type: 'array',
-      minItems: 1,
-      maxItems: limits.gridClasses,
-      items: { anyOf: [{ type: 'integer', minimum: 0, maximum: 999 }, { type: 'string', minLength: 1, maxLength: 80 }] },
-    },
+    schedulers: listOf(limits.gridSchedulers, name),
+    samplers: listOf(limits.gridSamplers, name),
+    steps: stepCounts(limits.gridStepCounts, limits.gridMaxSteps),
+    // class indices or names
+    classes: listOf(limits.gridClasses, { anyOf: [{ type: 'integer', minimum: 0, maximum: 999 }, name] } as const),
     prompt: { type: 'string', minLength: 1, maxLength: limits.promptChars },
     negativePrompt: { type: 'string', maxLength: limits.promptChars },
     seed: { type: 'integer', minimum: 0, maximum: 4294967295 },

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { defaultThreads } from '../../bundled/threads.js';
 import { configJson, demoSummary, fmtFidCi, fmtPct, formatDemoTables } from '../../bundled/report.js';
-import { checkOutputFiles, parseCfg, parseInteger, parseList, parseSeed, parseSteps, seedJson, writeOutputFile } from '../options.js';
+import { checkOutputFiles, commandWithOptions, type OptionRow, parseCfg, parseInteger, parseList, parseSeed, parseSteps, seedJson, writeOutputFile } from '../options.js';
 
 export const DEMO_SCHEDULERS = ['ays', 'karras', 'normal', 'exponential', 'sgm_uniform', 'simple', 'beta', 'gits', 'optimized'];
 export const DEMO_STEPS = [4, 6, 8, 10, 20];
@@ -36,7 +36,7 @@ interface DemoOpts {
 }
 
 /** The options of `ays demo`: flags, help, default. */
-const DEMO_OPTIONS: ReadonlyArray<readonly [string, string, string?]> = [
+const DEMO_OPTIONS: readonly OptionRow[] = [
   ['--model <dir>', 'class-conditional model folder (default: the bundled Fashion-MNIST model)'],
   ['--sampler <name>', 'sampler for every cell', 'dpmpp_2m'],
   ['--cfg <scale>', "classifier-free guidance scale (default: the model card's recommendation)"],
@@ -53,10 +53,7 @@ const DEMO_OPTIONS: ReadonlyArray<readonly [string, string, string?]> = [
 ];
 
 export function register(program: Command): void {
-  const command = program
-    .command('demo')
-    .description('Compare schedules at few steps on the bundled Fashion-MNIST model: a labelled grid PNG and a table of FID-on-features and class accuracy');
-  for (const [flags, help, fallback] of DEMO_OPTIONS) command.option(flags, help, fallback);
+  const command = commandWithOptions(program, 'demo', 'Compare schedules at few steps on the bundled Fashion-MNIST model: a labelled grid PNG and a table of FID-on-features and class accuracy', DEMO_OPTIONS);
   command.action(async (opts: DemoOpts) => {
     // loaded on use: onnxruntime-node and sharp are heavy and other commands do not need them
     const { loadClassConditionalPipeline } = await import('../../pipelines/class-conditional.js');

@@ -8,10 +8,10 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { samplerInfo, samplerNames } from '../../samplers/registry.js';
+import { samplerSpec, samplerNames } from '../../samplers/registry.js';
 import { getSigmas, schedulerNames } from '../../schedules/index.js';
 import { stageProgress } from '../../bundled/progress.js';
-import { parseCfg, parseInteger, parseList, parseSeed, parseSteps, safeSeed } from '../options.js';
+import { commandWithOptions, type OptionRow, parseCfg, parseInteger, parseList, parseSeed, parseSteps, safeSeed } from '../options.js';
 
 interface EvalOpts {
   model?: string;
@@ -43,7 +43,7 @@ export interface EvalRow {
 }
 
 /** The options of `ays eval`: flags, help, default. */
-const EVAL_OPTIONS: ReadonlyArray<readonly [string, string, string?]> = [
+const EVAL_OPTIONS: readonly OptionRow[] = [
   ['--model <dir>', 'model folder (default: the bundled Fashion-MNIST model; SD1.x/SDXL optimum exports give RMS only)'],
   ['--scheduler <list>', 'comma list: schedule names, optimized (the model\'s carried schedule), custom:FILE (a schedule file)', 'karras,beta,ays,optimized'],
   ['--sampler <name>', 'sampler', 'dpmpp_2m'],
@@ -62,10 +62,7 @@ const EVAL_OPTIONS: ReadonlyArray<readonly [string, string, string?]> = [
 ];
 
 export function register(program: Command): void {
-  const command = program
-    .command('eval')
-    .description('Compare schedules on a model from the same noise: paired RMS to a shared many-step reference (± SE); on the bundled model also FID on classifier features (95% bootstrap interval) and class accuracy');
-  for (const [flags, help, fallback] of EVAL_OPTIONS) command.option(flags, help, fallback);
+  const command = commandWithOptions(program, 'eval', 'Compare schedules on a model from the same noise: paired RMS to a shared many-step reference (± SE); on the bundled model also FID on classifier features (95% bootstrap interval) and class accuracy', EVAL_OPTIONS);
   command.action(async (opts: EvalOpts) => {
     const steps = parseSteps(opts.steps);
     const samples = parseInteger('--samples', opts.samples, { min: 2 });
@@ -140,7 +137,7 @@ export function register(program: Command): void {
       const width2 = Math.max(9, ...rows.map((r) => r.scheduler.length));
       const lines = [
         `${model.handle.name}: ${opts.sampler}, ${steps} steps, cfg ${cfg ?? model.recommendedCfg}, ${samples} images (seed ${seed}${samples > batch ? ` + batch index` : ''})`,
-        `paired RMS of the final ${model.handle.toImage ? 'image ([0, 1] pixels)' : 'latent'} to karras ${referenceSteps} steps of ${opts.sampler} from the same noise${samplerInfo(opts.sampler).stochastic ? ' and the same Brownian path (tree over [0, sigma_max])' : ''}; best first`,
+        `paired RMS of the final ${model.handle.toImage ? 'image ([0, 1] pixels)' : 'latent'} to karras ${referenceSteps} steps of ${opts.sampler} from the same noise${samplerSpec(opts.sampler).stochastic ? ' and the same Brownian path (tree over [0, sigma_max])' : ''}; best first`,
         `${'rank'.padStart(4)}  ${'schedule'.padEnd(width2)}  rms     ± se  ` + (rows[0]?.fid !== null ? '  FID (95% CI)          class acc.' : ''),
       ];
       rows.forEach((r, i) => {

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../errors.js';
 import { testbedNames } from '../../lab/testbeds.js';
-import { samplerInfo, samplerNames } from '../../samplers/registry.js';
+import { samplerSpec, samplerNames } from '../../samplers/registry.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { stageProgress } from '../../bundled/progress.js';
 import { defaultModelMethod, modelMethods, optimizeModelSchedule, type ModelMethod } from '../../optimizer/model-optimize.js';
@@ -331,7 +331,7 @@ async function optimizeModelCommand(opts: OptimizeCliOptions): Promise<void> {
 }
 
 function samplerStochastic(name: string): boolean {
-  return samplerInfo(name).stochastic;
+  return samplerSpec(name).stochastic;
 }
 
 /** --data: a JSON array of images (each a flat array in model space) or { data: number[], shape: number[] }. */

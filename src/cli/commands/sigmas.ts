@@ -7,7 +7,6 @@ import { loadScheduleFileFor } from '../../optimizer/schedule-file.js';
 import { validateSigmas } from '../../core/validate.js';
 import { asUsage, parseInteger, parseNumber, parseSigmaList, parseSteps } from '../options.js';
 import { checkScheduleRange, scheduleRange } from '../schedule-range.js';
-import { discardPenultimateSigmaSamplers } from '../../schedules/comfy-schedulers.js';
 import { samplerNames } from '../../samplers/registry.js';
 import { existsSync, statSync } from 'node:fs';
 import type { ModelSampling } from '../../model-sampling/types.js';
@@ -125,7 +124,7 @@ export function computeSigmas(opts: Omit<SigmasOptions, 'json' | 'model'> & { mo
   const coeff = opts.coeff !== undefined ? parseNumber('--coeff', opts.coeff) : undefined;
   if (coeff !== undefined && scheduler !== 'gits') throw new UsageError('--coeff applies to --scheduler gits only');
   if (opts.sampler !== undefined) {
-    const known = new Set([...samplerNames, ...discardPenultimateSigmaSamplers, 'ddim']);
+    const known = new Set([...samplerNames, 'ddim']); // KSampler's names: every sampler, and ddim
     if (!known.has(opts.sampler)) throw new UsageError(`unknown sampler "${opts.sampler}"; valid: ${[...known].join(', ')}`);
   }
   const sigmas = asUsage(() => getSigmas({ model: opts.model, scheduler, steps, denoise, coeff, sampler: opts.sampler, sigmas: custom }));
