@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor/tensor.js';
-import { samplerInfo } from '../samplers/registry.js';
+import { samplerSpec } from '../samplers/registry.js';
 import { sample } from '../samplers/sample.js';
 import { optimizeAys, type AysProgress, type EarlyStopMetric } from '../optimizer/ays.js';
 import { outputDistanceEarlyStop } from '../optimizer/early-stop.js';
@@ -74,7 +74,7 @@ function edmInit(sigmaMin: number, sigmaMax: number, n: number, table?: ArrayLik
 
 /** Deterministic counterpart of a sampler, for the output-distance early stop. */
 export function deterministicCounterpart(solver: string): string {
-  const info = samplerInfo(solver);
+  const info = samplerSpec(solver);
   if (!info.stochastic) return solver;
   if (solver.startsWith('dpmpp_2m') || solver.startsWith('dpmpp_3m')) return 'dpmpp_2m';
   return 'euler';
@@ -90,7 +90,7 @@ export async function optimizeForTestbed(options: TestbedOptimizeOptions): Promi
   const tb = getTestbed(options.testbed);
   const method = options.method ?? defaultTestbedMethod;
   const seed = options.seed ?? 0;
-  samplerInfo(options.solver); // validates the name
+  samplerSpec(options.solver); // validates the name
   const ms = testbedModelSampling(tb);
   const dim = tb.mixture.dim;
   const timestepSigmas = tb.model?.kind === 'discrete' ? tb.model.sigmas : undefined;
@@ -304,7 +304,7 @@ export async function heldOutTable(tb: Testbed, o: TestbedOptimizeOptions, seed:
     seed: hoSeed,
     samples: count,
     training_seed: seed,
-    reference: `karras ${grid.length - 1} steps of ${o.solver} from the same noise${samplerInfo(o.solver).stochastic ? ' and Brownian path' : ''}`,
+    reference: `karras ${grid.length - 1} steps of ${o.solver} from the same noise${samplerSpec(o.solver).stochastic ? ' and Brownian path' : ''}`,
     rows,
     improves_on_start: improves,
     verdict,
