@@ -11,6 +11,8 @@ export interface SampleConfig {
   sampler: string;
   steps: number;
   cfg: number;
+  /** Explicit sigmas instead of scheduler/steps (a schedule from a file or a bench run); `scheduler` then only names it. */
+  sigmas?: number[];
 }
 
 export interface RunOptions {
@@ -91,6 +93,7 @@ export async function evaluateConfig(
       batchSize: b,
       seed: batchSeed(options.seed, k),
       scheduler: config.scheduler,
+      ...(config.sigmas ? { sigmas: config.sigmas } : {}),
       sampler: config.sampler,
       steps: config.steps,
       cfg: config.cfg,
