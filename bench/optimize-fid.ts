@@ -73,7 +73,8 @@ try {
       const karras = atN.find((row) => row.name === `karras@${n}`);
       const mine = carried.schedules.find((s) => s.sampler === sampler && s.steps === n);
       const configs: Array<{ role: string; name: string; sigmas: number[] }> = [];
-      if (mine) configs.push({ role: 'carried', name: mine.method.startsWith('teacher') ? 'teacher (carried)' : `${mine.method} (carried)`, sigmas: mine.sigmas });
+      // a carried entry is a teacher schedule, or "shipped NAME (...)" where a shipped schedule won on held-out noise
+      if (mine) configs.push({ role: 'carried', name: mine.method.startsWith('shipped ') ? mine.method.split(' ')[1]! : mine.method.split(' ')[0]!, sigmas: mine.sigmas });
       if (karras) configs.push({ role: 'karras', name: 'karras', sigmas: karras.sigmas });
       if (bestShipped && bestShipped !== karras) configs.push({ role: 'best shipped', name: bestShipped.name.split('@')[0]!, sigmas: bestShipped.sigmas });
       // the carried schedule can be a shipped one (stochastic samplers): score each list once

@@ -1,15 +1,23 @@
 /**
  * bench/optimize-models.md from the JSON of bench/optimize-models.ts (one or more files, merged by sampler).
  *
- *   node dist/bench/optimize-report.js /tmp/a.json [/tmp/b.json ...] > bench/optimize-models.md
+ *   node dist/bench/optimize-report.js /tmp/a.json [/tmp/b.json ...] [--fid dist/optimize-fid.json] > bench/optimize-models.md
+ *
+ * With --fid (bench/optimize-fid.ts), each sampler also gets a table of FID (bootstrap 95% interval) and class
+ * accuracy for the carried schedule, karras and the best shipped schedule.
  */
 import { readFileSync } from 'node:fs';
 
 interface Row { name: string; rms: number; se: number; perImage: number[] }
 interface SamplerResult { rows: Row[]; dpSeconds: number; dpCalls: number; dpRule: string | null; samples: number; trainSeed: number; heldSeed: number; cfg: number; csInfo?: Record<string, { seconds: number; calls: number; trainStart: number; trainEnd: number }> }
 
+interface FidCell { sampler: string; steps: number; schedule: string; role: string; fid: number; fidCi: [number, number]; classAccuracy: number }
+
+const args = process.argv.slice(2);
+const fidAt = args.indexOf('--fid');
+const fid = fidAt >= 0 ? (JSON.parse(readFileSync(args[fidAt + 1]!, 'utf8')) as { samples: number; seed: number; cells: FidCell[] }) : null;
 const results: Record<string, SamplerResult> = {};
-for (const f of process.argv.slice(2)) Object.assign(results, JSON.parse(readFileSync(f, 'utf8')) as Record<string, SamplerResult>);
+for (const f of args.filter((_, i) => i !== fidAt && i !== fidAt + 1)) Object.assign(results, JSON.parse(readFileSync(f, 'utf8')) as Record<string, SamplerResult>);
 
 function paired(a: number[], b: number[]): { diff: number; se: number } {
   const B = a.length;
@@ -33,7 +41,15 @@ out.push(
     `per-step normals from that path's increments (same law as ComfyUI's, coupled across step counts).`,
 );
 out.push('');
-out.push('`teacher-dp` = `ays optimize --method teacher` with its defaults (stage A, the DP over the karras-100 grid with the sampler\'s own update, no stage B). `teacher-dp+cs` = plus 4 sweeps of coordinate search on the real sampler (`--sweeps 4`). Best per column in bold. FID was not measured in this run (64 images per cell make FID meaningless); `ays eval` reports FID with a bootstrap interval.');
+out.push('`teacher-dp` = `ays optimize --method teacher` with its defaults (stage A, the DP over the karras-100 grid with the sampler\'s own update, no stage B). `teacher-dp+cs` = plus 4 sweeps of coordinate search on the real sampler (`--sweeps 4`). `optimized` = the AYS/KLUB schedule the model carried before (optimized-schedule.json). Best per column in bold.');
+out.push('');
+out.push(
+  fid
+    ? `FID (bench/optimize-fid.ts): on the bundled classifier's features against the Fashion-MNIST test-set statistics, ${fid.samples} images per cell from seed ${fid.seed} (fresh noise, classes balanced), ` +
+        'with a 95% bootstrap interval over images, and class accuracy; for the schedule the model carries for that sampler and step count, karras, and the shipped schedule with the lowest held-out RMS. ' +
+        `At ${fid.samples} images FID is biased upwards for every row alike: compare rows, and read overlapping intervals as "not distinguishable".`
+    : 'FID was not measured in this run; `ays eval` and bench/optimize-fid.ts report FID with a bootstrap interval.',
+);
 out.push('');
 for (const [sampler, r] of Object.entries(results)) {
   const steps = [...new Set(r.rows.map((x) => Number(x.name.split('@')[1])))].sort((a, b) => a - b);
@@ -77,6 +93,17 @@ for (const [sampler, r] of Object.entries(results)) {
     const bestShippedReach = Math.min(...names.filter((x) => !x.startsWith('teacher')).map((x) => reach(x) ?? Infinity));
     const t = reach('teacher-dp');
     out.push(`Steps needed to reach karras@10's paired error (${k10.rms.toFixed(4)}), among ${steps.join('/')}: teacher-dp ${t ?? 'none of these'}; best shipped schedule ${Number.isFinite(bestShippedReach) ? bestShippedReach : 'none of these'}.`);
+    out.push('');
+  }
+  const fidCells = fid?.cells.filter((c) => c.sampler === sampler) ?? [];
+  if (fidCells.length > 0) {
+    out.push(`FID [95% interval] · class accuracy, ${fid!.samples} images per cell:`);
+    out.push('');
+    out.push(`| steps | schedule | role | FID [95% CI] | class acc. |`);
+    out.push('| ---: | --- | --- | --- | ---: |');
+    for (const c of fidCells) {
+      out.push(`| ${c.steps} | ${c.schedule} | ${c.role} | ${c.fid.toFixed(2)} [${c.fidCi[0].toFixed(2)}, ${c.fidCi[1].toFixed(2)}] | ${(100 * c.classAccuracy).toFixed(1)}% |`);
+    }
     out.push('');
   }
 }
