@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPngText, parseParameters } from '../src/image/png.js';
@@ -102,6 +102,19 @@ test('output policy: an unwritable folder is named in one line', (t) => {
   chmodSync(ro, 0o555);
   refused(['generate', '--out', join(ro, 'a.png')], /cannot write in folder .*readonly \(permission denied\)/);
   refused(['plot', '--scheduler', 'ays', '--out', join(ro, 'p.svg')], /cannot write in folder .*readonly/);
+});
+
+test('output policy: a folder that refuses new files (even to root) is named before any work', (t) => {
+  if (process.platform !== 'linux') {
+    t.skip('needs /proc, which refuses new files on Linux');
+    return;
+  }
+  // root passes access(W_OK) on /proc; only creating a file tells
+  refused(['generate', '--out', '/proc/a.png'], /--out \/proc\/a\.png: cannot create files in folder \/proc \(E[A-Z]+\)/);
+  refused(['optimize', '--testbed', 'gaussian', '--solver', 'euler', '--steps', '4', '--out', '/proc/o.json'], /cannot create files in folder \/proc/);
+  // the probe file is removed again
+  checkOutputFiles([join(tmp, 'probe-test.png')]);
+  assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('.ays-write-check')), []);
 });
 
 test('generate: degenerate settings and bad files are errors naming why', () => {

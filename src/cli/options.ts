@@ -7,8 +7,8 @@
  * part of the path may be a file; the file must not exist unless `--overwrite` is given. `ays serve --out DIR`
  * follows the same rule for its folder. Nothing is created when a check fails.
  */
-import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from './errors.js';
 import { validateSigmas, validateSteps } from '../core/validate.js';
@@ -145,6 +145,16 @@ function checkFolder(dir: string, what: string): void {
   } catch {
     throw new UsageError(`${what}: cannot write in folder ${at} (permission denied)`);
   }
+  // access() says yes to root everywhere but read-only mounts; /proc, /sys and some network mounts still refuse
+  // a new file. Creating (and removing) a probe file is the only check that holds before minutes of work.
+  const probe = join(at, `.ays-write-check-${process.pid}-${Date.now()}`);
+  try {
+    writeFileSync(probe, '', { flag: 'wx' });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new UsageError(`${what}: cannot create files in folder ${at} (${code})`);
+  }
+  rmSync(probe, { force: true });
 }
 
 /**
