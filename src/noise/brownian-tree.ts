@@ -167,11 +167,11 @@ export function brownianTreeNoise(options: BrownianNoiseOptions): NoiseSource {
 }
 
 /**
- * A Brownian path that goes on above `sigmaMax`: below it, exactly `brownianTreeNoise(options)` (the same
- * draws, so every result on a schedule inside the range is unchanged); above it, an independent tree over
- * [sigmaMax, headroom * sigmaMax] keyed by the seed's bitwise complement. Paired comparisons over a model's
- * range need it because some published tables start a little above the model's own sigma_max (AYS's A1111
- * SD1.5 table starts at 14.615, the SD1.5 model's sigma_max is 14.6146).
+ * A Brownian path that goes on above `sigmaMax`: up to it (and within its tree's tolerance of 1e-6 sigmaMax),
+ * exactly `brownianTreeNoise(options)` (the same draws, so every result on a schedule inside the range is
+ * unchanged); above it, an independent tree over [sigmaMax, headroom * sigmaMax] keyed by the seed mixed with a
+ * fixed odd constant. Paired comparisons over a model's range need it because some shipped schedules start above
+ * the model's own sigma_max: a little (AYS's A1111 SD1.5 table starts at 14.615, the model at 14.6146) or far (vp).
  *
  * @example
  * const noise = extendedBrownianTreeNoise({ seed: 5, sigmaMin: 0, sigmaMax: 14.6146 });
@@ -180,22 +180,22 @@ export function brownianTreeNoise(options: BrownianNoiseOptions): NoiseSource {
 export function extendedBrownianTreeNoise(options: BrownianNoiseOptions & { headroom?: number }): NoiseSource {
   const inner = brownianTreeNoise(options);
   const T = options.sigmaMax;
-  const headroom = options.headroom ?? 16;
+  const headroom = options.headroom ?? 1000;
   if (!(headroom > 1)) throw new RangeError(`extendedBrownianTreeNoise: headroom must be > 1, got ${headroom}`);
-  const complement = validateSeed(options.seed) ^ 0xffffffffffffffffn;
+  const mixed = validateSeed(options.seed) ^ 0x9e3779b97f4a7c15n;
   let above: NoiseSource | null = null;
   const aboveTree = (): NoiseSource =>
-    (above ??= brownianTreeNoise({ seed: complement, sigmaMin: T, sigmaMax: headroom * T, ...(options.depth ? { depth: options.depth } : {}) }));
+    (above ??= brownianTreeNoise({ seed: mixed, sigmaMin: T, sigmaMax: headroom * T, ...(options.depth ? { depth: options.depth } : {}) }));
+  const tolerance = 1e-6 * T;
   const next = (like: Tensor, sigma: number, sigmaNext: number): Tensor => {
-    if (!(Math.max(sigma, sigmaNext) > T)) return inner.next(like, sigma, sigmaNext);
-    if (!(Math.min(sigma, sigmaNext) < T)) return aboveTree().next(like, sigma, sigmaNext);
-    // the step crosses sigmaMax: W(sigmaNext) - W(sigma) is the sum of the increments on either side of it
-    const a = (sigma > T ? aboveTree() : inner).next(like, sigma, T);
-    const b = (sigmaNext > T ? aboveTree() : inner).next(like, T, sigmaNext);
-    const wa = Math.sqrt(Math.abs(sigma - T)), wb = Math.sqrt(Math.abs(T - sigmaNext));
-    const norm = 1 / Math.sqrt(Math.abs(sigmaNext - sigma));
+    const hi = Math.max(sigma, sigmaNext), lo = Math.min(sigma, sigmaNext);
+    if (!(hi > T + tolerance)) return inner.next(like, sigma, sigmaNext);
+    if (lo >= T) return aboveTree().next(like, sigma, sigmaNext);
+    // the step crosses sigmaMax: W(lo) - W(hi) is the sum of the increments on either side of it, in the caller's order
+    const a = aboveTree().next(like, hi, T), b = inner.next(like, T, lo);
+    const wa = Math.sqrt(hi - T), wb = Math.sqrt(T - lo), norm = 1 / Math.sqrt(hi - lo), sign = sigma >= sigmaNext ? 1 : -1;
     const out = like.data instanceof Float32Array ? new Float32Array(like.data.length) : new Float64Array(like.data.length);
-    for (let i = 0; i < out.length; i++) out[i] = (a.data[i]! * wa + b.data[i]! * wb) * norm;
+    for (let i = 0; i < out.length; i++) out[i] = sign * (a.data[i]! * wa + b.data[i]! * wb) * norm;
     return { data: out, shape: [...like.shape] };
   };
   return { next };
