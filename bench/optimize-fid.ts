@@ -9,8 +9,9 @@
  *     [--out dist/optimize-fid.json]
  *
  * FID is on the bundled classifier's features against the Fashion-MNIST test-set statistics the model card
- * carries; at a few hundred images it is biased upwards (all rows alike), so compare rows, not absolute values,
- * and read the intervals.
+ * carries; at a few hundred images it is biased upwards (all rows alike), so compare rows, not absolute values.
+ * Every row is paired with the carried schedule's (same noises and labels): a paired bootstrap of the FID
+ * difference says whether the two are distinguishable.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { loadEvaluator } from '../src/bundled/evaluator.js';
 import { defaultModelDir } from '../src/bundled/model-files.js';
 import { TEACHER_SCHEDULES_FILE, type CarriedTeacherSchedule } from '../src/bundled/carried.js';
 import { evaluateConfig } from '../src/bundled/run.js';
+import type { MetricsAccumulator } from '../src/bundled/evaluator.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -48,6 +50,8 @@ export interface FidCell {
   fidCi: [number, number];
   classAccuracy: number;
   seconds: number;
+  /** Paired bootstrap of FID(carried) - FID(this row) over the same images (rows other than the carried one). */
+  carriedMinusThis?: { diff: number; ci: [number, number] };
 }
 
 const modelDir = arg('model', defaultModelDir());
@@ -79,11 +83,21 @@ try {
       if (bestShipped && bestShipped !== karras) configs.push({ role: 'best shipped', name: bestShipped.name.split('@')[0]!, sigmas: bestShipped.sigmas });
       // the carried schedule can be a shipped one (stochastic samplers): score each list once
       const unique = configs.filter((c, i) => configs.findIndex((d) => d.sigmas.join() === c.sigmas.join()) === i);
+      let carriedMetrics: MetricsAccumulator | undefined;
       for (const c of unique) {
-        const res = await evaluateConfig(pipeline, evaluator, { scheduler: c.name, sigmas: c.sigmas, sampler, steps: n, cfg: r.cfg }, { samples, seed, batch: Math.min(samples, 128) });
+        const res = await evaluateConfig(pipeline, evaluator, { scheduler: c.name, sigmas: c.sigmas, sampler, steps: n, cfg: r.cfg }, { samples, seed, batch: Math.min(samples, 128), keepMetrics: true });
         const roles = configs.filter((d) => d.sigmas.join() === c.sigmas.join()).map((d) => d.role).join(' = ');
-        cells.push({ sampler, steps: n, schedule: c.name, role: roles, sigmas: c.sigmas, fid: res.fid, fidCi: res.fidCi!, classAccuracy: res.classAccuracy, seconds: res.seconds });
-        log(`${sampler} ${n} steps ${c.name}: FID ${res.fid.toFixed(2)} [${res.fidCi![0].toFixed(2)}, ${res.fidCi![1].toFixed(2)}], acc ${(100 * res.classAccuracy).toFixed(1)}% (${res.seconds.toFixed(0)} s)`);
+        const cell: FidCell = { sampler, steps: n, schedule: c.name, role: roles, sigmas: c.sigmas, fid: res.fid, fidCi: res.fidCi!, classAccuracy: res.classAccuracy, seconds: res.seconds };
+        // the carried schedule comes first: every other row gets the paired difference against it
+        if (c.role === 'carried') carriedMetrics = res.metrics;
+        else if (carriedMetrics) cell.carriedMinusThis = carriedMetrics.fidDifferenceInterval(res.metrics!, 400, seed);
+        cells.push(cell);
+        const d = cell.carriedMinusThis;
+        log(
+          `${sampler} ${n} steps ${c.name}: FID ${res.fid.toFixed(2)} [${res.fidCi![0].toFixed(2)}, ${res.fidCi![1].toFixed(2)}], acc ${(100 * res.classAccuracy).toFixed(1)}%` +
+            (d ? `, carried - this ${d.diff.toFixed(3)} [${d.ci[0].toFixed(3)}, ${d.ci[1].toFixed(3)}]` : '') +
+            ` (${res.seconds.toFixed(0)} s)`,
+        );
       }
     }
   }

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 interface Row { name: string; rms: number; se: number; perImage: number[] }
 interface SamplerResult { rows: Row[]; dpSeconds: number; dpCalls: number; dpRule: string | null; samples: number; trainSeed: number; heldSeed: number; cfg: number; csInfo?: Record<string, { seconds: number; calls: number; trainStart: number; trainEnd: number }> }
 
-interface FidCell { sampler: string; steps: number; schedule: string; role: string; fid: number; fidCi: [number, number]; classAccuracy: number }
+interface FidCell { sampler: string; steps: number; schedule: string; role: string; fid: number; fidCi: [number, number]; classAccuracy: number; carriedMinusThis?: { diff: number; ci: [number, number] } }
 
 const args = process.argv.slice(2);
 const fidAt = args.indexOf('--fid');
@@ -47,7 +47,7 @@ out.push(
   fid
     ? `FID (bench/optimize-fid.ts): on the bundled classifier's features against the Fashion-MNIST test-set statistics, ${fid.samples} images per cell from seed ${fid.seed} (fresh noise, classes balanced), ` +
         'with a 95% bootstrap interval over images, and class accuracy; for the schedule the model carries for that sampler and step count, karras, and the shipped schedule with the lowest held-out RMS. ' +
-        `At ${fid.samples} images FID is biased upwards for every row alike: compare rows, and read overlapping intervals as "not distinguishable".`
+        `At ${fid.samples} images FID is biased upwards for every row alike: compare rows. The last column is a paired bootstrap of FID(carried) − FID(row) over the same images (negative: the carried schedule has the lower FID).`
     : 'FID was not measured in this run; `ays eval` and bench/optimize-fid.ts report FID with a bootstrap interval.',
 );
 out.push('');
@@ -99,10 +99,13 @@ for (const [sampler, r] of Object.entries(results)) {
   if (fidCells.length > 0) {
     out.push(`FID [95% interval] · class accuracy, ${fid!.samples} images per cell:`);
     out.push('');
-    out.push(`| steps | schedule | role | FID [95% CI] | class acc. |`);
-    out.push('| ---: | --- | --- | --- | ---: |');
+    out.push(`| steps | schedule | role | FID [95% CI] | class acc. | carried − this, paired [95% CI] |`);
+    out.push('| ---: | --- | --- | --- | ---: | --- |');
     for (const c of fidCells) {
-      out.push(`| ${c.steps} | ${c.schedule} | ${c.role} | ${c.fid.toFixed(2)} [${c.fidCi[0].toFixed(2)}, ${c.fidCi[1].toFixed(2)}] | ${(100 * c.classAccuracy).toFixed(1)}% |`);
+      const d = c.carriedMinusThis;
+      const verdict = d ? (d.ci[1] < 0 ? ' carried better' : d.ci[0] > 0 ? ' **this better**' : ' not distinguishable') : '';
+      const paired = d ? `${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(3)} [${d.ci[0].toFixed(3)}, ${d.ci[1].toFixed(3)}]${verdict}` : '–';
+      out.push(`| ${c.steps} | ${c.schedule} | ${c.role} | ${c.fid.toFixed(2)} [${c.fidCi[0].toFixed(2)}, ${c.fidCi[1].toFixed(2)}] | ${(100 * c.classAccuracy).toFixed(1)}% | ${paired} |`);
     }
     out.push('');
   }

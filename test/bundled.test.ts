@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { defaultModelDir, packageRoot, readCard } from '../src/bundled/model-files.js';
 import { loadClassConditionalPipeline, type ClassConditionalPipeline } from '../src/pipelines/class-conditional.js';
-import { classAccuracy, loadEvaluator, toClassifierInput, type Evaluator } from '../src/bundled/evaluator.js';
+import { classAccuracy, loadEvaluator, MetricsAccumulator, toClassifierInput, type Evaluator } from '../src/bundled/evaluator.js';
 import { evaluateConfig, type ConfigResult, type DemoResult } from '../src/bundled/run.js';
 import { demoSummary, fmtFidCi, formatDemoTables } from '../src/bundled/report.js';
 import type { ReferenceStats } from '../src/bundled/evaluator.js';
@@ -303,4 +303,43 @@ test('ays eval and ays demo parse options as every command does, and check --out
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^ays: error: --out .*a-file\.txt is a file, not a folder\n$/);
   assert.ok(performance.now() - t0 < 15_000, 'refused before any sampling');
+});
+
+test('paired FID difference: zero for identical runs, a clear sign for a shifted one, narrower than the single intervals', async () => {
+  // an evaluator whose features are the images themselves (2-D), against a standard normal reference
+  const dim = 2;
+  const reference: ReferenceStats = { dim, count: 10000, mean: new Float64Array(dim), cov: Float64Array.from([1, 0, 0, 1]) };
+  const identity: Evaluator = {
+    featureDim: dim,
+    numClasses: 10,
+    reference,
+    classify: async (images) => ({ features: Float32Array.from(images.data), predicted: Array.from({ length: images.shape[0]! }, () => 0), featureDim: dim }) as never,
+    release: async () => undefined,
+  };
+  const n = 400;
+  const base = createRng(3).normals(n * dim);
+  const run = async (shift: number) => {
+    const m = new MetricsAccumulator(identity);
+    // both runs sit 1 away from the reference (FID about 1, with a wide single interval) and share their noise
+    await m.add({ data: Float64Array.from(base, (v, i) => v + (i % dim === 0 ? 1 + shift : 0)), shape: [n, dim] }, new Array(n).fill(0));
+    return m;
+  };
+  const a = await run(0), same = await run(0), shifted = await run(0.1);
+  const zero = a.fidDifferenceInterval(same, 200, 1);
+  assert.equal(zero.diff, 0);
+  assert.deepEqual(zero.ci, [0, 0]);
+  const d = a.fidDifferenceInterval(shifted, 200, 1);
+  // the mean moves from about 1 to 1.1 away from the reference: FID grows by about 1.1^2 - 1 = 0.21
+  assert.ok(Math.abs(d.diff + 0.21) < 0.03, `diff ${d.diff}`);
+  assert.ok(d.ci[0] <= d.diff && d.diff <= d.ci[1] && d.ci[1] < 0, `interval ${d.ci}`);
+  const single = a.fidInterval(200, 1);
+  // the shared noise cancels: the paired interval is far narrower than one run's own (which alone would not
+  // separate two runs 0.21 apart)
+  assert.ok(single[1] - single[0] > 0.3, `single ${single}`);
+  assert.ok(d.ci[1] - d.ci[0] < (single[1] - single[0]) / 4, `paired ${d.ci[1] - d.ci[0]} vs single ${single[1] - single[0]}`);
+  await assert.rejects(async () => a.fidDifferenceInterval(await (async () => {
+    const m = new MetricsAccumulator(identity);
+    await m.add({ data: new Float64Array(2 * dim), shape: [2, dim] }, [0, 0]);
+    return m;
+  })()), /400 images against 2/);
 });

@@ -234,6 +234,36 @@ export class MetricsAccumulator {
     return [Math.max(0, q(0.025) - bias), Math.max(0, q(0.975) - bias)];
   }
 
+  /**
+   * Paired bootstrap of FID(this) - FID(other) for two runs from the same noises and labels (image i of one
+   * is image i of the other): each resample draws one set of image indices for both, so the noise both runs
+   * share cancels and the interval is far narrower than the two single intervals side by side.
+   */
+  fidDifferenceInterval(other: MetricsAccumulator, resamples = 200, seed = 0): { diff: number; ci: [number, number] } {
+    const n = this.predicted.length, dim = this.evaluator.featureDim;
+    if (other.predicted.length !== n) throw new RangeError(`fidDifferenceInterval: ${n} images against ${other.predicted.length}`);
+    const rng = createRng(seed + 104723);
+    const distance = frechetToReference(this.evaluator.reference, dim);
+    const mine = new Float64Array(n * dim), theirs = new Float64Array(n * dim);
+    const values: number[] = [];
+    for (let b = 0; b < resamples; b++) {
+      for (let r = 0; r < n; r++) {
+        const src = Math.min(n - 1, Math.floor(rng.uniform() * n));
+        for (let j = 0; j < dim; j++) {
+          mine[r * dim + j] = this.features[src * dim + j]!;
+          theirs[r * dim + j] = other.features[src * dim + j]!;
+        }
+      }
+      values.push(distance(mine, n) - distance(theirs, n));
+    }
+    values.sort((a, b) => a - b);
+    const q = (p: number) => values[Math.min(values.length - 1, Math.max(0, Math.round(p * (values.length - 1))))]!;
+    const diff = this.result().fid - other.result().fid;
+    // the same bias correction as fidInterval: centre the percentile interval on the estimate
+    const bias = values.reduce((a, v) => a + v, 0) / values.length - diff;
+    return { diff, ci: [q(0.025) - bias, q(0.975) - bias] };
+  }
+
   result(): ImageMetrics {
     const s = this.stats();
     return {

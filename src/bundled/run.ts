@@ -30,6 +30,8 @@ export interface RunOptions {
   keepImages?: boolean;
   /** Bootstrap resamples for the FID's 95% interval (MetricsAccumulator.fidInterval, as `ays eval`); default 200, 0 = none. */
   bootstrap?: number;
+  /** Return the metrics accumulator (classifier features of every image), for paired FID comparisons. */
+  keepMetrics?: boolean;
 }
 
 export interface ConfigResult extends ImageMetrics, SampleConfig {
@@ -45,6 +47,8 @@ export interface ConfigResult extends ImageMetrics, SampleConfig {
   rmseToReference?: number;
   /** Bootstrap 95% interval of the FID (resampling the images), unless `bootstrap` was 0. */
   fidCi?: [number, number];
+  /** The accumulator, when `keepMetrics` was set (MetricsAccumulator.fidDifferenceInterval against another run). */
+  metrics?: MetricsAccumulator;
 }
 
 /**
@@ -113,7 +117,7 @@ export async function evaluateConfig(
   }
   const resamples = options.bootstrap ?? 200;
   const fidCi = resamples > 0 ? metrics.fidInterval(resamples, Number(BigInt(options.seed) % 2n ** 31n)) : undefined;
-  const out: ConfigResult = { ...config, ...metrics.result(), ...(fidCi ? { fidCi } : {}), nfe, sigmas, seconds: (performance.now() - start) / 1000, shown: shown! };
+  const out: ConfigResult = { ...config, ...metrics.result(), ...(fidCi ? { fidCi } : {}), ...(options.keepMetrics ? { metrics } : {}), nfe, sigmas, seconds: (performance.now() - start) / 1000, shown: shown! };
   if (options.keepImages) {
     const data = new Float32Array(all.reduce((n, a) => n + a.length, 0));
     let o = 0;
