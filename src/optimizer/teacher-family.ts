@@ -1,0 +1,198 @@
+/**
+ * The teacher method for samplers that draw noise (teacherPathFor(sampler) === 'family': euler_ancestral,
+ * dpmpp_2m_sde, dpmpp_2s_ancestral, dpmpp_3m_sde, ...).
+ *
+ * The DP of teacher.ts assumes each segment starts from the teacher's state, which a stochastic sampler's path
+ * does not, and its n - 1 free sigmas over-fit the training Brownian paths (bench/optimize-models.md: the DP
+ * lost to sgm_uniform on held-out noise for dpmpp_2m_sde and euler_ancestral). Here instead:
+ *
+ * 1. the teacher (karras 100 steps of the same sampler, same noise and Brownian path) on the training noises;
+ * 2. the training rows are split: every `validationEvery`-th row (rows r with r mod k = k - 1) is kept for
+ *    validation, the rest are the fit rows;
+ * 3. the beta family (schedule-family.ts; two parameters) is fitted on the fit rows with the real sampler, one
+ *    run of the whole training batch per evaluation (its validation rows' errors come from the same run);
+ * 4. candidates, the family's fit, its best grid point and (opt-in, `dpCandidate`) the DP schedule computed on
+ *    the fit rows only, are compared on the validation rows, and the lowest validation error is returned.
+ *
+ * The held-out seed is never touched: everything here runs on the training problem alone.
+ */
+import type { Denoiser } from '../samplers/types.js';
+import { dpRuleFor, perImageMse, refineSchedule, runSampler, runTeacher, teacherDp, teacherGrid, type DpResult, type RefineResult, type TeacherProblem } from './teacher.js';
+import { fitBetaFamily, logSigmaAxis, type FamilyFitResult, type TimeAxis } from './schedule-family.js';
+
+export interface FamilyTeacherOptions {
+  steps: number;
+  /** Teacher grid (descending, ending in 0); default karras 100 over the problem's range. */
+  grid?: number[];
+  /** The model's time axis for the family (timeAxis(modelSampling)); default log sigma over the problem's range. */
+  axis?: TimeAxis;
+  /** Every k-th training row validates (default 4: fit on 3/4, choose on 1/4); 0 or 1 = no validation split. */
+  validationEvery?: number;
+  /** Also offer the DP schedule (computed on the fit rows) as a candidate; costs about 100 (steps - 1) calls. */
+  dpCandidate?: boolean;
+  /** Family grid values of alpha and beta (default 0.45, 0.7, 1, 1.5) and Nelder-Mead evaluations (default 14). */
+  familyGrid?: readonly number[];
+  localEvaluations?: number;
+  /** Coordinate-search sweeps on the chosen schedule, all training rows (default 0). */
+  sweeps?: number;
+  onProgress?: (p: { stage: 'teacher' | 'family' | 'dp' | 'select' | 'refine'; done: number; total: number; loss?: number }) => void;
+}
+
+export interface FamilyCandidate {
+  name: 'family' | 'family-grid' | 'dp';
+  sigmas: number[];
+  alpha?: number;
+  beta?: number;
+  /** Objective (mean squared error of the final x0, image space when the problem maps to images) on the fit rows. */
+  fitLoss: number;
+  /** The same on the validation rows (NaN without a split). */
+  valLoss: number;
+  /** The same on every training row. */
+  trainLoss: number;
+}
+
+export interface FamilyTeacherResult {
+  sigmas: number[];
+  /** Name of the chosen candidate. */
+  chosen: FamilyCandidate['name'];
+  candidates: FamilyCandidate[];
+  fit: FamilyFitResult;
+  fitRows: number[];
+  validationRows: number[];
+  /** Training objective of the returned schedule on every training row. */
+  trainLoss: number;
+  dp?: DpResult;
+  refine?: RefineResult;
+  teacherCalls: number;
+  familyCalls: number;
+  dpCalls: number;
+  refineCalls: number;
+  calls: number;
+  seconds: number;
+  grid: number[];
+}
+
+/** Fit rows and validation rows of a batch: rows r with r mod k = k - 1 validate (none when k < 2 or batch < k). */
+export function splitRows(batch: number, every: number): { fit: number[]; validation: number[] } {
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
+  if (!Number.isInteger(every) || every < 0) throw new RangeError(`validationEvery must be a non-negative integer, got ${every}`);
+  const fit: number[] = [], validation: number[] = [];
+  for (let r = 0; r < batch; r++) (every >= 2 && batch >= every && r % every === every - 1 ? validation : fit).push(r);
+  return { fit, validation };
+}
+
+function meanOver(v: Float64Array, rows: readonly number[]): number {
+  if (rows.length === 0) return NaN;
+  let s = 0;
+  for (const r of rows) s += v[r]!;
+  return s / rows.length;
+}
+
+/** Teacher matching for noise-drawing samplers: fit the beta family on 3/4 of the training noises, choose on 1/4. */
+export async function optimizeTeacherFamily(p: TeacherProblem, o: FamilyTeacherOptions): Promise<FamilyTeacherResult> {
+  const t0 = performance.now();
+  const grid = o.grid ?? teacherGrid(p.sigmaMin, p.sigmaMax, 100);
+  const M = grid.length - 1;
+  if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > M) throw new RangeError(`steps must be an integer in 1..${M} (the teacher grid has ${M} steps), got ${o.steps}`);
+  const axis = o.axis ?? logSigmaAxis(p.sigmaMin, p.sigmaMax);
+  const batch = p.noise.shape[0]!;
+  const { fit: fitRows, validation: validationRows } = splitRows(batch, o.validationEvery ?? 4);
+  const img = p.toImage ?? ((x: Float64Array) => x);
+  let calls = 0;
+  const counted: Denoiser = (x, s) => {
+    calls++;
+    return p.denoiser(x, s);
+  };
+
+  o.onProgress?.({ stage: 'teacher', done: 0, total: M });
+  const teacher = await runTeacher(p, grid, (x, s) => {
+    o.onProgress?.({ stage: 'teacher', done: Math.min(calls + 1, M), total: M });
+    return counted(x, s);
+  });
+  const teacherCalls = calls;
+  const target = img(teacher.states[M]!);
+  const evaluate = async (sigmas: number[]) => {
+    const x = await runSampler(p, sigmas, counted);
+    const per = perImageMse(img(x), target, batch);
+    return { fitLoss: meanOver(per, fitRows), valLoss: meanOver(per, validationRows), trainLoss: meanOver(per, [...fitRows, ...validationRows]) };
+  };
+
+  // the family fit on the fit rows (validation errors recorded from the same runs)
+  const trainLossOf = new Map<number[], number>();
+  const fit = await fitBetaFamily(
+    axis,
+    async (sigmas) => {
+      const r = await evaluate(sigmas);
+      trainLossOf.set(sigmas, r.trainLoss);
+      return r;
+    },
+    {
+      steps: o.steps,
+      ...(o.familyGrid ? { grid: o.familyGrid } : {}),
+      ...(o.localEvaluations !== undefined ? { localEvaluations: o.localEvaluations } : {}),
+      onProgress: (done, total, best) => o.onProgress?.({ stage: 'family', done, total, loss: best }),
+    },
+  );
+  const familyCalls = calls - teacherCalls;
+  const candidates: FamilyCandidate[] = [
+    { name: 'family', sigmas: fit.best.sigmas, alpha: fit.best.alpha, beta: fit.best.beta, fitLoss: fit.best.fitLoss, valLoss: fit.best.valLoss, trainLoss: trainLossOf.get(fit.best.sigmas)! },
+  ];
+  if (fit.bestStart !== fit.best) {
+    const g = fit.bestStart;
+    candidates.push({ name: 'family-grid', sigmas: g.sigmas, alpha: g.alpha, beta: g.beta, fitLoss: g.fitLoss, valLoss: g.valLoss, trainLoss: trainLossOf.get(g.sigmas)! });
+  }
+
+  // optional: the DP schedule, its cost pooled over the fit rows only, run with the real sampler
+  let dp: DpResult | undefined;
+  let dpCalls = 0;
+  if (o.dpCandidate && dpRuleFor(p.sampler)) {
+    const c1 = calls;
+    dp = await teacherDp({ ...p, denoiser: counted }, teacher, {
+      maxSteps: o.steps,
+      rows: fitRows,
+      onProgress: (done, total) => o.onProgress?.({ stage: 'dp', done, total }),
+    });
+    const sigmas = dp.paths[o.steps]!.map((i) => grid[i]!);
+    const r = await evaluate(sigmas);
+    dpCalls = calls - c1;
+    candidates.push({ name: 'dp', sigmas, ...r });
+  }
+
+  // model selection on the validation rows (the fit rows when there is no split); ties keep the earlier candidate
+  o.onProgress?.({ stage: 'select', done: 0, total: 1 });
+  const score = (c: FamilyCandidate) => (validationRows.length > 0 ? c.valLoss : c.fitLoss);
+  let chosen = candidates[0]!;
+  for (const c of candidates) if (score(c) < score(chosen)) chosen = c;
+  o.onProgress?.({ stage: 'select', done: 1, total: 1 });
+
+  let sigmas = [...chosen.sigmas];
+  let trainLoss = chosen.trainLoss;
+  let refine: RefineResult | undefined;
+  const sweeps = o.sweeps ?? 0;
+  if (sweeps > 0) {
+    refine = await refineSchedule({ ...p, denoiser: counted }, teacher.states[M]!, sigmas, {
+      sweeps,
+      onProgress: (r) => o.onProgress?.({ stage: 'refine', done: r.sweep, total: sweeps, loss: r.loss }),
+    });
+    sigmas = refine.sigmas;
+    trainLoss = refine.loss;
+  }
+  return {
+    sigmas,
+    chosen: chosen.name,
+    candidates,
+    fit,
+    fitRows,
+    validationRows,
+    trainLoss,
+    ...(dp ? { dp } : {}),
+    ...(refine ? { refine } : {}),
+    teacherCalls,
+    familyCalls,
+    dpCalls,
+    refineCalls: refine?.calls ?? 0,
+    calls,
+    seconds: (performance.now() - t0) / 1000,
+    grid,
+  };
+}
