@@ -27,15 +27,37 @@ export interface TimeAxis {
   sigma(t: number): number;
 }
 
-/** The time axis of a model sampling: t(sigma_max) .. t(sigma_min) with the sampling's own sigma(t). */
+/**
+ * The time axis of a model sampling: t_start and t_end with sigma(t_start) = sigma_max and sigma(t_end) = sigma_min
+ * for the sampling's own sigma(t). `timestep(sigma)` is its inverse for discrete and EDM samplings; for shifted
+ * flow samplings (SD3: timestep = sigma * 1000, sigma(t) shifted) it is not, so the ends are found by bisection.
+ */
 export function timeAxis(ms: ModelSampling): TimeAxis {
-  const tStart = ms.timestep(ms.sigmaMax), tEnd = ms.timestep(ms.sigmaMin);
+  const tStart = invertSigma(ms, ms.sigmaMax), tEnd = invertSigma(ms, ms.sigmaMin);
   if (!(tStart > tEnd)) throw new RangeError(`model sampling "${ms.name}": t(sigma_max) = ${tStart} is not above t(sigma_min) = ${tEnd}`);
-  const axis: TimeAxis = { tStart, tEnd, sigma: (t) => ms.sigma(t) };
-  // the ends map back onto the model's range (sigma_max exactly: the sampler starts there)
-  const top = axis.sigma(tStart);
-  if (!(Math.abs(top - ms.sigmaMax) <= 1e-6 * ms.sigmaMax)) throw new RangeError(`model sampling "${ms.name}": sigma(t(sigma_max)) = ${top}, not sigma_max = ${ms.sigmaMax}`);
-  return axis;
+  // the ends are returned exactly (sigma(t(sigma_max)) can differ from sigma_max in the last bits, and every
+  // schedule and the teacher start at sigma_max)
+  return { tStart, tEnd, sigma: (t) => (t === tStart ? ms.sigmaMax : t === tEnd ? ms.sigmaMin : ms.sigma(t)) };
+}
+
+/** t with sigma(t) = target: the sampling's timestep when it maps back within 1e-7, else bisection on sigma(t). */
+function invertSigma(ms: ModelSampling, target: number): number {
+  const close = (t: number) => Math.abs(ms.sigma(t) - target) <= 1e-7 * target;
+  const t0 = ms.timestep(target);
+  if (close(t0)) return t0;
+  // bracket [lo, hi] with sigma(lo) < target < sigma(hi) (sigma increasing in t), widening from the timestep
+  let lo = t0, hi = t0, w = Math.max(1, Math.abs(t0));
+  for (let i = 0; i < 60 && !(ms.sigma(lo) < target); i++, w *= 2) lo = t0 - w;
+  w = Math.max(1, Math.abs(t0));
+  for (let i = 0; i < 60 && !(ms.sigma(hi) > target); i++, w *= 2) hi = t0 + w;
+  if (!(ms.sigma(lo) < target && ms.sigma(hi) > target)) throw new RangeError(`model sampling "${ms.name}": no time t with sigma(t) = ${target}`);
+  for (let i = 0; i < 200; i++) {
+    const mid = 0.5 * (lo + hi);
+    if (mid <= lo || mid >= hi) break;
+    if (ms.sigma(mid) < target) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
 }
 
 /** Log-uniform axis over [sigmaMin, sigmaMax] (t = ln sigma): for problems without a model sampling. */
@@ -76,7 +98,7 @@ export interface FamilyFitOptions {
   steps: number;
   /** Grid values of alpha and beta (default 0.45, 0.7, 1, 1.5). */
   grid?: readonly number[];
-  /** Nelder-Mead evaluations after the grid (default 14; 0 = grid only). */
+  /** Nelder-Mead evaluations after the grid (default 14, give or take the 1-2 of the step that crosses it; 0 = grid only). */
   localEvaluations?: number;
   /** Initial simplex size in log alpha / log beta (default 0.25). */
   localStep?: number;
@@ -140,6 +162,7 @@ export async function fitBetaFamily(
   if (!Number.isFinite(bestStart.fitLoss)) throw new RangeError('beta family: no grid point gives a valid schedule');
   // Nelder-Mead (standard coefficients) in (log alpha, log beta), a fixed budget of new evaluations
   const budgetEnd = evaluated.length + localEvals;
+  if (localEvals <= 0) return { best: bestStart, bestStart, evaluated, evaluations: evaluated.length };
   type V = { u: [number, number]; f: number };
   const val = async (u: [number, number]): Promise<V> => ({ u, f: (await at(u[0], u[1])).fitLoss });
   const s0: [number, number] = [Math.log(bestStart.alpha), Math.log(bestStart.beta)];

@@ -11,14 +11,18 @@
  *    validation, the rest are the fit rows;
  * 3. the beta family (schedule-family.ts; two parameters) is fitted on the fit rows with the real sampler, one
  *    run of the whole training batch per evaluation (its validation rows' errors come from the same run);
- * 4. candidates, the family's fit, its best grid point and (opt-in, `dpCandidate`) the DP schedule computed on
- *    the fit rows only, are compared on the validation rows, and the lowest validation error is returned.
+ * 4. candidates: the family's centre (alpha = beta = 1, uniform in model time: no fitted parameter), the family's
+ *    best grid point and its fit (two parameters), and (opt-in, `dpCandidate`) the DP schedule computed on the
+ *    fit rows only (n - 1 free sigmas), are compared on the validation rows with the one-standard-error rule:
+ *    the simplest candidate whose validation error is within one standard error (of the paired per-image
+ *    difference) of the lowest one is returned. On a flat, noisy objective this keeps the centre unless the
+ *    validation rows show a real gain, instead of returning a fit to the training paths' noise.
  *
  * The held-out seed is never touched: everything here runs on the training problem alone.
  */
 import type { Denoiser } from '../samplers/types.js';
-import { dpRuleFor, perImageMse, refineSchedule, runSampler, runTeacher, teacherDp, teacherGrid, type DpResult, type RefineResult, type TeacherProblem } from './teacher.js';
-import { fitBetaFamily, logSigmaAxis, type FamilyFitResult, type TimeAxis } from './schedule-family.js';
+import { dpRuleFor, perImageMse, refineSchedule, runSampler, runTeacher, teacherDp, teacherGrid, type DpResult, type RefineResult, type TeacherProblem, type TeacherTrajectory } from './teacher.js';
+import { betaFamilySigmas, fitBetaFamily, logSigmaAxis, type FamilyFitResult, type TimeAxis } from './schedule-family.js';
 
 export interface FamilyTeacherOptions {
   steps: number;
@@ -33,13 +37,17 @@ export interface FamilyTeacherOptions {
   /** Family grid values of alpha and beta (default 0.45, 0.7, 1, 1.5) and Nelder-Mead evaluations (default 14). */
   familyGrid?: readonly number[];
   localEvaluations?: number;
+  /** A teacher run already made on this problem and grid (saves its calls; e.g. several step counts in a bench). */
+  teacher?: TeacherTrajectory;
   /** Coordinate-search sweeps on the chosen schedule, all training rows (default 0). */
   sweeps?: number;
   onProgress?: (p: { stage: 'teacher' | 'family' | 'dp' | 'select' | 'refine'; done: number; total: number; loss?: number }) => void;
 }
 
 export interface FamilyCandidate {
-  name: 'family' | 'family-grid' | 'dp';
+  name: 'center' | 'family' | 'family-grid' | 'dp';
+  /** Free parameters of the candidate (the selection prefers fewer). */
+  parameters: number;
   sigmas: number[];
   alpha?: number;
   beta?: number;
@@ -49,6 +57,9 @@ export interface FamilyCandidate {
   valLoss: number;
   /** The same on every training row. */
   trainLoss: number;
+  /** Validation: its error minus the lowest candidate's, and the standard error of that paired difference. */
+  valGap?: number;
+  valGapStdErr?: number;
 }
 
 export interface FamilyTeacherResult {
@@ -88,6 +99,29 @@ function meanOver(v: Float64Array, rows: readonly number[]): number {
   return s / rows.length;
 }
 
+/**
+ * The one-standard-error rule on the validation rows: the fewest-parameter candidate whose validation error is
+ * at most the lowest one plus the standard error of their paired per-image difference (ties in parameters: the
+ * lower validation error). Without validation rows: the lowest fit error. Fills valGap / valGapStdErr.
+ */
+export function selectCandidate(candidates: FamilyCandidate[], perImage: ReadonlyMap<number[], Float64Array>, validationRows: readonly number[]): FamilyCandidate {
+  if (candidates.length === 0) throw new RangeError('no candidate schedules to choose from');
+  if (validationRows.length < 2) return candidates.reduce((b, c) => (c.fitLoss < b.fitLoss ? c : b));
+  const best = candidates.reduce((b, c) => (c.valLoss < b.valLoss ? c : b));
+  const pb = perImage.get(best.sigmas)!;
+  const V = validationRows.length;
+  for (const c of candidates) {
+    const pc = perImage.get(c.sigmas)!;
+    const d = validationRows.map((r) => pc[r]! - pb[r]!);
+    const m = d.reduce((a, b) => a + b, 0) / V;
+    const sd = Math.sqrt(d.reduce((a, b) => a + (b - m) ** 2, 0) / (V - 1));
+    c.valGap = m;
+    c.valGapStdErr = sd / Math.sqrt(V);
+  }
+  const order = [...candidates].sort((a, b) => a.parameters - b.parameters || a.valLoss - b.valLoss);
+  return order.find((c) => c.valGap! <= c.valGapStdErr!)!;
+}
+
 /** Teacher matching for noise-drawing samplers: fit the beta family on 3/4 of the training noises, choose on 1/4. */
 export async function optimizeTeacherFamily(p: TeacherProblem, o: FamilyTeacherOptions): Promise<FamilyTeacherResult> {
   const t0 = performance.now();
@@ -104,43 +138,56 @@ export async function optimizeTeacherFamily(p: TeacherProblem, o: FamilyTeacherO
     return p.denoiser(x, s);
   };
 
-  o.onProgress?.({ stage: 'teacher', done: 0, total: M });
-  const teacher = await runTeacher(p, grid, (x, s) => {
-    o.onProgress?.({ stage: 'teacher', done: Math.min(calls + 1, M), total: M });
-    return counted(x, s);
-  });
+  let teacher: TeacherTrajectory;
+  if (o.teacher) {
+    teacher = o.teacher;
+    if (teacher.grid.length !== grid.length || teacher.grid.some((s, i) => s !== grid[i])) throw new RangeError('the given teacher run was made on another grid');
+    if (teacher.states[M]!.length !== p.noise.data.length) throw new RangeError('the given teacher run was made on another batch');
+  } else {
+    o.onProgress?.({ stage: 'teacher', done: 0, total: M });
+    teacher = await runTeacher(p, grid, (x, s) => {
+      o.onProgress?.({ stage: 'teacher', done: Math.min(calls + 1, M), total: M });
+      return counted(x, s);
+    });
+  }
   const teacherCalls = calls;
   const target = img(teacher.states[M]!);
   const evaluate = async (sigmas: number[]) => {
     const x = await runSampler(p, sigmas, counted);
     const per = perImageMse(img(x), target, batch);
+    perImage.set(sigmas, per);
     return { fitLoss: meanOver(per, fitRows), valLoss: meanOver(per, validationRows), trainLoss: meanOver(per, [...fitRows, ...validationRows]) };
   };
+  const perImage = new Map<number[], Float64Array>();
 
   // the family fit on the fit rows (validation errors recorded from the same runs)
-  const trainLossOf = new Map<number[], number>();
-  const fit = await fitBetaFamily(
-    axis,
-    async (sigmas) => {
-      const r = await evaluate(sigmas);
-      trainLossOf.set(sigmas, r.trainLoss);
-      return r;
-    },
-    {
-      steps: o.steps,
-      ...(o.familyGrid ? { grid: o.familyGrid } : {}),
-      ...(o.localEvaluations !== undefined ? { localEvaluations: o.localEvaluations } : {}),
-      onProgress: (done, total, best) => o.onProgress?.({ stage: 'family', done, total, loss: best }),
-    },
-  );
-  const familyCalls = calls - teacherCalls;
-  const candidates: FamilyCandidate[] = [
-    { name: 'family', sigmas: fit.best.sigmas, alpha: fit.best.alpha, beta: fit.best.beta, fitLoss: fit.best.fitLoss, valLoss: fit.best.valLoss, trainLoss: trainLossOf.get(fit.best.sigmas)! },
-  ];
-  if (fit.bestStart !== fit.best) {
-    const g = fit.bestStart;
-    candidates.push({ name: 'family-grid', sigmas: g.sigmas, alpha: g.alpha, beta: g.beta, fitLoss: g.fitLoss, valLoss: g.valLoss, trainLoss: trainLossOf.get(g.sigmas)! });
+  const fit = await fitBetaFamily(axis, evaluate, {
+    steps: o.steps,
+    ...(o.familyGrid ? { grid: o.familyGrid } : {}),
+    ...(o.localEvaluations !== undefined ? { localEvaluations: o.localEvaluations } : {}),
+    onProgress: (done, total, best) => o.onProgress?.({ stage: 'family', done, total, loss: best }),
+  });
+  const fromPoint = (name: FamilyCandidate['name'], pt: { alpha: number; beta: number; sigmas: number[]; fitLoss: number; valLoss: number }, parameters: number): FamilyCandidate => ({
+    name,
+    parameters,
+    sigmas: pt.sigmas,
+    alpha: pt.alpha,
+    beta: pt.beta,
+    fitLoss: pt.fitLoss,
+    valLoss: pt.valLoss,
+    trainLoss: meanOver(perImage.get(pt.sigmas)!, [...fitRows, ...validationRows]),
+  });
+  // the centre: on the default grid already; run it when a custom grid left it out
+  let center = fit.evaluated.find((e) => e.alpha === 1 && e.beta === 1);
+  if (!center) {
+    const sigmas = betaFamilySigmas(axis, o.steps, 1, 1);
+    const r = await evaluate(sigmas);
+    center = { alpha: 1, beta: 1, sigmas, fitLoss: r.fitLoss, valLoss: r.valLoss };
   }
+  const familyCalls = calls - teacherCalls;
+  const candidates: FamilyCandidate[] = [fromPoint('center', center, 0)];
+  if (fit.bestStart !== center) candidates.push(fromPoint('family-grid', fit.bestStart, 2));
+  if (fit.best !== fit.bestStart) candidates.push(fromPoint('family', fit.best, 2));
 
   // optional: the DP schedule, its cost pooled over the fit rows only, run with the real sampler
   let dp: DpResult | undefined;
@@ -155,14 +202,12 @@ export async function optimizeTeacherFamily(p: TeacherProblem, o: FamilyTeacherO
     const sigmas = dp.paths[o.steps]!.map((i) => grid[i]!);
     const r = await evaluate(sigmas);
     dpCalls = calls - c1;
-    candidates.push({ name: 'dp', sigmas, ...r });
+    candidates.push({ name: 'dp', parameters: o.steps - 1, sigmas, ...r });
   }
 
-  // model selection on the validation rows (the fit rows when there is no split); ties keep the earlier candidate
+  // model selection on the validation rows (one-standard-error rule); without a split, the lowest fit error
   o.onProgress?.({ stage: 'select', done: 0, total: 1 });
-  const score = (c: FamilyCandidate) => (validationRows.length > 0 ? c.valLoss : c.fitLoss);
-  let chosen = candidates[0]!;
-  for (const c of candidates) if (score(c) < score(chosen)) chosen = c;
+  const chosen = selectCandidate(candidates, perImage, validationRows);
   o.onProgress?.({ stage: 'select', done: 1, total: 1 });
 
   let sigmas = [...chosen.sigmas];

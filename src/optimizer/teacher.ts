@@ -74,9 +74,32 @@ export function teacherPathFor(sampler: string): 'dp' | 'family' | 'refine' {
  * model's fixed range for samplers that draw noise, ComfyUI's default stream otherwise (unused by them).
  */
 export function pairedNoise(sampler: string, seed: number, sigmaMin: number, sigmaMax: number): NoiseSource {
+  if (!drawsNoise(sampler)) return comfyDefaultNoise(seed);
   // the tree starts at 0 so that every schedule of the model fits in it (sigmaMin only sets the tree's resolution)
-  if (drawsNoise(sampler)) return brownianTreeNoise({ seed, sigmaMin: Math.min(0, sigmaMin), sigmaMax });
-  return comfyDefaultNoise(seed);
+  const tree = brownianTreeNoise({ seed, sigmaMin: Math.min(0, sigmaMin), sigmaMax });
+  // Shipped schedules may start a little above the model's sigma_max (ays_a1111: 14.615 on SD1.5's 14.6146) or far
+  // above it (vp): the path above sigma_max comes from a second, independent tree over [sigma_max, 1000 sigma_max],
+  // so draws inside [0, sigma_max] are exactly the first tree's and a step across sigma_max adds both increments.
+  let upper: NoiseSource | null = null;
+  const above = () => (upper ??= brownianTreeNoise({ seed: BigInt(seed) ^ 0x9e3779b97f4a7c15n, sigmaMin: sigmaMax, sigmaMax: 1000 * sigmaMax }));
+  const tol = 1e-6 * sigmaMax;
+  // draws without noise levels (torch.randn_like: heunpp2's churn noise, multiplied by 0 with its defaults) come from
+  // ComfyUI's default stream, as before
+  const fresh = comfyDefaultNoise(seed);
+  return {
+    next(like, s, sn) {
+      const hi = Math.max(s, sn), lo = Math.min(s, sn);
+      if (!(hi > sigmaMax + tol)) return tree.next(like, s, sn);
+      if (lo >= sigmaMax) return above().next(like, s, sn);
+      // a step across sigma_max: (W(lo) - W(hi)) / sqrt(hi - lo) from both trees' increments, in the caller's order
+      const a = above().next(like, hi, sigmaMax), b = tree.next(like, sigmaMax, lo);
+      const wa = Math.sqrt(hi - sigmaMax), wb = Math.sqrt(sigmaMax - lo), inv = 1 / Math.sqrt(hi - lo), sign = s >= sn ? 1 : -1;
+      const out = like.data instanceof Float32Array ? new Float32Array(like.data.length) : new Float64Array(like.data.length);
+      for (let i = 0; i < out.length; i++) out[i] = sign * (a.data[i]! * wa + b.data[i]! * wb) * inv;
+      return { data: out, shape: [...like.shape] };
+    },
+    randnLike: (like) => (fresh.randnLike ? fresh.randnLike(like) : fresh.next(like, NaN, NaN)),
+  };
 }
 
 /** The teacher grid: karras (rho 7) with `steps` steps over [sigmaMin, sigmaMax], ending in 0. */
