@@ -44,6 +44,8 @@ const only = arg('schedulers', '') ? new Set(arg('schedulers', '').split(',')) :
 // noise-drawing samplers: old DP schedules from an earlier run's JSON instead of recomputing them ('none': no old DP row)
 const oldDpFrom = arg('old-dp-from', '');
 const dpCandidate = arg('dp-candidate', '0') === '1';
+// also evaluate every candidate of the family path on held-out noise (rows teacher-cand-<name>@n)
+const candidateRows = arg('candidate-rows', '0') === '1';
 
 const pipeline = await loadClassConditionalPipeline(arg('model', defaultModelDir()), threads ? { threads: Number(threads) } : {});
 const model = classConditionalHandle(pipeline);
@@ -156,6 +158,7 @@ async function familySampler(sampler: string): Promise<void> {
   const teacherSeconds = (performance.now() - tt0) / 1000;
   const teacherCalls = model.calls() - tc0;
   const dpSigmas: Record<number, number[]> = {};
+  const candSigmas: Record<number, Array<{ name: string; sigmas: number[] }>> = {};
   const familyInfo: Record<number, unknown> = {};
   for (const n of stepList) {
     const c1 = model.calls();
@@ -173,6 +176,7 @@ async function familySampler(sampler: string): Promise<void> {
     const seconds = (performance.now() - t1) / 1000 + teacherSeconds;
     const calls = model.calls() - c1 + teacherCalls;
     dpSigmas[n] = r.sigmas;
+    candSigmas[n] = r.candidates.map((c) => ({ name: c.name, sigmas: c.sigmas }));
     familyInfo[n] = {
       seconds,
       calls,
@@ -183,7 +187,7 @@ async function familySampler(sampler: string): Promise<void> {
       validationRows: r.validationRows.length,
       evaluated: r.fit.evaluated.map((e) => ({ alpha: e.alpha, beta: e.beta, fitLoss: e.fitLoss, valLoss: e.valLoss })),
     };
-    const c = r.candidates.map((x) => `${x.name}${x.alpha !== undefined ? `(${x.alpha.toFixed(3)},${x.beta!.toFixed(3)})` : ''} fit ${x.fitLoss.toExponential(3)} val ${x.valLoss.toExponential(3)}`).join('; ');
+    const c = r.candidates.map((x) => `${x.name}${x.alpha !== undefined ? `(${x.alpha.toFixed(3)},${x.beta!.toFixed(3)})` : ''} fit ${x.fitLoss.toExponential(3)} val ${x.valLoss.toExponential(3)} gap ${x.valGap?.toExponential(2)}±${x.valGapStdErr?.toExponential(2)}`).join('; ');
     log(`  ${sampler} ${n} steps: chose ${r.chosen}; ${c}; ${seconds.toFixed(0)} s, ${calls} calls (teacher included)`);
   }
   const held = modelProblem(model, sampler, { seed: heldSeed, samples, cfg });
@@ -192,6 +196,7 @@ async function familySampler(sampler: string): Promise<void> {
     for (const s of shippedSchedules(model, sampler, n)) if (!only || only.has(s.name)) schedules.push({ name: `${s.name}@${n}`, sigmas: s.sigmas });
     schedules.push({ name: `teacher-dp@${n}`, sigmas: dpSigmas[n]! });
     if (oldDp?.[n]) schedules.push({ name: `teacher-olddp@${n}`, sigmas: oldDp[n]! });
+    if (candidateRows) for (const c of candSigmas[n]!) schedules.push({ name: `teacher-cand-${c.name}@${n}`, sigmas: c.sigmas });
   }
   const ev = await pairedEvaluation(held, grid, schedules, (d, t, name) => {
     if (d % 10 === 0) log(`  held-out ${d}/${t} ${name}`);

@@ -219,3 +219,29 @@ test('ays optimize (model): a deterministic sampler still gets exactly the DP sc
     assert.match(String((a.file.made_by as Record<string, unknown>).stage_a), /^DP over the teacher grid/);
   }
 });
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+test('ays optimize --model (SD3 flow folder) with dpmpp_2m_sde: the family path on the flow time axis, every shipped schedule in the held-out table (vp starts above sigma_max)', async () => {
+  const { writeFlowTinyModel } = await import('../src/fixtures/flow-tiny.js');
+  const dir = mkdtempSync(join(tmpdir(), 'ays-opt-family-'));
+  const model = join(dir, 'sd3-tiny');
+  writeFlowTinyModel(model, { kind: 'sd3' });
+  const out = join(dir, 'o.json');
+  const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+  const r = spawnSync(process.execPath, [cli, 'optimize', '--model', model, '--solver', 'dpmpp_2m_sde', '--steps', '4', '--samples', '8', '--out', out, '--json'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const file = JSON.parse(readFileSync(out, 'utf8')) as { sigmas: number[]; made_by: Record<string, unknown>; held_out: { rows: Array<{ scheduler: string }> } };
+  assert.equal(file.sigmas.length, 5);
+  assert.equal(file.sigmas[0], 1);
+  for (let i = 1; i < 5; i++) assert.ok(file.sigmas[i]! < file.sigmas[i - 1]!);
+  assert.match(String(file.made_by.path), /^family/);
+  assert.match(String(file.made_by.family), /flow/);
+  const names = file.held_out.rows.map((x) => x.scheduler);
+  for (const name of ['karras', 'sgm_uniform', 'beta', 'vp']) assert.ok(names.includes(name), `${name} in the held-out table`);
+  assert.equal(file.made_by.validation_rows, 2);
+});
