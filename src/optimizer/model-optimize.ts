@@ -153,7 +153,7 @@ export async function optimizeModelSchedule(model: ModelHandle, o: ModelOptimize
       train_loss: r.trainLoss,
       calls_teacher: r.teacherCalls,
       calls_family: r.familyCalls,
-      objective,
+      objective: `mean over images of each image's RMS error of the final x0 to the teacher's (${model.toImage ? 'pixels [0, 1]' : 'latent space'}); fit on the fit rows, candidates chosen by the lowest value on the validation rows`,
       noise,
     });
   } else if (o.method === 'teacher') {
