@@ -3,6 +3,7 @@
  *
  *   node dist/bench/optimize-models.js [--samplers euler,dpmpp_2m] [--steps 4,6,8,10] [--sweeps 4]
  *     [--samples 64] [--train-seed 1000] [--held-seed 5000] [--cfg 3] [--json /tmp/optimize-models.json]
+ *     [--old-dp-from FILE|none] [--candidate-rows 1] [--dp-candidate 1] [--schedulers karras,beta,...]
  *
  * Per sampler: one teacher run (karras 100, same sampler) on the training noises, the stage-A DP for every
  * n <= max steps in one pass, stage B (--sweeps, from the DP path) per step count; then on the held-out noises
@@ -14,7 +15,9 @@
  * `teacher-dp@n` rows are what the teacher method now returns for them (the beta family fitted on 3/4 of the
  * training noises and chosen on the other 1/4, src/optimizer/teacher-family.ts), one optimization per step
  * count sharing one teacher run; the old DP schedule stays as `teacher-olddp@n` for comparison (recomputed, or
- * read from an earlier run's JSON with --old-dp-from FILE, same seeds and samples).
+ * read from an earlier run's JSON with --old-dp-from FILE, same seeds and samples; the DP code is unchanged, so
+ * the schedules are the ones a recomputation gives). --candidate-rows 1 also evaluates every candidate of the
+ * family path (teacher-cand-<name>@n); --dp-candidate 1 offers the DP (on the fit rows) to the selection.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadClassConditionalPipeline } from '../src/pipelines/class-conditional.js';
