@@ -186,6 +186,13 @@ test('guard: says plainly when a shipped schedule is still better, and when the 
   assert.match(win.verdict, /lowest held-out RMS/);
   const same = guardVerdict([mine, row('karras', [0.1, 0.1, 0.1], [14.6, 1, 0])], mine.name);
   assert.match(same.verdict, /equals the shipped karras/);
+  // equal within float32 resolution (a float32 shipped schedule against the same one in float64) counts as equal,
+  // and a shipped schedule that ranks first while equal to the result does not make the result lose
+  const close = guardVerdict([row('sgm_uniform', [0.03, 0.05, 0.06], [14.6 * (1 + 2e-7), 1 - 3e-7, 0]), mine], mine.name);
+  assert.equal(close.wins, true);
+  assert.match(close.verdict, /equals the shipped sgm_uniform/);
+  const apart = guardVerdict([mine, row('karras', [0.1, 0.1, 0.1], [14.6 * (1 + 1e-4), 1, 0])], mine.name);
+  assert.doesNotMatch(apart.verdict, /equals/);
 });
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));

@@ -5,10 +5,11 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import type { Denoiser } from '../samplers/types.js';
-import { samplerInfo } from '../samplers/registry.js';
 import { modelProblem, shippedSchedules, type ModelHandle } from './model-problem.js';
-import { dpRuleFor, optimizeTeacher, pairedDifference, pairedEvaluation, runTeacher, teacherGrid, type PairedRow } from './teacher.js';
+import { dpRuleFor, drawsNoise, optimizeTeacher, teacherPathFor, pairedDifference, pairedEvaluation, runTeacher, teacherGrid, type PairedRow } from './teacher.js';
 import { gitsDynamicProgram } from './gits.js';
+import { optimizeTeacherFamily } from './teacher-family.js';
+import { logSigmaAxis, timeAxis, type TimeAxis } from './schedule-family.js';
 import { optimizeAys } from './ays.js';
 import { teacherScheduleFile, type HeldOutRow, type ScheduleFile, type ScheduleMethod } from './schedule-file.js';
 
@@ -114,7 +115,48 @@ export async function optimizeModelSchedule(model: ModelHandle, o: ModelOptimize
   const train = modelProblem(model, o.sampler, { seed: o.seed, samples: o.samples, cfg: o.cfg, ...(o.signal ? { signal: o.signal } : {}) });
   let sigmas: number[];
   const madeBy: Record<string, unknown> = { tool: 'ays optimize --model', method: o.method, teacher: `karras ${M} steps, ${o.sampler}` };
-  if (o.method === 'teacher') {
+  const objective = model.toImage ? 'mean squared error of the final x0 in pixels [0, 1]' : 'mean squared error of the final x0 in latent space';
+  const noise = drawsNoise(o.sampler) ? 'Brownian tree per seed over [0, sigma_max] of the model, shared by teacher and student' : 'deterministic';
+  if (o.method === 'teacher' && teacherPathFor(o.sampler) === 'family') {
+    // noise-drawing samplers: the two-parameter beta family fitted with the real sampler, chosen on a validation
+    // split of the training noises (teacher-family.ts)
+    let axis: TimeAxis;
+    let axisNote: string;
+    try {
+      axis = timeAxis(ms);
+      axisNote = `the model's time axis (${ms.kind}), t ${axis.tEnd}..${axis.tStart}`;
+    } catch {
+      axis = logSigmaAxis(ms.sigmaMin, ms.sigmaMax);
+      axisNote = 'log sigma over the model range (the model sampling has no usable time axis)';
+    }
+    const sweeps = o.sweeps ?? 0;
+    const r = await optimizeTeacherFamily(train, {
+      steps: o.steps,
+      grid,
+      axis,
+      sweeps,
+      onProgress: (p) => progress({ stage: p.stage, done: p.done, total: p.total }),
+    });
+    sigmas = r.sigmas;
+    const chosen = r.candidates.find((c) => c.name === r.chosen)!;
+    Object.assign(madeBy, {
+      path: 'family (the sampler draws noise: the DP is not used)',
+      family: `beta family on ${axisNote}: sigma_i = sigma(t_end + I^-1(1 - i/n; alpha, beta) (t_start - t_end)), fitted by a ${r.fit.evaluations}-run grid + Nelder-Mead search in log alpha, log beta with the real sampler`,
+      alpha: chosen.alpha,
+      beta: chosen.beta,
+      fit_rows: r.fitRows.length,
+      validation_rows: r.validationRows.length,
+      split: 'training rows r with r mod 4 = 3 validate, the rest fit; the held-out seed is not used',
+      candidates: r.candidates.map((c) => ({ name: c.name, ...(c.alpha !== undefined ? { alpha: c.alpha, beta: c.beta } : {}), fit_loss: c.fitLoss, validation_loss: c.valLoss, sigmas: c.sigmas })),
+      chosen: r.chosen,
+      stage_b_sweeps: sweeps,
+      train_loss: r.trainLoss,
+      calls_teacher: r.teacherCalls,
+      calls_family: r.familyCalls,
+      objective: `mean over images of each image's RMS error of the final x0 to the teacher's (${model.toImage ? 'pixels [0, 1]' : 'latent space'}); fit on the fit rows, candidates chosen by the lowest value on the validation rows`,
+      noise,
+    });
+  } else if (o.method === 'teacher') {
     const sweeps = o.sweeps ?? 0;
     const r = await optimizeTeacher(train, {
       steps: o.steps,
@@ -129,8 +171,8 @@ export async function optimizeModelSchedule(model: ModelHandle, o: ModelOptimize
       stage_b_sweeps: sweeps,
       dp_sigmas: r.dpSigmas,
       train_loss: r.trainLoss,
-      objective: model.toImage ? 'mean squared error of the final x0 in pixels [0, 1]' : 'mean squared error of the final x0 in latent space',
-      noise: samplerInfo(o.sampler).stochastic ? 'Brownian tree per seed over [0, sigma_max] of the model, shared by teacher and student' : 'deterministic',
+      objective,
+      noise,
     });
   } else if (o.method === 'gits') {
     const coeff = o.coeff ?? 1.15;
@@ -215,7 +257,9 @@ export function guardVerdict(rows: PairedRow[], name: string): GuardResult {
   const best = rows[0]!;
   const f = (v: number) => v.toFixed(4);
   let verdict: string;
-  const same = (r: PairedRow) => r.sigmas.length === mine.sigmas.length && r.sigmas.every((s, i) => Math.abs(s - mine.sigmas[i]!) <= 1e-9 * s);
+  // equal within float32 resolution: shipped schedules are float32 values (e.g. sgm_uniform's float32 linspace of
+  // timesteps), and the family's centre alpha = beta = 1 is the same schedule computed in float64
+  const same = (r: PairedRow) => r.sigmas.length === mine.sigmas.length && r.sigmas.every((s, i) => Math.abs(s - mine.sigmas[i]!) <= 1e-6 * s);
   const sameAsShipped = rows.find((r) => r !== mine && same(r));
   if (best === mine || same(best)) {
     const second = rows.find((r) => r !== mine && !same(r));

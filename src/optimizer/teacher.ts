@@ -28,7 +28,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { Denoiser, NoiseSource } from '../samplers/types.js';
 import { sample } from '../samplers/sample.js';
-import { samplerInfo } from '../samplers/registry.js';
+import { samplerSpec } from '../samplers/registry.js';
 import { comfyDefaultNoise, extendedBrownianTreeNoise } from '../noise/sources.js';
 import { edmSchedule } from './search.js';
 
@@ -48,15 +48,44 @@ export function dpRuleFor(sampler: string): string | undefined {
   return dpParent[sampler];
 }
 
+/** Whether the sampler draws noise with its default parameters (its spec's `noise` is not 'none'). */
+export function drawsNoise(sampler: string): boolean {
+  return samplerSpec(sampler).noise !== 'none';
+}
+
+/**
+ * Which path the teacher method takes for `sampler`:
+ * - 'family' when the sampler draws noise and stage A has no noise-free update for it (its own rule, or its
+ *   parent's, draws noise too): the DP's premise (each segment starts from the teacher's state) fails for a
+ *   stochastic sampler and it over-fits the training Brownian paths, so the teacher method fits the
+ *   two-parameter beta family instead (teacher-family.ts);
+ * - 'dp' when stage A applies with a noise-free update (euler, dpmpp_2m, and heunpp2, which draws churn noise
+ *   but multiplies it by 0 with its defaults);
+ * - 'refine' for the other deterministic samplers (stage B from karras).
+ */
+export function teacherPathFor(sampler: string): 'dp' | 'family' | 'refine' {
+  const rule = dpRuleFor(sampler);
+  if (drawsNoise(sampler) && (!rule || drawsNoise(rule))) return 'family';
+  return rule ? 'dp' : 'refine';
+}
+
 /**
  * The noise every optimisation and paired evaluation uses for `sampler` and `seed`: a Brownian tree over the
- * model's fixed range for stochastic samplers, ComfyUI's default stream otherwise (unused by deterministic ones).
+ * model's fixed range for samplers that draw noise, ComfyUI's default stream otherwise (unused by them).
  */
 export function pairedNoise(sampler: string, seed: number, sigmaMin: number, sigmaMax: number): NoiseSource {
+  if (!drawsNoise(sampler)) return comfyDefaultNoise(seed);
   // the tree starts at 0 so that every schedule of the model fits in it (sigmaMin only sets the tree's resolution);
-  // it goes on above sigmaMax because published tables may start a little above the model's (AYS A1111: 14.615)
-  if (samplerInfo(sampler).stochastic) return extendedBrownianTreeNoise({ seed, sigmaMin: Math.min(0, sigmaMin), sigmaMax });
-  return comfyDefaultNoise(seed);
+  // it goes on above sigmaMax (an independent tree up to 1000 sigmaMax, the path inside the range unchanged)
+  // because shipped schedules may start a little (ays_a1111: 14.615 on SD1.5's 14.6146) or far (vp) above it
+  const path = extendedBrownianTreeNoise({ seed, sigmaMin: Math.min(0, sigmaMin), sigmaMax, headroom: 1000 });
+  // draws without noise levels (torch.randn_like: heunpp2's churn noise, multiplied by 0 with its defaults) come from
+  // ComfyUI's default stream, as before
+  const fresh = comfyDefaultNoise(seed);
+  return {
+    next: (like, s, sn) => path.next(like, s, sn),
+    randnLike: (like) => (fresh.randnLike ? fresh.randnLike(like) : fresh.next(like, NaN, NaN)),
+  };
 }
 
 /** The teacher grid: karras (rho 7) with `steps` steps over [sigmaMin, sigmaMax], ending in 0. */
@@ -256,6 +285,8 @@ export interface DpOptions {
   maxSteps: number;
   /** Override the update rule (default dpRuleFor(sampler)). */
   rule?: string;
+  /** Pool the cost over these batch rows only (default every row); the model still runs on the whole batch. */
+  rows?: readonly number[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -268,6 +299,11 @@ export async function teacherDp(p: TeacherProblem, teacher: TeacherTrajectory, o
   const T = teacher.states;
   const n = T[0]!.length;
   const stochastic = rule === 'euler_ancestral' || rule === 'dpmpp_2m_sde';
+  const batch = p.noise.shape[0]!;
+  const rows = options.rows;
+  if (rows) {
+    if (rows.length === 0 || rows.some((r) => !Number.isInteger(r) || r < 0 || r >= batch)) throw new RangeError(`teacher DP: rows must be a non-empty list of batch rows 0..${batch - 1}`);
+  }
   const cum = stochastic ? brownianAlongGrid(p, grid) : null;
   const shape = [...p.noise.shape];
   const x0 = startLatent(p.noise, grid[0]!).data as Float64Array;
@@ -286,7 +322,7 @@ export async function teacherDp(p: TeacherProblem, teacher: TeacherTrajectory, o
   const W = M + 1;
   let Tt: Float64Array | null = null;
   const TT = new Float64Array(W);
-  if (!stochastic) {
+  if (!stochastic && !rows) {
     Tt = new Float64Array(n * W);
     for (let h = 0; h <= M; h++) {
       const th = T[h]!;
@@ -300,8 +336,18 @@ export async function teacherDp(p: TeacherProblem, teacher: TeacherTrajectory, o
     }
   }
   const ax = new Float64Array(W), ad = new Float64Array(W), ap = new Float64Array(W);
+  const plane = n / batch;
   const exactCost = (x: Float64Array, th: Float64Array): number => {
     let c = 0;
+    if (rows) {
+      for (const r of rows) {
+        for (let j = r * plane, e = j + plane; j < e; j++) {
+          const d = x[j]! - th[j]!;
+          c += d * d;
+        }
+      }
+      return c / (rows.length * plane);
+    }
     for (let j = 0; j < n; j++) {
       const d = x[j]! - th[j]!;
       c += d * d;
