@@ -20,8 +20,6 @@ import './sa-solver.js';
 export interface SamplerSpec<P extends object = Record<string, SamplerParamValue>> extends SamplerSpecInfo<P> {
   readonly sampler: Sampler;
 }
-/** @deprecated the old name of SamplerSpec. */
-export type SamplerInfo = SamplerSpec;
 
 type SpecValue = (typeof Specs)[keyof typeof Specs];
 /** Each sampler name with its params interface, read off the specs (e.g. SamplerParamsByName['lms'] = LmsParams). */
@@ -53,8 +51,6 @@ export function samplerSpec<N extends string>(name: N): SamplerSpec<SamplerParam
   return spec as unknown as SamplerSpec<SamplerParamsOf<N>>;
 }
 
-/** @deprecated the old name of samplerSpec. */
-export const samplerInfo = samplerSpec;
 
 /** ComfyUI's sampler names, in ComfyUI's order. */
 export const samplerNames: readonly string[] = SAMPLERS.map((s) => s.name);
