@@ -17,23 +17,39 @@ function arg(name: string, fallback: string): string {
 }
 
 interface Row { name: string; rms: number; se: number }
-interface SamplerResult { dpSigmas: Record<string, number[]>; dpAllSigmas?: number[][] | null; rows: Row[]; trainSeed: number; heldSeed: number; samples: number; cfg: number }
+interface FamilyInfo { chosen: string; candidates: Array<{ name: string; alpha?: number; beta?: number }> }
+interface SamplerResult {
+  dpSigmas: Record<string, number[]>;
+  dpAllSigmas?: number[][] | null;
+  rows: Row[];
+  trainSeed: number;
+  heldSeed: number;
+  samples: number;
+  cfg: number;
+  /** 'family' for samplers that draw noise: dpSigmas then holds the beta-family result per step count, dpAllSigmas the old DP. */
+  teacherMethod?: 'dp' | 'family';
+  familyInfo?: Record<string, FamilyInfo>;
+}
 
 const results = JSON.parse(readFileSync(arg('json', '/tmp/optimize-models.json'), 'utf8')) as Record<string, SamplerResult>;
 const out = arg('out', join(defaultModelDir(), TEACHER_SCHEDULES_FILE));
 const ms = modelSampling('sd15');
 const schedules: CarriedTeacherSchedule[] = [];
 for (const [sampler, r] of Object.entries(results)) {
+  const family = r.teacherMethod === 'family';
   const bySteps = new Map<number, number[]>();
-  (r.dpAllSigmas ?? []).forEach((s, n) => {
-    if (n > 0 && s.length === n + 1) bySteps.set(n, s);
-  });
+  // the DP's paths for every n <= 10 (deterministic samplers); the family path optimizes each measured count only
+  if (!family) {
+    (r.dpAllSigmas ?? []).forEach((s, n) => {
+      if (n > 0 && s.length === n + 1) bySteps.set(n, s);
+    });
+  }
   for (const [n, s] of Object.entries(r.dpSigmas)) bySteps.set(Number(n), s);
   // where the DP lost to a shipped schedule on held-out noise at any measured step count, carry only the
   // measured counts, each the held-out winner (which may be a shipped schedule, said so in `method`)
   const lostSomewhere = [...bySteps.keys()].some((n) => {
     const mine = r.rows.find((x) => x.name === `teacher-dp@${n}`);
-    const shipped = r.rows.filter((x) => x.name.endsWith(`@${n}`) && !x.name.startsWith('teacher')).sort((a, b) => a.rms - b.rms)[0];
+    const shipped = r.rows.filter((x) => x.name.endsWith(`@${n}`) && !x.name.startsWith('teacher') && !x.name.startsWith('optimized')).sort((a, b) => a.rms - b.rms)[0];
     return mine && shipped && shipped.rms < mine.rms;
   });
   for (const [n, dpSigmas] of [...bySteps.entries()].sort((a, b) => a[0] - b[0])) {
@@ -47,11 +63,16 @@ for (const [sampler, r] of Object.entries(results)) {
       .filter((x) => x.name.endsWith(`@${n}`) && !x.name.startsWith('teacher') && !x.name.startsWith('optimized') && sigmasOf(x.name).length === n + 1)
       .sort((a, b) => a.rms - b.rms)[0];
     const shippedWins = mine && replacement && replacement.rms < mine.rms;
+    const info = r.familyInfo?.[String(n)];
+    const chosen = info?.candidates.find((c) => c.name === info.chosen);
+    const teacherMethod = family
+      ? `teacher (beta family on the model's time axis, ${info?.chosen ?? '?'}: alpha ${chosen?.alpha?.toPrecision(3) ?? '?'}, beta ${chosen?.beta?.toPrecision(3) ?? '?'}; chosen on a validation split of the training noises)`
+      : 'teacher (stage A: DP over karras-100, no stage B)';
     schedules.push({
       sampler,
       steps: n,
       sigmas: shippedWins ? sigmasOf(replacement.name) : dpSigmas,
-      method: shippedWins ? `shipped ${replacement.name.replace(/@\d+$/, '')} (the teacher DP schedule lost to it on held-out noise)` : 'teacher (stage A: DP over karras-100, no stage B)',
+      method: shippedWins ? `shipped ${replacement.name.replace(/@\d+$/, '')} (the teacher ${family ? 'family' : 'DP'} schedule lost to it on held-out noise)` : teacherMethod,
       ...(mine && shipped ? { heldOut: { rms: shippedWins ? replacement!.rms : mine.rms, rmsStdErr: shippedWins ? replacement!.se : mine.se, bestShipped: shipped.name.replace(/@\d+$/, ''), bestShippedRms: shipped.rms } } : {}),
     });
   }
@@ -59,7 +80,7 @@ for (const [sampler, r] of Object.entries(results)) {
 const any = Object.values(results)[0]!;
 const file = {
   description:
-    'Teacher-matching schedules for this model, one per sampler and step count (ays optimize --method teacher, stage A only). ' +
+    'Teacher-matching schedules for this model, one per sampler and step count (ays optimize --method teacher: the DP of stage A for samplers that draw no noise, the fitted beta family for those that do). ' +
     '`--scheduler optimized` picks the one for the sampler and step count; others fall back to optimized-schedule.json.',
   made_by: `npm run bench:optimize (bench/optimize-models.ts): ${any.samples} training noises seed ${any.trainSeed}, cfg ${any.cfg}, held-out seed ${any.heldSeed}; teacher karras 100 steps of the same sampler; stochastic samplers on a Brownian tree over [0, sigma_max] shared by teacher and student`,
   model: { name: 'ays-fashion-mnist-unet', sampling: 'discrete/eps', sigma_min: ms.sigmaMin, sigma_max: ms.sigmaMax },
