@@ -264,14 +264,14 @@ export function guardVerdict(rows: PairedRow[], name: string): GuardResult {
   if (best === mine || same(best)) {
     const second = rows.find((r) => r !== mine && !same(r));
     verdict = second
-      ? `the optimized schedule has the lowest held-out RMS: ${f(mine.rms)} ± ${f(mine.rmsStdErr)}; best shipped ${second.name} ${f(second.rms)} ± ${f(second.rmsStdErr)} (paired difference ${f(pairedDifference(mine.perImage, second.perImage).diff)} ± ${f(pairedDifference(mine.perImage, second.perImage).se)})`
-      : `the optimized schedule: held-out RMS ${f(mine.rms)} ± ${f(mine.rmsStdErr)}`;
+      ? `this run's schedule has the lowest held-out RMS: ${f(mine.rms)} ± ${f(mine.rmsStdErr)}; best shipped ${second.name} ${f(second.rms)} ± ${f(second.rmsStdErr)} (paired difference ${f(pairedDifference(mine.perImage, second.perImage).diff)} ± ${f(pairedDifference(mine.perImage, second.perImage).se)})`
+      : `this run's schedule: held-out RMS ${f(mine.rms)} ± ${f(mine.rmsStdErr)}`;
   } else {
     const d = pairedDifference(mine.perImage, best.perImage);
     verdict =
-      `a shipped schedule is still better on held-out noise: ${best.name} ${f(best.rms)} ± ${f(best.rmsStdErr)} against the optimized ${f(mine.rms)} ± ${f(mine.rmsStdErr)} ` +
+      `a shipped schedule is still better on held-out noise: ${best.name} ${f(best.rms)} ± ${f(best.rmsStdErr)} against this run's ${f(mine.rms)} ± ${f(mine.rmsStdErr)} ` +
       `(paired difference +${f(d.diff)} ± ${f(d.se)}); consider --scheduler ${best.name} instead`;
   }
-  if (sameAsShipped) verdict += `; note: the optimized schedule equals the shipped ${sameAsShipped.name}`;
+  if (sameAsShipped) verdict += `; note: this run's schedule equals the shipped ${sameAsShipped.name}`;
   return { rows: out, optimized: name, wins: best === mine || same(best), verdict };
 }
