@@ -79,7 +79,7 @@ export function register(program: Command): void {
     .requiredOption('-o, --out <file>', 'output JSON file')
     .option('--seed <n>', 'random seed (models: seed of the training noises; default 1000; testbeds: 0)')
     .option('--samples <n>', 'training noises (models: default 64; testbeds, teacher: 512); testbeds, ays: Monte Carlo data samples for the KLUB estimator (default 8192)')
-    .option('--method <name>', 'teacher (default, models and testbeds), ays or gits')
+    .option('--method <name>', 'teacher (default, models and testbeds; on a model, samplers that draw noise fit a two-parameter beta family instead of the DP), ays or gits')
     .option('--variant <name>', 'KLUB variant: data (first-order, paper), eps, 2m (default data)')
     .option('--early-stop <kind>', 'stage-1 early stopping: distance (output MSE to an ODE reference), nll (testbed NLL), sw2 (sliced W2 to true samples), none', 'distance')
     .option('--max-sweeps <n>', 'stage-1 sweep cap (default 8; 25 with --early-stop nll or sw2)')
