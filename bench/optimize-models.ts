@@ -96,16 +96,10 @@ for (const sampler of samplers) {
     }
   }
   // held-out evaluation
-  const held = modelProblem(model, sampler, { seed: heldSeed, samples, cfg });
-  const schedules: Array<{ name: string; sigmas: number[] }> = [];
-  for (const n of stepList) {
-    for (const s of shippedSchedules(model, sampler, n)) if (!only || only.has(s.name)) schedules.push({ name: `${s.name}@${n}`, sigmas: s.sigmas });
-    schedules.push({ name: `teacher-dp@${n}`, sigmas: dpSigmas[n]! });
-    if (csSigmas[n]) schedules.push({ name: `teacher-dp+cs@${n}`, sigmas: csSigmas[n]! });
-  }
-  const ev = await pairedEvaluation(held, grid, schedules, (d, t, name) => {
-    if (d % 10 === 0) log(`  held-out ${d}/${t} ${name}`);
-  });
+  const ev = await heldOutEvaluation(sampler, (n) => [
+    { name: `teacher-dp@${n}`, sigmas: dpSigmas[n]! },
+    ...(csSigmas[n] ? [{ name: `teacher-dp+cs@${n}`, sigmas: csSigmas[n]! }] : []),
+  ]);
   results[sampler] = {
     samples,
     trainSeed,
@@ -130,6 +124,19 @@ for (const sampler of samplers) {
 await model.dispose();
 
 /** A noise-drawing sampler: the teacher method's family path per step count, the old DP for comparison. */
+/** One reference run on the held-out noises, then every shipped schedule and the given rows at each step count. */
+async function heldOutEvaluation(sampler: string, optimized: (n: number) => Array<{ name: string; sigmas: number[] }>) {
+  const held = modelProblem(model, sampler, { seed: heldSeed, samples, cfg });
+  const schedules: Array<{ name: string; sigmas: number[] }> = [];
+  for (const n of stepList) {
+    for (const s of shippedSchedules(model, sampler, n)) if (!only || only.has(s.name)) schedules.push({ name: `${s.name}@${n}`, sigmas: s.sigmas });
+    schedules.push(...optimized(n));
+  }
+  return pairedEvaluation(held, grid, schedules, (d, t, name) => {
+    if (d % 10 === 0) log(`  held-out ${d}/${t} ${name}`);
+  });
+}
+
 async function familySampler(sampler: string): Promise<void> {
   const train = modelProblem(model, sampler, { seed: trainSeed, samples, cfg });
   const axis = timeAxis(ms);
@@ -193,17 +200,11 @@ async function familySampler(sampler: string): Promise<void> {
     const c = r.candidates.map((x) => `${x.name}${x.alpha !== undefined ? `(${x.alpha.toFixed(3)},${x.beta!.toFixed(3)})` : ''} fit ${x.fitLoss.toExponential(3)} val ${x.valLoss.toExponential(3)} gap ${x.valGap?.toExponential(2)}±${x.valGapStdErr?.toExponential(2)}`).join('; ');
     log(`  ${sampler} ${n} steps: chose ${r.chosen}; ${c}; ${seconds.toFixed(0)} s, ${calls} calls (teacher included)`);
   }
-  const held = modelProblem(model, sampler, { seed: heldSeed, samples, cfg });
-  const schedules: Array<{ name: string; sigmas: number[] }> = [];
-  for (const n of stepList) {
-    for (const s of shippedSchedules(model, sampler, n)) if (!only || only.has(s.name)) schedules.push({ name: `${s.name}@${n}`, sigmas: s.sigmas });
-    schedules.push({ name: `teacher-dp@${n}`, sigmas: dpSigmas[n]! });
-    if (oldDp?.[n]) schedules.push({ name: `teacher-olddp@${n}`, sigmas: oldDp[n]! });
-    if (candidateRows) for (const c of candSigmas[n]!) schedules.push({ name: `teacher-cand-${c.name}@${n}`, sigmas: c.sigmas });
-  }
-  const ev = await pairedEvaluation(held, grid, schedules, (d, t, name) => {
-    if (d % 10 === 0) log(`  held-out ${d}/${t} ${name}`);
-  });
+  const ev = await heldOutEvaluation(sampler, (n) => [
+    { name: `teacher-dp@${n}`, sigmas: dpSigmas[n]! },
+    ...(oldDp?.[n] ? [{ name: `teacher-olddp@${n}`, sigmas: oldDp[n]! }] : []),
+    ...(candidateRows ? candSigmas[n]!.map((c) => ({ name: `teacher-cand-${c.name}@${n}`, sigmas: c.sigmas })) : []),
+  ]);
   results[sampler] = {
     samples,
     trainSeed,
