@@ -62,11 +62,14 @@ for (const [sampler, r] of Object.entries(results)) {
     const replacement = r.rows
       .filter((x) => x.name.endsWith(`@${n}`) && !x.name.startsWith('teacher') && !x.name.startsWith('optimized') && sigmasOf(x.name).length === n + 1)
       .sort((a, b) => a.rms - b.rms)[0];
-    const shippedWins = mine && replacement && replacement.rms < mine.rms;
+    // equal within float32 resolution (the family's centre is sgm_uniform's schedule computed in float64): a tie, not a loss
+    const sameSigmas = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]!) <= 1e-6 * v);
+    const shippedWins = mine && replacement && replacement.rms < mine.rms && !sameSigmas(sigmasOf(replacement.name), dpSigmas);
     const info = r.familyInfo?.[String(n)];
     const chosen = info?.candidates.find((c) => c.name === info.chosen);
     const teacherMethod = family
-      ? `teacher (beta family on the model's time axis, ${info?.chosen ?? '?'}: alpha ${chosen?.alpha?.toPrecision(3) ?? '?'}, beta ${chosen?.beta?.toPrecision(3) ?? '?'}; chosen on a validation split of the training noises)`
+      ? `teacher (beta family on the model's time axis, ${info?.chosen ?? '?'}: alpha ${chosen?.alpha?.toPrecision(3) ?? '?'}, beta ${chosen?.beta?.toPrecision(3) ?? '?'}` +
+        `${info?.chosen === 'center' ? ', i.e. uniform timesteps: sgm_uniform\'s schedule in float64' : ''}; chosen on a validation split of the training noises)`
       : 'teacher (stage A: DP over karras-100, no stage B)';
     schedules.push({
       sampler,
