@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { lineChartSvg, type Series } from '../src/plot/line-chart.js';
 
 interface Row { name: string; rms: number; se: number }
-const results: Record<string, { rows: Row[] }> = {};
+const results: Record<string, { rows: Row[]; teacherMethod?: 'dp' | 'family' }> = {};
 for (const f of process.argv.slice(2)) Object.assign(results, JSON.parse(readFileSync(f, 'utf8')) as typeof results);
 if (Object.keys(results).length === 0) throw new Error('usage: optimize-plot.js RESULTS.json [...]');
 
@@ -24,10 +24,14 @@ for (const [sampler, r] of Object.entries(results)) {
   const last = Math.max(...r.rows.map((x) => Number(x.name.split('@')[1])));
   const atLast = (name: string) => byName.get(name)!.find(([n]) => n === last)?.[1] ?? Infinity;
   const shipped = [...byName.keys()].filter((n) => !n.startsWith('teacher') && n !== 'optimized').sort((a, b) => atLast(a) - atLast(b));
-  const shown = [...new Set([...[...byName.keys()].filter((n) => n.startsWith('teacher')), ...shipped.slice(0, 5), 'karras', 'ays'])].filter((n) => byName.has(n));
-  const series: Series[] = shown.map((name) => ({ label: name, points: byName.get(name)!.sort((a, b) => a[0] - b[0]) }));
+  // the teacher method's result (and the DP it replaced for samplers that draw noise), not every candidate row
+  const family = r.teacherMethod === 'family';
+  const label = (name: string) => (family ? ({ 'teacher-dp': 'teacher (family)', 'teacher-olddp': 'old teacher DP' } as Record<string, string>)[name] ?? name : name);
+  const teachers = ['teacher-dp', 'teacher-dp+cs', 'teacher-olddp'];
+  const shown = [...new Set([...teachers, ...shipped.slice(0, 5), 'karras', 'ays'])].filter((n) => byName.has(n));
+  const series: Series[] = shown.map((name) => ({ label: label(name), points: byName.get(name)!.sort((a, b) => a[0] - b[0]) }));
   const svg = lineChartSvg({
-    title: `${sampler}: held-out paired RMS to karras 100 steps (bundled model, 64 noises)`,
+    title: `${sampler}: held-out paired RMS to karras 100 steps (64 noises)`,
     xLabel: 'steps',
     yLabel: 'RMS (pixels in [0, 1])',
     logY: true,
