@@ -118,7 +118,7 @@ for (const [sampler, r] of Object.entries(results)) {
     const shipped = r.rows.filter((x) => x.name.endsWith(`@${n}`) && !x.name.startsWith('teacher') && !x.name.startsWith('optimized@')).sort((a, b) => a.rms - b.rms)[0];
     if (!mine || !shipped) continue;
     const d = paired(mine.perImage, shipped.perImage);
-    lines.push(`${n} steps: ${shown('teacher-dp')} − ${shipped.name.split('@')[0]} = ${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(4)} ± ${d.se.toFixed(4)}${d.diff < -2 * d.se ? ' (teacher wins)' : d.diff > 2 * d.se ? ' (**shipped schedule better**)' : ' (within noise)'}`);
+    lines.push(`${n} steps: ${shown('teacher-dp')} − ${shipped.name.split('@')[0]} = ${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(4)} ± ${d.se.toFixed(4)}${d.se < 1e-6 && Math.abs(d.diff) < 1e-6 ? ' (a tie: the same schedule up to float32 rounding)' : d.diff < -2 * d.se ? ' (teacher wins)' : d.diff > 2 * d.se ? ' (**shipped schedule better**)' : ' (within noise)'}`);
   }
   out.push(`Paired differences against the best shipped schedule at each step count: ${lines.join('; ')}.`);
   out.push('');
