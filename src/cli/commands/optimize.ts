@@ -243,7 +243,7 @@ function fmtRow(rank: number, name: string, rms: number, se: number, diff: strin
 /** The ranked held-out table as text. */
 export function formatGuardTable(rows: ReadonlyArray<{ scheduler: string; rms: number; rmsStdErr: number; diff?: number; diffStdErr?: number }>, caption: string): string {
   const width = Math.max(9, ...rows.map((r) => r.scheduler.length));
-  const lines = [caption, `${'rank'.padStart(4)}  ${'schedule'.padEnd(width)}  rms     ± se    vs optimized (paired)`];
+  const lines = [caption, `${'rank'.padStart(4)}  ${'schedule'.padEnd(width)}  rms     ± se    vs this run (paired)`];
   rows.forEach((r, i) => {
     const diff = r.diff === undefined ? '' : `${r.diff >= 0 ? '+' : ''}${r.diff.toFixed(4)} ± ${r.diffStdErr!.toFixed(4)}`;
     lines.push(fmtRow(i + 1, r.scheduler, r.rms, r.rmsStdErr, diff, width));
