@@ -272,6 +272,6 @@ export function guardVerdict(rows: PairedRow[], name: string): GuardResult {
       `a shipped schedule is still better on held-out noise: ${best.name} ${f(best.rms)} ± ${f(best.rmsStdErr)} against this run's ${f(mine.rms)} ± ${f(mine.rmsStdErr)} ` +
       `(paired difference +${f(d.diff)} ± ${f(d.se)}); consider --scheduler ${best.name} instead`;
   }
-  if (sameAsShipped) verdict += `; note: this run's schedule equals the shipped ${sameAsShipped.name}`;
+  if (sameAsShipped) verdict += sameAsShipped.name === 'optimized' ? "; note: this run's schedule equals the model's carried 'optimized' one" : `; note: this run's schedule equals the shipped ${sameAsShipped.name}`;
   return { rows: out, optimized: name, wins: best === mine || same(best), verdict };
 }
