@@ -219,6 +219,24 @@ test('optimize: teacher matching on a testbed reports karras and the result on h
   assert.match(bad.body.message, /unknown sampler "eulr"; valid samplers: euler, /);
 });
 
+test('optimize: teacher matching on the bundled model with a sampler that draws noise fits the beta family, progress only moves forward', async () => {
+  const res = await json(studio.base, 'POST', '/api/optimize', { method: 'teacher', target: 'bundled', steps: 4, sampler: 'euler_ancestral', seed: 0 });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const events = await readEvents(studio.base, res.body.job.id);
+  assert.equal(events[events.length - 1]!.event, 'done', JSON.stringify(events[events.length - 1]));
+  const progress = events.filter((e) => e.event === 'progress').map((e) => e.data);
+  const stages = new Set(progress.map((p) => String(p.where).replace(/ \d+\/\d+$/, '')));
+  for (const stage of ['teacher', 'family', 'held-out check']) assert.ok(stages.has(stage), `stage ${stage} in ${[...stages].join(', ')}`);
+  assert.ok(progress.every((p, i) => i === 0 || p.done >= progress[i - 1].done), 'the bar never moves back');
+  const sweeps = events.filter((e) => e.event === 'sweep').map((e) => e.data);
+  assert.match(sweeps[1].note, /^teacher beta family for euler_ancestral, held-out RMS/);
+  const result = events[events.length - 1]!.data.result;
+  assert.equal(result.sampler, 'euler_ancestral');
+  assert.equal(result.sigmas.length, 5);
+  assert.equal(result.sigmas[4], 0);
+  assert.match(result.note, /held-out RMS|still better/);
+});
+
 test('optimize: cancel stops the worker', async () => {
   const res = await json(studio.base, 'POST', '/api/optimize', { method: 'ays', target: 'gmm2d-8x8', steps: 20, maxSweeps: 12 });
   const id = res.body.job.id;

@@ -14,6 +14,7 @@ import { optimizeAys } from '../optimizer/ays.js';
 import { optimizeGits } from '../optimizer/gits.js';
 import { edmSchedule } from '../optimizer/search.js';
 import { outputDistanceEarlyStop } from '../optimizer/early-stop.js';
+import { teacherPathFor } from '../optimizer/teacher.js';
 import type { EarlyStopMetric } from '../optimizer/ays.js';
 import { testbed, testbedNames, testbedDescription } from '../lab/testbeds.js';
 import { createRng } from '../core/rng.js';
@@ -214,7 +215,7 @@ async function runGits(problem: Problem, request: RunOptions, callbacks: RunCall
 }
 
 /** Where each stage of a teacher run sits in the progress bar (fractions of the whole). */
-const TEACHER_STAGES: Record<string, [number, number]> = { teacher: [0, 0.25], dp: [0.25, 0.75], refine: [0.25, 0.75], 'held-out check': [0.75, 1] };
+const TEACHER_STAGES: Record<string, [number, number]> = { teacher: [0, 0.25], dp: [0.25, 0.75], refine: [0.25, 0.75], family: [0.25, 0.7], select: [0.7, 0.75], 'held-out check': [0.75, 1] };
 
 /**
  * Teacher matching (the CLI's `--method teacher`): sweep 0 reports the start (karras) and sweep 1 the result,
@@ -231,6 +232,8 @@ async function runTeacherMatching(request: RunOptions, callbacks: RunCallbacks):
   let rows: Array<{ name: string; sigmas: number[]; rms: number; rmsStdErr: number }>;
   let sigmas: number[];
   let verdict: string;
+  // what the teacher method ran: the DP, or on a model the beta family for samplers that draw noise
+  let how = 'DP';
   if (request.target === BUNDLED_TARGET) {
     const { openModelHandle } = await import('../bundled/open-model.js');
     const { defaultModelDir } = await import('../bundled/model-files.js');
@@ -252,6 +255,7 @@ async function runTeacherMatching(request: RunOptions, callbacks: RunCallbacks):
       rows = r.guard.rows.map((row) => ({ name: row.scheduler === r.guard.optimized ? 'result' : row.scheduler, sigmas: row.sigmas, rms: row.rms, rmsStdErr: row.rmsStdErr }));
       sigmas = r.file.sigmas;
       verdict = r.guard.verdict;
+      if (teacherPathFor(sampler) === 'family') how = 'beta family';
     } finally {
       await model.handle.dispose();
     }
@@ -280,7 +284,7 @@ async function runTeacherMatching(request: RunOptions, callbacks: RunCallbacks):
   const mse = (row: { rms: number } | undefined) => (row ? row.rms ** 2 : null);
   const describe = (row: { rms: number; rmsStdErr: number } | undefined) => (row ? `held-out RMS ${row.rms.toPrecision(4)} ± ${row.rmsStdErr.toPrecision(2)}` : '');
   callbacks.onSweep({ sweep: 0, klub: null, metric: mse(start), sigmas: start?.sigmas ?? [], note: `karras (start), ${describe(start)}` });
-  callbacks.onSweep({ sweep: 1, klub: null, metric: mse(result), sigmas, note: `teacher DP for ${sampler}, ${describe(result)}` });
+  callbacks.onSweep({ sweep: 1, klub: null, metric: mse(result), sigmas, note: `teacher ${how} for ${sampler}, ${describe(result)}` });
   return { sigmas, sweeps: 1, note: verdict };
 }
 
