@@ -137,7 +137,7 @@ export function register(program: Command): void {
       const width2 = Math.max(9, ...rows.map((r) => r.scheduler.length));
       const lines = [
         `${model.handle.name}: ${opts.sampler}, ${steps} steps, cfg ${cfg ?? model.recommendedCfg}, ${samples} images (seed ${seed}${samples > batch ? ` + batch index` : ''})`,
-        `paired RMS of the final ${model.handle.toImage ? 'image ([0, 1] pixels)' : 'latent'} to karras ${referenceSteps} steps of ${opts.sampler} from the same noise${samplerSpec(opts.sampler).stochastic ? ' and the same Brownian path (tree over [0, sigma_max])' : ''}; best first`,
+        `paired RMS of the final ${model.handle.toImage ? 'image ([0, 1] pixels)' : 'latent'} to karras ${referenceSteps} steps of ${opts.sampler} from the same noise${samplerSpec(opts.sampler).stochastic ? ' and the same Brownian path (a tree over [0, sigma_max], continued above it for schedules that start higher)' : ''}; best first`,
         `${'rank'.padStart(4)}  ${'schedule'.padEnd(width2)}  rms     ± se  ` + (rows[0]?.fid !== null ? '  FID (95% CI)          class acc.' : ''),
       ];
       rows.forEach((r, i) => {
