@@ -184,6 +184,17 @@ export function classAccuracy(predicted: ArrayLike<number>, labels: ArrayLike<nu
   return n === 0 ? Number.NaN : hit / n;
 }
 
+/**
+ * 95% percentile interval of bootstrap values, re-centred on the estimate: resampling with replacement
+ * duplicates images, which biases FID upwards, so the interval is shifted by the bootstrap mean's bias.
+ */
+function centredInterval(values: number[], estimate: number): [number, number] {
+  const sorted = [...values].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))]!;
+  const bias = sorted.reduce((a, v) => a + v, 0) / sorted.length - estimate;
+  return [q(0.025) - bias, q(0.975) - bias];
+}
+
 /** Collects classifications of many batches and reduces them to the metrics. */
 export class MetricsAccumulator {
   private readonly features: number[] = [];
@@ -224,14 +235,9 @@ export class MetricsAccumulator {
       }
       values.push(distance(picked, n));
     }
-    values.sort((a, b) => a - b);
-    const q = (p: number) => values[Math.min(values.length - 1, Math.max(0, Math.round(p * (values.length - 1))))]!;
-    // resampling with replacement duplicates images, which biases FID upwards: re-centre the percentile
-    // interval on the estimate (shift by the bootstrap mean's bias), floored at 0
     const s = this.stats();
-    const fid = frechetDistance(s.mean, s.cov, this.evaluator.reference.mean, this.evaluator.reference.cov);
-    const bias = values.reduce((a, v) => a + v, 0) / values.length - fid;
-    return [Math.max(0, q(0.025) - bias), Math.max(0, q(0.975) - bias)];
+    const [lo, hi] = centredInterval(values, frechetDistance(s.mean, s.cov, this.evaluator.reference.mean, this.evaluator.reference.cov));
+    return [Math.max(0, lo), Math.max(0, hi)];
   }
 
   /**
@@ -256,12 +262,8 @@ export class MetricsAccumulator {
       }
       values.push(distance(mine, n) - distance(theirs, n));
     }
-    values.sort((a, b) => a - b);
-    const q = (p: number) => values[Math.min(values.length - 1, Math.max(0, Math.round(p * (values.length - 1))))]!;
     const diff = this.result().fid - other.result().fid;
-    // the same bias correction as fidInterval: centre the percentile interval on the estimate
-    const bias = values.reduce((a, v) => a + v, 0) / values.length - diff;
-    return { diff, ci: [q(0.025) - bias, q(0.975) - bias] };
+    return { diff, ci: centredInterval(values, diff) };
   }
 
   result(): ImageMetrics {
